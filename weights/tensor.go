@@ -58,6 +58,7 @@ type Tensor struct {
 	DType DType
 	Shape []int
 	Data  []byte // len = Numel() * DType.Size()
+	Block int    // I8 only: elements of a row that share one scale (see quant.Matrix)
 }
 
 // Numel returns the number of elements the shape describes.

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"clip4clip/model"
+	"clip4clip/model/bpe"
+	"clip4clip/quant"
+	"clip4clip/weights"
+)
+
+func runConvert(args []string) error {
+	fs := flag.NewFlagSet("convert", flag.ContinueOnError)
+	var ins multi
+	fs.Var(&ins, "in", "checkpoint: a .pt/.bin state dict, a .safetensors file or a Hugging Face model directory (repeat to merge, e.g. a CLIP4Clip head checkpoint and its CLIP)")
+	out := fs.String("out", "", "model file to write")
+	dtypeName := fs.String("dtype", "f16", "weight format of the matrices: f32, f16 or int8")
+	block := fs.Int("block", 0, "int8 only: elements of a row sharing one scale (0: one scale per row)")
+	vocab := fs.String("vocab", "", "CLIP's bpe_simple_vocab_16e6.txt.gz or a merges.txt (a Hugging Face directory brings its own)")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if len(ins) == 0 || *out == "" {
+		return fmt.Errorf("need -in SRC and -out MODEL (see -h)")
+	}
+	dtype, err := quant.ParseDType(*dtypeName)
+	if err != nil {
+		return err
+	}
+	merged := &weights.StateDict{}
+	var hfConfig []byte
+	var tok *bpe.Tokenizer
+	for _, in := range ins {
+		sd, cfg, t, err := readCheckpoint(in)
+		if err != nil {
+			return err
+		}
+		if cfg != nil {
+			hfConfig = cfg
+		}
+		if t != nil && tok == nil {
+			tok = t
+		}
+		for _, name := range sd.Order {
+			if _, dup := merged.Tensors[name]; dup {
+				fmt.Fprintf(os.Stderr, "note: %s from %s replaces the earlier one\n", name, in)
+			}
+			merged.Add(sd.Tensors[name])
+		}
+	}
+	if *vocab != "" {
+		f, err := os.Open(*vocab)
+		if err != nil {
+			return err
+		}
+		tok, err = bpe.FromCLIPMerges(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", *vocab, err)
+		}
+	}
+	if tok == nil {
+		return fmt.Errorf("no vocabulary: give -vocab with CLIP's bpe_simple_vocab_16e6.txt.gz (from the openai/CLIP repository) or a Hugging Face merges.txt")
+	}
+	cfg, sd, err := model.Canonical(merged, hfConfig)
+	if err != nil {
+		return err
+	}
+	m, err := model.New(cfg, sd)
+	if err != nil {
+		return err
+	}
+	if tok.VocabSize() != cfg.Text.VocabSize {
+		return fmt.Errorf("the vocabulary has %d tokens but the text encoder %d: wrong -vocab?", tok.VocabSize(), cfg.Text.VocabSize)
+	}
+	m.Tokenizer = tok
+	var srcs []string
+	for _, in := range ins {
+		srcs = append(srcs, filepath.Base(in))
+	}
+	m.Meta = map[string]string{"source": strings.Join(srcs, " + "), "dtype": dtype.String(), "converted_by": "clip4clip convert"}
+	if err := m.SaveFile(*out, dtype, *block); err != nil {
+		return err
+	}
+	st, _ := os.Stat(*out)
+	fmt.Fprintf(os.Stderr, "wrote %s: %s head, vision %d layers x %d, text %d layers x %d, embed %d, %s weights, %.1f MB\n",
+		*out, cfg.Head.Type, cfg.Vision.Layers, cfg.Vision.Width, cfg.Text.Layers, cfg.Text.Width, cfg.EmbedDim, dtype, float64(st.Size())/1e6)
+	return nil
+}
+
+// readCheckpoint reads one -in: a Hugging Face directory (config.json,
+// model.safetensors or pytorch_model.bin, vocab.json + merges.txt), a
+// .safetensors file, or a torch.save state dict.
+func readCheckpoint(path string) (sd *weights.StateDict, hfConfig []byte, tok *bpe.Tokenizer, err error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if !st.IsDir() {
+		if strings.HasSuffix(path, ".safetensors") {
+			sd, err = weights.ReadSafetensorsFile(path)
+		} else {
+			sd, err = weights.ReadTorchFile(path)
+		}
+		return sd, nil, nil, err
+	}
+	if hfConfig, err = os.ReadFile(filepath.Join(path, "config.json")); err != nil {
+		return nil, nil, nil, fmt.Errorf("%s is a directory but has no config.json: is it a Hugging Face CLIP model?", path)
+	}
+	if st := filepath.Join(path, "model.safetensors"); fileExists(st) {
+		sd, err = weights.ReadSafetensorsFile(st)
+	} else if pt := filepath.Join(path, "pytorch_model.bin"); fileExists(pt) {
+		sd, err = weights.ReadTorchFile(pt)
+	} else {
+		err = fmt.Errorf("%s has neither model.safetensors nor pytorch_model.bin", path)
+	}
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	vj, err1 := os.ReadFile(filepath.Join(path, "vocab.json"))
+	mt, err2 := os.ReadFile(filepath.Join(path, "merges.txt"))
+	if err1 == nil && err2 == nil {
+		if tok, err = bpe.FromHF(vj, mt); err != nil {
+			return nil, nil, nil, fmt.Errorf("%s: vocab.json/merges.txt: %w", path, err)
+		}
+	}
+	return sd, hfConfig, tok, nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}

@@ -1,0 +1,80 @@
+// Command clip4clip converts CLIP and CLIP4Clip checkpoints into model
+// files, tokenizes captions and embeds images and texts.
+//
+//	clip4clip convert -in SRC [-in SRC2 ...] -out MODEL [-dtype f32|f16|int8] [-vocab VOCAB]
+//	clip4clip tokenize -model MODEL [-context N] TEXT...
+//	clip4clip embed -model MODEL [-pixels X.npy] [-images A.png ...] [-texts T.json] [-text "..."]
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+)
+
+type command struct {
+	name, usage string
+	run         func(args []string) error
+}
+
+var commands = []command{
+	{"convert", "convert a CLIP / CLIP4Clip checkpoint into a model file", runConvert},
+	{"tokenize", "print the token ids of captions", runTokenize},
+	{"embed", "print CLIP image and text features", runEmbed},
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+		os.Exit(2)
+	}
+	for _, c := range commands {
+		if c.name == os.Args[1] {
+			if err := c.run(os.Args[2:]); err != nil {
+				if !errors.Is(err, flag.ErrHelp) {
+					fmt.Fprintf(os.Stderr, "clip4clip %s: %v\n", c.name, err)
+				}
+				os.Exit(1)
+			}
+			return
+		}
+	}
+	if os.Args[1] != "help" && os.Args[1] != "-h" && os.Args[1] != "--help" {
+		fmt.Fprintf(os.Stderr, "clip4clip: unknown command %q\n", os.Args[1])
+	}
+	usage()
+	os.Exit(2)
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: clip4clip COMMAND [flags]\n\ncommands:")
+	sort.Slice(commands, func(i, j int) bool { return commands[i].name < commands[j].name })
+	for _, c := range commands {
+		fmt.Fprintf(os.Stderr, "  %-10s %s\n", c.name, c.usage)
+	}
+	fmt.Fprintln(os.Stderr, "\nrun `clip4clip COMMAND -h` for a command's flags")
+}
+
+// multi is a flag that may be given several times.
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ",") }
+func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
+
+// parse parses a command's flags, allowing flags after positional arguments.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return rest, nil
+		}
+		rest = append(rest, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}

@@ -1,0 +1,140 @@
+package model
+
+import (
+	"fmt"
+
+	"clip4clip/model/bpe"
+	"clip4clip/quant"
+	"clip4clip/weights"
+)
+
+// Vision is CLIP's VisionTransformer (clip/model.py). Matrices are (out, in).
+type Vision struct {
+	Conv1   *quant.Matrix // visual.conv1.weight (width, 3*patch*patch), the conv kernel flattened (c, ky, kx)
+	Conv2   *quant.Matrix // visual.conv2.weight (width, 3*3*patch*patch), 3d only: taps (t-1, t, t+1), then (c, ky, kx)
+	Class   []float32     // visual.class_embedding (width)
+	Pos     []float32     // visual.positional_embedding (1+grid*grid, width)
+	LNPreW  []float32     // visual.ln_pre.weight (width)
+	LNPreB  []float32     // visual.ln_pre.bias (width)
+	Blocks  []Block       // visual.transformer.resblocks.N.*
+	LNPostW []float32     // visual.ln_post.weight (width)
+	LNPostB []float32     // visual.ln_post.bias (width)
+	Proj    *quant.Matrix // visual.proj, stored transposed: (embed, width)
+}
+
+// Text is CLIP's text Transformer with its embeddings and projection.
+type Text struct {
+	TokenEmb *quant.Matrix // token_embedding.weight (vocab, width)
+	Pos      []float32     // positional_embedding (context, width)
+	Blocks   []Block       // transformer.resblocks.N.*
+	LNFinalW []float32     // ln_final.weight (width)
+	LNFinalB []float32     // ln_final.bias (width)
+	Proj     *quant.Matrix // text_projection, stored transposed: (embed, width)
+}
+
+// CLIP is a loaded model: both encoders, the logit scale and the CLIP4Clip
+// head. It is read-only once built; use one Encoder per goroutine.
+type CLIP struct {
+	Config     Config
+	Vision     Vision
+	Text       Text
+	LogitScale float32 // logit_scale, the log of the temperature (exp'd when used)
+	Head       *Head   // CLIP4Clip head weights, nil for meanP
+
+	Tokenizer *bpe.Tokenizer    // the vocabulary the text encoder was trained with; nil if none was stored
+	Meta      map[string]string // provenance from the model file
+
+	params []param
+}
+
+// New builds a CLIP from tensors with canonical names (OpenAI's keys, the
+// projections and conv kernels in the shapes documented on Vision and
+// Text), checking every tensor's name and shape. The tensors' data is used
+// in place where possible, so sd must not change afterwards.
+func New(cfg Config, sd *weights.StateDict) (*CLIP, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	p := newParams(sd)
+	m := &CLIP{Config: cfg}
+	v, t, e := cfg.Vision, cfg.Text, cfg.EmbedDim
+	pp := 3 * v.PatchSize * v.PatchSize
+	m.Vision = Vision{
+		Conv1:  p.mat("visual.conv1.weight", v.Width, pp),
+		Class:  p.vec("visual.class_embedding", v.Width),
+		Pos:    p.vec("visual.positional_embedding", v.Tokens(), v.Width),
+		LNPreW: p.vec("visual.ln_pre.weight", v.Width),
+		LNPreB: p.vec("visual.ln_pre.bias", v.Width),
+	}
+	if v.Patch == "3d" {
+		m.Vision.Conv2 = p.mat("visual.conv2.weight", v.Width, 3*pp)
+	}
+	m.Vision.Blocks = blocks(p, "visual.transformer.resblocks.", v.Layers, v.Width, v.Heads, 1e-5)
+	m.Vision.LNPostW = p.vec("visual.ln_post.weight", v.Width)
+	m.Vision.LNPostB = p.vec("visual.ln_post.bias", v.Width)
+	m.Vision.Proj = p.mat("visual.proj", e, v.Width)
+
+	m.Text = Text{
+		TokenEmb: p.mat("token_embedding.weight", t.VocabSize, t.Width),
+		Pos:      p.vec("positional_embedding", t.Context, t.Width),
+		Blocks:   blocks(p, "transformer.resblocks.", t.Layers, t.Width, t.Heads, 1e-5),
+		LNFinalW: p.vec("ln_final.weight", t.Width),
+		LNFinalB: p.vec("ln_final.bias", t.Width),
+		Proj:     p.mat("text_projection", e, t.Width),
+	}
+	m.LogitScale = p.scalar("logit_scale")
+	head, err := newHead(p, cfg)
+	if err != nil {
+		return nil, err
+	}
+	m.Head = head
+	if err := p.finish(); err != nil {
+		return nil, err
+	}
+	m.params = p.list
+	return m, nil
+}
+
+// blocks loads n residual attention blocks under prefix + "N.".
+func blocks(p *params, prefix string, n, width, heads int, eps float64) []Block {
+	bs := make([]Block, n)
+	for i := range bs {
+		k := fmt.Sprintf("%s%d.", prefix, i)
+		bs[i] = Block{
+			Width: width, Heads: heads, Eps: eps,
+			LN1W:  p.vec(k+"ln_1.weight", width),
+			LN1B:  p.vec(k+"ln_1.bias", width),
+			QKV:   p.mat(k+"attn.in_proj_weight", 3*width, width),
+			QKVB:  p.vec(k+"attn.in_proj_bias", 3*width),
+			Out:   p.mat(k+"attn.out_proj.weight", width, width),
+			OutB:  p.vec(k+"attn.out_proj.bias", width),
+			LN2W:  p.vec(k+"ln_2.weight", width),
+			LN2B:  p.vec(k+"ln_2.bias", width),
+			FC:    p.mat(k+"mlp.c_fc.weight", 4*width, width),
+			FCB:   p.vec(k+"mlp.c_fc.bias", 4*width),
+			Proj:  p.mat(k+"mlp.c_proj.weight", width, 4*width),
+			ProjB: p.vec(k+"mlp.c_proj.bias", width),
+		}
+	}
+	return bs
+}
+
+// StateDict returns the model's weights under their canonical names, with
+// every matrix stored as dtype (int8: one scale per `block` elements of a
+// row, 0 for one per row). Feeding it back to New rebuilds the model.
+func (m *CLIP) StateDict(dtype quant.DType, block int) (*weights.StateDict, error) {
+	return exportDict(m.params, dtype, block)
+}
+
+// WeightBytes returns the memory the model's weights take.
+func (m *CLIP) WeightBytes() int {
+	n := 0
+	for _, p := range m.params {
+		if p.mat != nil {
+			n += (*p.mat).Bytes()
+		} else {
+			n += 4 * len(*p.vec)
+		}
+	}
+	return n
+}
