@@ -23,6 +23,8 @@ type Encoder struct {
 	tx   []float32 // (context, text width) residual stream
 	ts   *scratch  // text block scratch
 	trow []float32 // (text width) ln_final of the end-of-text token
+
+	hs *headScratch // similarity heads, allocated on first use
 }
 
 // NewEncoder allocates an Encoder's buffers for m.
