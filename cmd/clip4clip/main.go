@@ -4,6 +4,8 @@
 //	clip4clip convert -in SRC [-in SRC2 ...] -out MODEL [-dtype f32|f16|int8] [-vocab VOCAB]
 //	clip4clip tokenize -model MODEL [-context N] TEXT...
 //	clip4clip embed -model MODEL [-pixels X.npy] [-images A.png ...] [-texts T.json] [-text "..."]
+//	clip4clip score -model MODEL [-head H] -frames V.npy -video-mask M.npy -texts T.json [-max-words N]
+//	clip4clip eval (-model MODEL -data DIR [-head H] | -sim S.npy | -text-features T.npy -video-features V.npy) [-json]
 package main
 
 import (
@@ -24,6 +26,8 @@ var commands = []command{
 	{"convert", "convert a CLIP / CLIP4Clip checkpoint into a model file", runConvert},
 	{"tokenize", "print the token ids of captions", runTokenize},
 	{"embed", "print CLIP image and text features", runEmbed},
+	{"score", "print CLIP4Clip's caption x video logits and loss for a batch of clips", runScore},
+	{"eval", "print retrieval metrics (R@1, R@5, R@10, MdR, MnR) in both directions", runEval},
 }
 
 func main() {

@@ -1,0 +1,294 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"image"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"clip4clip/internal/npy"
+	"clip4clip/model"
+	"clip4clip/model/preprocess"
+)
+
+func runEval(args []string) error {
+	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
+	modelPath := fs.String("model", "", "model file (with -data)")
+	data := fs.String("data", "", "dataset directory: captions.json ([{video, caption}]) and per video either VIDEO.npy (uint8 frames (T, H, W, 3)) or a folder VIDEO/ of frame images")
+	head := fs.String("head", "", "similarity head (default: the model's own)")
+	maxFrames := fs.Int("max-frames", 12, "frames per clip; longer clips are sampled uniformly down to this")
+	simPath := fs.String("sim", "", "precomputed similarity matrix .npy (N, N), rows captions, columns videos")
+	textFeat := fs.String("text-features", "", "precomputed caption features .npy (N, D) (with -video-features)")
+	videoFeat := fs.String("video-features", "", "precomputed video features .npy (N, D): cosine similarity is used")
+	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	var sim []float32
+	var n int
+	var err error
+	switch {
+	case *simPath != "":
+		sim, n, err = readSquare(*simPath)
+	case *textFeat != "" || *videoFeat != "":
+		sim, n, err = cosineMatrix(*textFeat, *videoFeat)
+	case *data != "":
+		sim, n, err = evalData(*modelPath, *data, *head, *maxFrames)
+	default:
+		err = fmt.Errorf("need -sim, -text-features with -video-features, or -model with -data (see -h)")
+	}
+	if err != nil {
+		return err
+	}
+	t2v, err := model.ComputeMetrics(sim, n)
+	if err != nil {
+		return err
+	}
+	v2t, err := model.ComputeMetrics(model.Transpose(sim, n, n), n)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		type row struct {
+			R1, R5, R10, MedianR, MeanR float64
+		}
+		out := map[string]any{
+			"n":             n,
+			"text_to_video": row{t2v.R1, t2v.R5, t2v.R10, t2v.MedianR, t2v.MeanR},
+			"video_to_text": row{v2t.R1, v2t.R5, v2t.R10, v2t.MedianR, v2t.MeanR},
+		}
+		return json.NewEncoder(os.Stdout).Encode(out)
+	}
+	fmt.Printf("%d pairs\n%-14s %6s %6s %6s %6s %7s\n", n, "direction", "R@1", "R@5", "R@10", "MdR", "MnR")
+	for _, r := range []struct {
+		name string
+		m    model.Metrics
+	}{{"text-to-video", t2v}, {"video-to-text", v2t}} {
+		fmt.Printf("%-14s %6.1f %6.1f %6.1f %6.1f %7.2f\n", r.name, r.m.R1, r.m.R5, r.m.R10, r.m.MedianR, r.m.MeanR)
+	}
+	return nil
+}
+
+func readSquare(path string) ([]float32, int, error) {
+	a, err := npy.ReadFile(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(a.Shape) != 2 || a.Shape[0] != a.Shape[1] || a.Shape[0] == 0 {
+		return nil, 0, fmt.Errorf("%s has shape %v; want a square (N, N) matrix", path, a.Shape)
+	}
+	v, err := a.Float32()
+	return v, a.Shape[0], err
+}
+
+func cosineMatrix(textPath, videoPath string) ([]float32, int, error) {
+	if textPath == "" || videoPath == "" {
+		return nil, 0, fmt.Errorf("-text-features and -video-features go together")
+	}
+	read := func(p string) ([]float32, []int, error) {
+		a, err := npy.ReadFile(p)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(a.Shape) != 2 {
+			return nil, nil, fmt.Errorf("%s has shape %v; want (N, D)", p, a.Shape)
+		}
+		v, err := a.Float32()
+		return v, a.Shape, err
+	}
+	t, ts, err := read(textPath)
+	if err != nil {
+		return nil, 0, err
+	}
+	v, vs, err := read(videoPath)
+	if err != nil {
+		return nil, 0, err
+	}
+	if ts[0] != vs[0] || ts[1] != vs[1] {
+		return nil, 0, fmt.Errorf("caption features %v and video features %v differ in shape; want one caption per video", ts, vs)
+	}
+	n, d := ts[0], ts[1]
+	normalize(t, d)
+	normalize(v, d)
+	sim := make([]float32, n*n)
+	for i := 0; i < n; i++ {
+		for j := 0; j < n; j++ {
+			var s float64
+			for k := 0; k < d; k++ {
+				s += float64(t[i*d+k]) * float64(v[j*d+k])
+			}
+			sim[i*n+j] = float32(s)
+		}
+	}
+	return sim, n, nil
+}
+
+func normalize(x []float32, d int) {
+	for i := 0; i+d <= len(x); i += d {
+		var s float64
+		for _, v := range x[i : i+d] {
+			s += float64(v) * float64(v)
+		}
+		if s > 0 {
+			inv := 1 / sqrt(s)
+			for k := i; k < i+d; k++ {
+				x[k] = float32(float64(x[k]) * inv)
+			}
+		}
+	}
+}
+
+type pair struct {
+	Video   string `json:"video"`
+	Caption string `json:"caption"`
+}
+
+// evalData embeds a dataset directory and returns its (captions, videos)
+// logits under head; video j is pair j's video.
+func evalData(modelPath, dir, head string, maxFrames int) ([]float32, int, error) {
+	m, err := loadModel(modelPath)
+	if err != nil {
+		return nil, 0, err
+	}
+	if head == "" {
+		head = m.Config.Head.Type
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "captions.json"))
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: %v (want captions.json with [{\"video\": ..., \"caption\": ...}])", dir, err)
+	}
+	var pairs []pair
+	if err := json.Unmarshal(b, &pairs); err != nil {
+		return nil, 0, fmt.Errorf("%s/captions.json: %v", dir, err)
+	}
+	if len(pairs) == 0 {
+		return nil, 0, fmt.Errorf("%s/captions.json lists no pairs", dir)
+	}
+	n, d := len(pairs), m.Config.EmbedDim
+	e := m.NewEncoder()
+	text := make([]float32, n*d)
+	for i, p := range pairs {
+		ids, _, err := m.Tokenizer.Tokenize(p.Caption, m.Config.Head.MaxWords)
+		if err != nil {
+			return nil, 0, err
+		}
+		if err := e.EncodeText(text[i*d:(i+1)*d], ids); err != nil {
+			return nil, 0, err
+		}
+	}
+	// Every clip is padded to the longest, with its mask, as the reference.
+	feats := map[string][]float32{}
+	t := 0
+	for i, p := range pairs {
+		if _, ok := feats[p.Video]; ok {
+			continue
+		}
+		frames, err := loadClip(dir, p.Video, m.Config.Vision.Resolution, maxFrames)
+		if err != nil {
+			return nil, 0, err
+		}
+		k := len(frames) / (3 * m.Config.Vision.Resolution * m.Config.Vision.Resolution)
+		f := make([]float32, k*d)
+		if err := e.EncodeFrames(f, frames, k); err != nil {
+			return nil, 0, fmt.Errorf("video %s: %w", p.Video, err)
+		}
+		feats[p.Video] = f
+		t = max(t, k)
+		fmt.Fprintf(os.Stderr, "\rembedded %d/%d clips", i+1, n)
+	}
+	fmt.Fprintln(os.Stderr)
+	vis := make([]float32, n*t*d)
+	mask := make([]bool, n*t)
+	for j, p := range pairs {
+		f := feats[p.Video]
+		copy(vis[j*t*d:], f)
+		for s := 0; s < len(f)/d; s++ {
+			mask[j*t+s] = true
+		}
+	}
+	logits, err := e.Logits(head, text, n, vis, mask, n, t)
+	return logits, n, err
+}
+
+// loadClip reads a clip's frames as model input (k, 3, res, res), sampled
+// uniformly down to maxFrames.
+func loadClip(dir, video string, res, maxFrames int) ([]float32, error) {
+	var imgs []image.Image
+	if npyPath := filepath.Join(dir, video+".npy"); fileExists(npyPath) {
+		a, err := npy.ReadFile(npyPath)
+		if err != nil {
+			return nil, err
+		}
+		if len(a.Shape) != 4 || a.Shape[3] != 3 || a.DType != "|u1" {
+			return nil, fmt.Errorf("%s.npy has shape %v (%s); want uint8 (T, H, W, 3)", video, a.Shape, a.DType)
+		}
+		pix, _ := a.Uint8()
+		h, w := a.Shape[1], a.Shape[2]
+		for f := 0; f < a.Shape[0]; f++ {
+			img := image.NewNRGBA(image.Rect(0, 0, w, h))
+			src := pix[f*h*w*3:]
+			for i := 0; i < h*w; i++ {
+				img.Pix[4*i], img.Pix[4*i+1], img.Pix[4*i+2], img.Pix[4*i+3] = src[3*i], src[3*i+1], src[3*i+2], 255
+			}
+			imgs = append(imgs, img)
+		}
+	} else {
+		entries, err := os.ReadDir(filepath.Join(dir, video))
+		if err != nil {
+			return nil, fmt.Errorf("video %q: neither %s.npy nor a folder of frames in %s", video, video, dir)
+		}
+		var names []string
+		for _, e := range entries {
+			ext := strings.ToLower(filepath.Ext(e.Name()))
+			if ext == ".png" || ext == ".jpg" || ext == ".jpeg" {
+				names = append(names, e.Name())
+			}
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			img, err := decodeImage(filepath.Join(dir, video, name))
+			if err != nil {
+				return nil, err
+			}
+			imgs = append(imgs, img)
+		}
+	}
+	if len(imgs) == 0 {
+		return nil, fmt.Errorf("video %q has no frames", video)
+	}
+	imgs = sampleUniform(imgs, maxFrames)
+	size := 3 * res * res
+	out := make([]float32, len(imgs)*size)
+	for i, img := range imgs {
+		p, err := preprocess.Image(img, res)
+		if err != nil {
+			return nil, fmt.Errorf("video %q frame %d: %w", video, i, err)
+		}
+		copy(out[i*size:], p)
+	}
+	return out, nil
+}
+
+// sampleUniform keeps n evenly spaced items, first and last included, as
+// CLIP4Clip's dataloader (np.linspace) does for clips over max_frames.
+func sampleUniform[T any](xs []T, n int) []T {
+	if n <= 0 || len(xs) <= n {
+		return xs
+	}
+	out := make([]T, n)
+	for i := range out {
+		idx := 0
+		if n > 1 {
+			idx = int(float64(i) * float64(len(xs)-1) / float64(n-1))
+		}
+		out[i] = xs[idx]
+	}
+	return out
+}
+
+func sqrt(x float64) float64 { return math.Sqrt(x) }
