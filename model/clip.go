@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"math/rand/v2"
 
 	"clip4clip/model/bpe"
 	"clip4clip/quant"
@@ -52,10 +53,21 @@ type CLIP struct {
 // Text), checking every tensor's name and shape. The tensors' data is used
 // in place where possible, so sd must not change afterwards.
 func New(cfg Config, sd *weights.StateDict) (*CLIP, error) {
+	return build(cfg, newParams(sd))
+}
+
+// Random builds a model of the given config with weights drawn from a
+// seeded generator: for benchmarks, tests, and training from scratch.
+func Random(cfg Config, seed uint64) (*CLIP, error) {
+	p := newParams(&weights.StateDict{})
+	p.rng = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	return build(cfg, p)
+}
+
+func build(cfg Config, p *params) (*CLIP, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	p := newParams(sd)
 	m := &CLIP{Config: cfg}
 	v, t, e := cfg.Vision, cfg.Text, cfg.EmbedDim
 	pp := 3 * v.PatchSize * v.PatchSize

@@ -2,6 +2,8 @@ package model
 
 import (
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"slices"
 	"sort"
 	"strings"
@@ -55,6 +57,7 @@ type param struct {
 // params builds the model's weights from a state dict of canonical names,
 // checking each by name and shape, and remembering them for export.
 type params struct {
+	rng  *rand.Rand // if set, weights are drawn at random instead of read from sd
 	sd   *weights.StateDict
 	used map[string]bool
 	err  LoadError
@@ -67,6 +70,9 @@ func newParams(sd *weights.StateDict) *params {
 
 func (p *params) get(name string, shape []int) *weights.Tensor {
 	p.used[name] = true
+	if p.rng != nil {
+		return p.random(name, shape)
+	}
 	t, ok := p.sd.Tensors[name]
 	if !ok {
 		p.err.Missing = append(p.err.Missing, name)
@@ -167,6 +173,34 @@ func (p *params) finish() error {
 		return nil
 	}
 	return &p.err
+}
+
+// random draws a tensor for name: layer norms start at weight 1, bias 0,
+// matrices N(0, 1/in), embeddings N(0, 0.02^2), as CLIP's initialisation
+// does in spirit. Used for benchmarks and training from scratch.
+func (p *params) random(name string, shape []int) *weights.Tensor {
+	n := numel(shape)
+	v := make([]float32, n)
+	std := 0.02
+	if len(shape) == 2 && !strings.Contains(name, "embedding") {
+		std = 1 / math.Sqrt(float64(shape[1]))
+	}
+	switch {
+	case strings.HasSuffix(name, ".scales"):
+		return nil
+	case name == "logit_scale":
+		v[0] = float32(math.Log(1 / 0.07))
+	case strings.Contains(name, "ln") && strings.HasSuffix(name, ".weight"), strings.HasSuffix(name, "norm.weight"):
+		for i := range v {
+			v[i] = 1
+		}
+	case strings.HasSuffix(name, "bias") || strings.Contains(name, "bias_"):
+	default:
+		for i := range v {
+			v[i] = float32(p.rng.NormFloat64() * std)
+		}
+	}
+	return weights.FromFloat32(name, shape, v)
 }
 
 func numel(shape []int) int {
