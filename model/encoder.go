@@ -2,6 +2,8 @@ package model
 
 import (
 	"fmt"
+
+	"clip4clip/quant"
 )
 
 // Encoder runs a CLIP's encoders with scratch buffers allocated once. It is
@@ -121,9 +123,7 @@ func extractPatches(dst []float32, stride, off int, img []float32, res, patch in
 // encodePatches runs VisionTransformer.forward from the patch embedding on:
 // conv (as a matrix over the patch vectors), class token, positional
 // embedding, ln_pre, the blocks, ln_post on the class token, projection.
-func (e *Encoder) encodePatches(dst []float32, conv interface {
-	Linear(dst, x []float32, n int, bias []float32)
-}) {
+func (e *Encoder) encodePatches(dst []float32, conv *quant.Matrix) {
 	v := e.m.Vision
 	cfg := e.m.Config.Vision
 	w, n := cfg.Width, cfg.Tokens()
@@ -136,7 +136,9 @@ func (e *Encoder) encodePatches(dst []float32, conv interface {
 	e.trace("vision_ln_pre_out", x[:n*w])
 	for i := range v.Blocks {
 		v.Blocks[i].forward(x, n, false, nil, e.vs)
-		e.trace(fmt.Sprintf("vision_block%d_out", i), x[:n*w])
+		if e.Trace != nil {
+			e.Trace(fmt.Sprintf("vision_block%d_out", i), x[:n*w])
+		}
 	}
 	layerNorm(e.vcls, x[:w], 1, w, v.LNPostW, v.LNPostB, 1e-5)
 	e.trace("vision_ln_post_out", e.vcls)
@@ -187,7 +189,9 @@ func (e *Encoder) EncodeText(dst []float32, ids []int) error {
 	e.trace("text_embed_out", x)
 	for i := range tx.Blocks {
 		tx.Blocks[i].forward(x, n, true, nil, e.ts)
-		e.trace(fmt.Sprintf("text_block%d_out", i), x)
+		if e.Trace != nil {
+			e.Trace(fmt.Sprintf("text_block%d_out", i), x)
+		}
 	}
 	if e.Trace != nil {
 		all := make([]float32, n*w)
