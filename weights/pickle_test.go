@@ -265,6 +265,8 @@ func FuzzPickle(f *testing.F) {
 	f.Add([]byte("cos\nsystem\n(S'ls'\ntR."))
 	f.Add([]byte("\x80\x05\x95\x05\x00\x00\x00\x00\x00\x00\x00]\x94K\x01a."))
 	f.Add([]byte("I01\nL5L\nF1.5\n\x87."))
+	script, _, _, _ := ptScriptSample()
+	f.Add(script)
 	for _, name := range []string{"clip4clip/seqLSTM/pytorch_model.bin", "clip4clip/meanP_3d/pytorch_model.bin"} {
 		if _, err := os.Stat(filepath.Join(ptFixtures, name)); err == nil {
 			f.Add(pkFixturePickle(f, name))

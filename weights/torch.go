@@ -83,15 +83,32 @@ func ReadTorchFile(path string) (*StateDict, error) {
 // torch._tensor._rebuild_from_type_v2) and the torch.*Storage types. A file
 // that asks for any other global (os.system, a model class, numpy arrays,
 // torch.storage._load_from_bytes, ...) is refused with an error wrapping
-// ErrUnsafePickle. Legacy (non-zip) torch.save files and TorchScript
-// archives (torch.jit.save) are not supported: load them in Python and
-// torch.save their state_dict().
+// ErrUnsafePickle. Legacy (non-zip) torch.save files are not supported:
+// load them in Python and torch.save their state_dict().
 //
-// The result lists the tensors of the top-level dict in the pickle's key
-// order; values that are not tensors (ints, strings, nested dicts) are
-// skipped. If the top-level dict holds no tensor at all, as training
-// checkpoints such as {"epoch": 3, "state_dict": {...}} do, the tensors of
-// the dict under "state_dict", or else under "model", are returned instead.
+// TorchScript archives (torch.jit.save, as OpenAI's released CLIP
+// checkpoints are) are read too, without running their code: data.pkl then
+// holds the module itself, every module an instance of a __torch__.* class
+// with a dict of attributes. Those classes are never resolved; the reader
+// only allows, besides the names above, the type tags of
+// torch.jit._pickle (build_intlist, restore_type_tag, ...) and
+// torch.device. It walks the attributes from the root module and returns
+// every tensor attribute under its dotted path (visual.conv1.weight,
+// transformer.resblocks.0.attn.in_proj_weight, ...) in the pickle's order,
+// which gives the names, order and shapes of the module's state_dict();
+// submodules of nn.ModuleList and nn.Sequential are attributes named 0, 1,
+// .... The code/ and constants.pkl entries (the program and the tensor
+// constants it uses) are ignored, so a tensor attribute that is neither a
+// parameter nor a buffer (which only scripted modules with an attribute
+// annotated as a Tensor have; state_dict() leaves it out) is returned as
+// well: telling it apart would take reading the code.
+//
+// For a torch.save file, the result lists the tensors of the top-level
+// dict in the pickle's key order; values that are not tensors (ints,
+// strings, nested dicts) are skipped. If the top-level dict holds no tensor
+// at all, as training checkpoints such as {"epoch": 3, "state_dict": {...}}
+// do, the tensors of the dict under "state_dict", or else under "model",
+// are returned instead.
 //
 // Tensors keep their stored dtype (an F16 tensor stays F16). A tensor
 // stored with non-contiguous strides is gathered into a new contiguous
@@ -148,6 +165,11 @@ func readTorch(r io.ReaderAt, size int64, file string) (*StateDict, error) {
 			}
 			names = append(names, f.Name)
 		}
+		for _, f := range zr.File {
+			if f.Name == "model.json" || strings.HasSuffix(f.Name, "/model.json") {
+				return nil, wtWrap(file+": ", fmt.Errorf("no data.pkl entry in the zip but a %s: an old TorchScript archive (the model.json format of early torch 1.x), which this reader does not support; load it with torch.jit.load and torch.save its state_dict()", f.Name))
+			}
+		}
 		return nil, wtWrap(file+": ", fmt.Errorf("no data.pkl entry in the zip (entries: %s); is it a torch.save file?", strings.Join(names, ", ")))
 	}
 	z.prefix = strings.TrimSuffix(pkl, "data.pkl")
@@ -173,9 +195,6 @@ func readTorch(r io.ReaderAt, size int64, file string) (*StateDict, error) {
 	if err != nil {
 		var fe *pkForbiddenError
 		if errors.As(err, &fe) {
-			if strings.HasPrefix(fe.module, "__torch__") {
-				fe.why = "this looks like a TorchScript archive (torch.jit.save), which holds a scripted model, not a state dict; in Python, torch.save(torch.jit.load(path).state_dict(), new_path) and load that"
-			}
 			return nil, wtWrap("pickle in "+file+" ", err)
 		}
 		var te *ptTensorError
@@ -416,9 +435,29 @@ func ptFindClass(module, name string) (any, error) {
 		return &ptTypeRef{name: module + "." + name}, nil
 	case "torch.storage._load_from_bytes":
 		return nil, &pkForbiddenError{module: module, name: name, why: "it unpickles nested data, as torch.save's legacy format does"}
+	case "torch._utils._rebuild_qtensor":
+		return nil, &pkForbiddenError{module: module, name: name, why: "quantized tensors are not supported; dequantize the model in Python first"}
+	case "torch._utils._rebuild_sparse_tensor", "torch._utils._rebuild_sparse_csr_tensor":
+		return nil, &pkForbiddenError{module: module, name: name, why: "sparse tensors are not supported; make them dense in Python first"}
+	case "torch.jit._pickle.build_intlist":
+		return ptBuildIntList, nil
+	case "torch.jit._pickle.build_tensorlist":
+		return ptBuildTensorList, nil
+	case "torch.jit._pickle.build_doublelist":
+		return ptBuildDoubleList, nil
+	case "torch.jit._pickle.build_boollist":
+		return ptBuildBoolList, nil
+	case "torch.jit._pickle.restore_type_tag":
+		return ptRestoreTypeTag, nil
+	case "torch.device":
+		return ptTorchDevice, nil
 	}
 	if module == "torch" && strings.HasSuffix(name, "Storage") && len(name) < 40 {
 		return ptStorageType{name: name, dtype: ptStorageDTypes[name]}, nil
+	}
+	if ptIsScriptModule(module) {
+		// A TorchScript class: kept inert, never resolved or run.
+		return &ptScriptClass{module: module, name: name}, nil
 	}
 	return nil, &pkForbiddenError{module: module, name: name}
 }
@@ -485,6 +524,9 @@ func (d *ptDecoder) decode(pkl []byte) (*StateDict, error) {
 	root, err := vm.unpickle()
 	if err != nil {
 		return nil, err
+	}
+	if obj, ok := root.(*ptScriptObject); ok {
+		return d.decodeScript(obj, len(pkl))
 	}
 	dict, ok := root.(*pkDict)
 	if !ok {

@@ -501,8 +501,9 @@ func ptBadCases(t testing.TB) []struct {
 		}))},
 		bc{"_load_from_bytes", "torch.storage._load_from_bytes", ptWithPickle(t,
 			(&ptPickle{}).op(pkPROTO, 2).global("torch.storage", "_load_from_bytes").op(pkSHORTBINBYTES, 0, pkTUPLE1, pkREDUCE, pkSTOP).Bytes())},
-		bc{"TorchScript", "TorchScript", ptWithPickle(t,
-			(&ptPickle{}).op(pkPROTO, 2).global("__torch__.model", "CLIP").op(pkEMPTYTUPLE, pkNEWOBJ, pkSTOP).Bytes())},
+		bc{"TorchScript", "asks for builtins.eval", ptWithPickle(t,
+			(&ptPickle{}).op(pkPROTO, 2).global("__torch__.model", "CLIP").op(pkEMPTYTUPLE, pkNEWOBJ, pkEMPTYDICT).
+				str("x").global("builtins", "eval").str("1").op(pkTUPLE1, pkREDUCE, pkSETITEM, pkBUILD, pkSTOP).Bytes())},
 		bc{"missing storage", "storage entry bad/data/9 is missing", ptWithPickle(t, ptOne(ptSpec{"FloatStorage", "9", 6, 0, []int64{6}, []int64{1}, ""}))},
 		bc{"storage entry too short", "too short", ptWithPickle(t, ptOne(ptSpec{"FloatStorage", "0", 7, 0, []int64{7}, []int64{1}, ""}))},
 		bc{"tensor past storage", "too short", ptWithPickle(t, ptOne(ptSpec{"FloatStorage", "0", 6, 2, []int64{2, 3}, []int64{3, 1}, ""}))},
@@ -618,6 +619,15 @@ func FuzzReadTorch(f *testing.F) {
 	for _, c := range ptBadCases(f) {
 		if len(c.data) < 1<<16 {
 			f.Add(c.data)
+		}
+	}
+	f.Add(ptScriptSampleFile(f))
+	for _, c := range ptScriptBadCases(f) {
+		f.Add(c.data)
+	}
+	for _, name := range ptScriptFixtures {
+		if b, err := os.ReadFile(filepath.Join("testdata", name)); err == nil {
+			f.Add(b)
 		}
 	}
 	if p := filepath.Join(ptFixtures, "clip4clip/seqLSTM/pytorch_model.bin"); true {
