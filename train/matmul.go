@@ -1,0 +1,194 @@
+package train
+
+import "sync"
+
+// The training-time matrix products. Every product of the model is one of
+//
+//	forward   out  (N, OC) = inp (N, C) @ W (OC, C)^T + b
+//	backward  dinp (N, C)  = dout (N, OC) @ W
+//	          dW   (OC, C) += dout^T @ inp
+//
+// and all three go through gemm, a blocked product over packed panels
+// (GotoBLAS's layout: a tile of mr rows of A against a panel of nr columns
+// of B, kc deep, in one micro-kernel call) split over the threads by row
+// tiles. The micro-kernel is AVX2/FMA assembly on amd64 CPUs that have it
+// and kernelGo elsewhere (js/wasm included). matmulForwardRef and
+// matmulBackwardRef in the tests are the plain loops these must match.
+
+const (
+	mr = 6   // rows of a micro-kernel tile
+	nr = 16  // columns of a micro-kernel tile
+	kc = 256 // depth of a packed block
+	nc = 512 // columns of a packed block of B
+)
+
+// matmulForward computes out (N, OC) = inp (N, C) @ weight (OC, C)^T + bias
+// (OC, or nil): nn.Linear.
+func matmulForward(out, inp, weight, bias []float32, N, C, OC int) {
+	gemm(out, OC, inp, C, 1, weight, 1, C, N, OC, C, false)
+	if bias != nil {
+		parallelFor(N, OC, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				o := out[i*OC : (i+1)*OC]
+				for j, b := range bias[:OC] {
+					o[j] += b
+				}
+			}
+		})
+	}
+}
+
+// matmulBackward computes the gradients of matmulForward: dinp (N, C) =
+// dout (N, OC) @ weight, overwriting dinp (skipped if nil); dweight
+// (OC, C) += dout^T @ inp; dbias (OC) += the column sums of dout (skipped
+// if nil).
+func matmulBackward(dinp, dweight, dbias, dout, inp, weight []float32, N, C, OC int) {
+	if dinp != nil {
+		gemm(dinp, C, dout, OC, 1, weight, C, 1, N, C, OC, false)
+	}
+	gemm(dweight, C, dout, 1, OC, inp, C, 1, OC, C, N, true)
+	if dbias != nil {
+		parallelFor(OC, N, func(lo, hi int) {
+			for i := 0; i < N; i++ {
+				d := dout[i*OC : (i+1)*OC]
+				for j := lo; j < hi; j++ {
+					dbias[j] += d[j]
+				}
+			}
+		})
+	}
+}
+
+// gemm computes c (M, N) = a (M, K) @ b (K, N), or adds the product to c if
+// accumulate. c is row-major with row stride ldc; a's element (i, k) is
+// a[i*ars+k*acs] and b's element (k, j) is b[k*brs+j*bcs], so either may
+// be read transposed in place.
+func gemm(c []float32, ldc int, a []float32, ars, acs int, b []float32, brs, bcs int, M, N, K int, accumulate bool) {
+	if !accumulate {
+		for i := 0; i < M; i++ {
+			clear(c[i*ldc : i*ldc+N])
+		}
+	}
+	if M == 0 || N == 0 || K == 0 {
+		return
+	}
+	bpBuf := getBuf(kc * (nc + nr))
+	defer putBuf(bpBuf)
+	tiles := (M + mr - 1) / mr
+	for pc := 0; pc < K; pc += kc {
+		kb := min(kc, K-pc)
+		for jc := 0; jc < N; jc += nc {
+			nb := min(nc, N-jc)
+			panels := (nb + nr - 1) / nr
+			bp := (*bpBuf)[:panels*kb*nr]
+			parallelFor(panels, kb*nr, func(lo, hi int) {
+				for p := lo; p < hi; p++ {
+					packB(bp[p*kb*nr:(p+1)*kb*nr], b, brs, bcs, pc, kb, jc+p*nr, min(nr, N-jc-p*nr))
+				}
+			})
+			parallelFor(tiles, 2*kb*nb*mr, func(lo, hi int) {
+				apBuf := getBuf(kc * mr)
+				defer putBuf(apBuf)
+				ap := (*apBuf)[:kb*mr]
+				var tile [mr * nr]float32
+				for t := lo; t < hi; t++ {
+					i0 := t * mr
+					rows := min(mr, M-i0)
+					packA(ap, a, ars, acs, i0, rows, pc, kb)
+					for p := 0; p < panels; p++ {
+						j0 := jc + p*nr
+						cols := min(nr, N-j0)
+						kernel(kb, ap, bp[p*kb*nr:(p+1)*kb*nr], &tile)
+						for r := 0; r < rows; r++ {
+							dst := c[(i0+r)*ldc+j0 : (i0+r)*ldc+j0+cols]
+							for j, v := range tile[r*nr : r*nr+cols] {
+								dst[j] += v
+							}
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+// packA copies rows [i0, i0+rows) and depths [k0, k0+kb) of a into ap
+// (kb, mr), depth-major, zero-filling rows past the end.
+func packA(ap, a []float32, ars, acs, i0, rows, k0, kb int) {
+	if rows < mr {
+		clear(ap[:kb*mr])
+	}
+	for r := 0; r < rows; r++ {
+		base := (i0+r)*ars + k0*acs
+		if acs == 1 {
+			for k, v := range a[base : base+kb] {
+				ap[k*mr+r] = v
+			}
+			continue
+		}
+		for k := 0; k < kb; k++ {
+			ap[k*mr+r] = a[base+k*acs]
+		}
+	}
+}
+
+// packB copies depths [k0, k0+kb) and columns [j0, j0+cols) of b into bp
+// (kb, nr), zero-filling columns past the end.
+func packB(bp, b []float32, brs, bcs, k0, kb, j0, cols int) {
+	if cols < nr {
+		clear(bp[:kb*nr])
+	}
+	if bcs == 1 {
+		for k := 0; k < kb; k++ {
+			base := (k0+k)*brs + j0
+			copy(bp[k*nr:k*nr+cols], b[base:base+cols])
+		}
+		return
+	}
+	for j := 0; j < cols; j++ {
+		base := k0*brs + (j0+j)*bcs
+		if brs == 1 {
+			for k, v := range b[base : base+kb] {
+				bp[k*nr+j] = v
+			}
+			continue
+		}
+		for k := 0; k < kb; k++ {
+			bp[k*nr+j] = b[base+k*brs]
+		}
+	}
+}
+
+// kernelGo is the portable micro-kernel: tile (mr, nr) = ap (kb, mr)^T @
+// bp (kb, nr), overwriting tile. The assembly kernels compute exactly this.
+func kernelGo(kb int, ap, bp []float32, tile *[mr * nr]float32) {
+	var acc [mr][nr]float32
+	ap, bp = ap[:kb*mr], bp[:kb*nr]
+	for k := 0; k < kb; k++ {
+		b := (*[nr]float32)(bp[k*nr : (k+1)*nr])
+		for r := 0; r < mr; r++ {
+			av := ap[k*mr+r]
+			row := &acc[r]
+			for j := range row {
+				row[j] += av * b[j]
+			}
+		}
+	}
+	for r := range acc {
+		copy(tile[r*nr:(r+1)*nr], acc[r][:])
+	}
+}
+
+// bufPool recycles packing buffers across gemm calls and goroutines.
+var bufPool = sync.Pool{New: func() any { return new([]float32) }}
+
+func getBuf(n int) *[]float32 {
+	p := bufPool.Get().(*[]float32)
+	if cap(*p) < n {
+		*p = make([]float32, n)
+	}
+	*p = (*p)[:n]
+	return p
+}
+
+func putBuf(p *[]float32) { bufPool.Put(p) }
