@@ -223,7 +223,8 @@ func newAction(r *rng, kind string, o *object, start, end float64, taken []int) 
 	case Grow:
 		a.factor = r.uniform(1.5, 1.75)
 	case Shrink:
-		a.factor = r.uniform(0.5, 0.62)
+		// Not below minRadius, where shapes can no longer be told apart.
+		a.factor = math.Max(r.uniform(0.5, 0.62), minRadius/o.at(start).r)
 	case Spin:
 		// About a third of the shape's symmetry a second, so that turning
 		// shows between frames a second apart and never looks like standing

@@ -112,9 +112,12 @@ const (
 
 // Radii of the sizes, as fractions of the frame side. Every shape lies
 // within bound times its radius, however it is turned.
-var sizeRadius = []float64{0.095, 0.155}
+var sizeRadius = []float64{0.105, 0.165}
 
 const bound = 1.25
+
+// minRadius is the smallest radius shrinking leaves.
+const minRadius = 0.065
 
 // symmetry is the turn that maps each shape onto itself (0: any turn).
 var symmetry = []float64{
