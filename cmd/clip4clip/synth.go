@@ -162,7 +162,7 @@ func writeFrames(dir string, c synth.Clip) error {
 		if err != nil {
 			return err
 		}
-		err = png.Encode(f, img)
+		err = (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(f, img)
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
