@@ -33,9 +33,17 @@ func (m *Matrix) Linear(dst, x []float32, n int, bias []float32) {
 	wg.Wait()
 }
 
+// linearKernel, when a platform file sets it (linear_wasm.go), computes
+// output columns [lo, hi) as linearRows does and reports whether it did;
+// false (a format it does not handle, no SIMD) leaves them to linearRows.
+var linearKernel func(m *Matrix, dst, x []float32, n int, bias []float32, lo, hi int, scratch []float32) bool
+
 // linearRows computes output columns [lo, hi) of dst. scratch (len >= Cols)
 // receives one widened weight row at a time for f16 and int8.
 func linearRows(m *Matrix, dst, x []float32, n int, bias []float32, lo, hi int, scratch []float32) {
+	if linearKernel != nil && linearKernel(m, dst, x, n, bias, lo, hi, scratch) {
+		return
+	}
 	in, out := m.Cols, m.Rows
 	w := scratch[:in]
 	for j := lo; j < hi; j++ {
