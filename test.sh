@@ -22,4 +22,4 @@ if ! command -v node >/dev/null; then
 	exit 1
 fi
 PATH="$(go env GOROOT)/lib/wasm:$PATH" GOOS=js GOARCH=wasm \
-	go test -count=1 ./quant/ ./model/... ./weights/ ./internal/npy/
+	go test -count=1 ./quant/ ./model/... ./weights/ ./internal/npy/ ./synth/
