@@ -3,10 +3,26 @@
 package train
 
 // kernelAVX2 is kernelGo with AVX2 and FMA: the (6, 16) tile in twelve
-// 8-wide accumulators, one broadcast of A and two loads of B per depth.
+// 8-wide accumulators, one broadcast of A and two loads of B per depth,
+// added into c at the end.
 //
 //go:noescape
-func kernelAVX2(kb int, ap, bp *float32, tile *[mr * nr]float32)
+func kernelAVX2(kb int, ap, bp, c *float32, ldc int)
+
+// kernelRowsAVX2 is kernelRowsGo with AVX2 and FMA.
+//
+//go:noescape
+func kernelRowsAVX2(kb int, a *float32, lda int, bp, c *float32, ldc int)
+
+// geluAVX2 is quickGELUForward for n (a multiple of 8) float32s.
+//
+//go:noescape
+func geluAVX2(out, inp *float32, n int)
+
+// geluBackAVX2 is quickGELUBackwardInPlace for n (a multiple of 8) float32s.
+//
+//go:noescape
+func geluBackAVX2(d, inp *float32, n int)
 
 // cpuid and xgetbv report the CPU's and the OS's support for AVX2.
 func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
@@ -31,22 +47,53 @@ func hasAVX2FMA() bool {
 	return ebx7&(1<<5) != 0
 }
 
-// kernel is the micro-kernel gemm uses.
-var kernel = kernelGo
+// The micro-kernels gemm uses, and the name of the set for logs.
+var (
+	kernel     = kernelGo
+	kernelRows = kernelRowsGo
+	kernelName = "go"
+	hasAVX2    = false
+)
 
-// kernelName says which micro-kernel runs, for benchmarks and logs.
-var kernelName = "go"
+// geluForward32 runs QuickGELU over whole groups of 8 with AVX2, and
+// returns how many elements it did (0 without AVX2).
+func geluForward32(out, inp []float32) int {
+	n := len(inp) &^ 7
+	if !hasAVX2 || n == 0 {
+		return 0
+	}
+	geluAVX2(&out[:n][0], &inp[0], n)
+	return n
+}
+
+// geluBackward32 is geluForward32 for quickGELUBackwardInPlace.
+func geluBackward32(d, inp []float32) int {
+	n := len(inp) &^ 7
+	if !hasAVX2 || n == 0 {
+		return 0
+	}
+	geluBackAVX2(&d[:n][0], &inp[0], n)
+	return n
+}
 
 func init() {
-	if hasAVX2FMA() {
-		kernel = func(kb int, ap, bp []float32, tile *[mr * nr]float32) {
-			if kb == 0 {
-				clear(tile[:])
-				return
-			}
-			_, _ = ap[kb*mr-1], bp[kb*nr-1]
-			kernelAVX2(kb, &ap[0], &bp[0], tile)
-		}
-		kernelName = "avx2"
+	if !hasAVX2FMA() {
+		return
 	}
+	kernel = func(kb int, ap, bp, c []float32, ldc int) {
+		if kb == 0 {
+			return
+		}
+		_, _, _ = ap[kb*mr-1], bp[kb*nr-1], c[(mr-1)*ldc+nr-1]
+		kernelAVX2(kb, &ap[0], &bp[0], &c[0], ldc)
+	}
+	kernelRows = func(kb int, a []float32, lda int, bp, c []float32, ldc int) {
+		if kb == 0 {
+			return
+		}
+		_, _, _ = a[(mr-1)*lda+kb-1], bp[kb*nr-1], c[(mr-1)*ldc+nr-1]
+		kernelRowsAVX2(kb, &a[0], lda, &bp[0], &c[0], ldc)
+	}
+	kernelName = "avx2"
+	hasAVX2 = true
 }

@@ -25,17 +25,14 @@ const (
 // matmulForward computes out (N, OC) = inp (N, C) @ weight (OC, C)^T + bias
 // (OC, or nil): nn.Linear.
 func matmulForward(out, inp, weight, bias []float32, N, C, OC int) {
-	gemm(out, OC, inp, C, 1, weight, 1, C, N, OC, C, false)
-	if bias != nil {
-		parallelFor(N, OC, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				o := out[i*OC : (i+1)*OC]
-				for j, b := range bias[:OC] {
-					o[j] += b
-				}
-			}
-		})
+	if bias == nil {
+		gemm(out, OC, inp, C, 1, weight, 1, C, N, OC, C, false)
+		return
 	}
+	for i := 0; i < N; i++ {
+		copy(out[i*OC:(i+1)*OC], bias[:OC])
+	}
+	gemm(out, OC, inp, C, 1, weight, 1, C, N, OC, C, true)
 }
 
 // matmulBackward computes the gradients of matmulForward: dinp (N, C) =
@@ -49,10 +46,11 @@ func matmulBackward(dinp, dweight, dbias, dout, inp, weight []float32, N, C, OC 
 	gemm(dweight, C, dout, 1, OC, inp, C, 1, OC, C, N, true)
 	if dbias != nil {
 		parallelFor(OC, N, func(lo, hi int) {
+			db := dbias[lo:hi]
 			for i := 0; i < N; i++ {
-				d := dout[i*OC : (i+1)*OC]
-				for j := lo; j < hi; j++ {
-					dbias[j] += d[j]
+				d := dout[i*OC+lo : i*OC+hi]
+				for j, v := range d {
+					db[j] += v
 				}
 			}
 		})
@@ -62,8 +60,24 @@ func matmulBackward(dinp, dweight, dbias, dout, inp, weight []float32, N, C, OC 
 // gemm computes c (M, N) = a (M, K) @ b (K, N), or adds the product to c if
 // accumulate. c is row-major with row stride ldc; a's element (i, k) is
 // a[i*ars+k*acs] and b's element (k, j) is b[k*brs+j*bcs], so either may
-// be read transposed in place.
+// be read transposed in place. It splits the rows over the threads.
 func gemm(c []float32, ldc int, a []float32, ars, acs int, b []float32, brs, bcs int, M, N, K int, accumulate bool) {
+	gemmOn(parallelFor, c, ldc, a, ars, acs, b, brs, bcs, M, N, K, accumulate)
+}
+
+// gemmSerial is gemm on the calling goroutine, for products that are
+// already one of many running in parallel (attention's, per head).
+func gemmSerial(c []float32, ldc int, a []float32, ars, acs int, b []float32, brs, bcs int, M, N, K int, accumulate bool) {
+	gemmOn(serialFor, c, ldc, a, ars, acs, b, brs, bcs, M, N, K, accumulate)
+}
+
+func serialFor(n, _ int, fn func(lo, hi int)) {
+	if n > 0 {
+		fn(0, n)
+	}
+}
+
+func gemmOn(pfor func(n, cost int, fn func(lo, hi int)), c []float32, ldc int, a []float32, ars, acs int, b []float32, brs, bcs int, M, N, K int, accumulate bool) {
 	if !accumulate {
 		for i := 0; i < M; i++ {
 			clear(c[i*ldc : i*ldc+N])
@@ -81,12 +95,12 @@ func gemm(c []float32, ldc int, a []float32, ars, acs int, b []float32, brs, bcs
 			nb := min(nc, N-jc)
 			panels := (nb + nr - 1) / nr
 			bp := (*bpBuf)[:panels*kb*nr]
-			parallelFor(panels, kb*nr, func(lo, hi int) {
+			pfor(panels, kb*nr, func(lo, hi int) {
 				for p := lo; p < hi; p++ {
 					packB(bp[p*kb*nr:(p+1)*kb*nr], b, brs, bcs, pc, kb, jc+p*nr, min(nr, N-jc-p*nr))
 				}
 			})
-			parallelFor(tiles, 2*kb*nb*mr, func(lo, hi int) {
+			pfor(tiles, 2*kb*nb*mr, func(lo, hi int) {
 				apBuf := getBuf(kc * mr)
 				defer putBuf(apBuf)
 				ap := (*apBuf)[:kb*mr]
@@ -94,11 +108,30 @@ func gemm(c []float32, ldc int, a []float32, ars, acs int, b []float32, brs, bcs
 				for t := lo; t < hi; t++ {
 					i0 := t * mr
 					rows := min(mr, M-i0)
-					packA(ap, a, ars, acs, i0, rows, pc, kb)
+					// Whole tiles of a row-major A are read in place;
+					// the rest is packed (zero-padded) first.
+					direct := rows == mr && acs == 1
+					if !direct {
+						packA(ap, a, ars, acs, i0, rows, pc, kb)
+					}
 					for p := 0; p < panels; p++ {
 						j0 := jc + p*nr
 						cols := min(nr, N-j0)
-						kernel(kb, ap, bp[p*kb*nr:(p+1)*kb*nr], &tile)
+						bpp := bp[p*kb*nr : (p+1)*kb*nr]
+						if rows == mr && cols == nr {
+							if direct {
+								kernelRows(kb, a[i0*ars+pc:], ars, bpp, c[i0*ldc+j0:], ldc)
+							} else {
+								kernel(kb, ap, bpp, c[i0*ldc+j0:], ldc)
+							}
+							continue
+						}
+						clear(tile[:])
+						if direct {
+							kernelRows(kb, a[i0*ars+pc:], ars, bpp, tile[:], nr)
+						} else {
+							kernel(kb, ap, bpp, tile[:], nr)
+						}
 						for r := 0; r < rows; r++ {
 							dst := c[(i0+r)*ldc+j0 : (i0+r)*ldc+j0+cols]
 							for j, v := range tile[r*nr : r*nr+cols] {
@@ -117,6 +150,23 @@ func gemm(c []float32, ldc int, a []float32, ars, acs int, b []float32, brs, bcs
 func packA(ap, a []float32, ars, acs, i0, rows, k0, kb int) {
 	if rows < mr {
 		clear(ap[:kb*mr])
+	}
+	if ars == 1 { // a transposed: the tile's rows are side by side
+		if rows == mr {
+			for k := 0; k < kb; k++ {
+				src := a[i0+(k0+k)*acs : i0+(k0+k)*acs+mr]
+				dst := ap[k*mr : k*mr+mr]
+				for r := range mr { // a loop, not copy: no memmove call per 6 floats
+					dst[r] = src[r]
+				}
+			}
+			return
+		}
+		for k := 0; k < kb; k++ {
+			base := i0 + (k0+k)*acs
+			copy(ap[k*mr:k*mr+rows], a[base:base+rows])
+		}
+		return
 	}
 	for r := 0; r < rows; r++ {
 		base := (i0+r)*ars + k0*acs
@@ -141,7 +191,10 @@ func packB(bp, b []float32, brs, bcs, k0, kb, j0, cols int) {
 	if bcs == 1 {
 		for k := 0; k < kb; k++ {
 			base := (k0+k)*brs + j0
-			copy(bp[k*nr:k*nr+cols], b[base:base+cols])
+			src, dst := b[base:base+cols], bp[k*nr:k*nr+cols]
+			for j := range src { // a loop, not copy: no memmove call per 16 floats
+				dst[j] = src[j]
+			}
 		}
 		return
 	}
@@ -159,9 +212,9 @@ func packB(bp, b []float32, brs, bcs, k0, kb, j0, cols int) {
 	}
 }
 
-// kernelGo is the portable micro-kernel: tile (mr, nr) = ap (kb, mr)^T @
-// bp (kb, nr), overwriting tile. The assembly kernels compute exactly this.
-func kernelGo(kb int, ap, bp []float32, tile *[mr * nr]float32) {
+// kernelGo is the portable micro-kernel: c (mr, nr; row stride ldc) +=
+// ap (kb, mr)^T @ bp (kb, nr). The assembly kernels compute exactly this.
+func kernelGo(kb int, ap, bp, c []float32, ldc int) {
 	var acc [mr][nr]float32
 	ap, bp = ap[:kb*mr], bp[:kb*nr]
 	for k := 0; k < kb; k++ {
@@ -175,7 +228,33 @@ func kernelGo(kb int, ap, bp []float32, tile *[mr * nr]float32) {
 		}
 	}
 	for r := range acc {
-		copy(tile[r*nr:(r+1)*nr], acc[r][:])
+		dst := (*[nr]float32)(c[r*ldc : r*ldc+nr])
+		for j, v := range acc[r] {
+			dst[j] += v
+		}
+	}
+}
+
+// kernelRowsGo is kernelGo reading A in place: c (mr, nr; row stride ldc)
+// += a (mr, kb; row stride lda) @ bp (kb, nr).
+func kernelRowsGo(kb int, a []float32, lda int, bp, c []float32, ldc int) {
+	var acc [mr][nr]float32
+	bp = bp[:kb*nr]
+	for r := 0; r < mr; r++ {
+		ar := a[r*lda : r*lda+kb]
+		row := &acc[r]
+		for k, av := range ar {
+			b := (*[nr]float32)(bp[k*nr : (k+1)*nr])
+			for j := range row {
+				row[j] += av * b[j]
+			}
+		}
+	}
+	for r := range acc {
+		dst := (*[nr]float32)(c[r*ldc : r*ldc+nr])
+		for j, v := range acc[r] {
+			dst[j] += v
+		}
 	}
 }
 

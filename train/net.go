@@ -206,6 +206,7 @@ type tower struct {
 	blocks      []blockActs
 	dbig        []float32 // (S*T, 4C) backward scratch
 	dsmall      []float32 // (S*T, C) backward scratch
+	datt        []float32 // (S, NH, T, T) backward scratch
 }
 
 // blockActs are one block's saved activations, N = S*T rows.
@@ -251,6 +252,7 @@ func (t *tower) grow(layers, S, T, C, NH int) {
 	}
 	fit(&t.dbig, N*4*C)
 	fit(&t.dsmall, N*C)
+	fit(&t.datt, S*NH*T*T)
 }
 
 // out returns the tower's output (S*T, C).
@@ -293,7 +295,7 @@ func (t *tower) backward(dx []float32, ws, gs []blockView) {
 		// Attention branch.
 		matmulBackward(dsmall, g.outw, g.outb, dx, a.atty, w.outw, N, C, C)
 		dqkv := dbig[:N*3*C]
-		attentionBackward(dqkv, dsmall, a.qkv, a.att, S, T, C, NH, t.causal)
+		attentionBackward(dqkv, t.datt, dsmall, a.qkv, a.att, S, T, C, NH, t.causal)
 		matmulBackward(dsmall, g.qkvw, g.qkvb, dqkv, a.ln1, w.qkvw, N, C, 3*C)
 		layernormBackward(dx, g.ln1w, g.ln1b, dsmall, t.xs[l], w.ln1w, a.ln1Mean, a.ln1Rstd, N, C)
 	}

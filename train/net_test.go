@@ -83,11 +83,26 @@ func TestNetGradient(t *testing.T) {
 			worst := 0.0
 			for _, tn := range net.Params.Tensors {
 				x, g := net.Params.Get(tn.Name), net.Grads.Get(tn.Name)
+				// The direction: a random unit vector plus the gradient's own
+				// direction, so that the derivative stands well above the
+				// float32 noise of the loss and a wrong component still shows.
 				dir := make([]float64, len(x))
-				var norm float64
+				var rn, gn float64
 				for i := range dir {
 					dir[i] = rng.NormFloat64()
+					rn += dir[i] * dir[i]
+					gn += float64(g[i]) * float64(g[i])
+				}
+				var norm float64
+				for i := range dir {
+					dir[i] /= math.Sqrt(rn)
+					if gn > 0 {
+						dir[i] += float64(g[i]) / math.Sqrt(gn)
+					}
 					norm += dir[i] * dir[i]
+				}
+				if norm < 1e-6 { // a one-element tensor whose two parts cancelled
+					dir[0], norm = 1, 1
 				}
 				var analytic float64
 				for i := range dir {
@@ -109,7 +124,7 @@ func TestNetGradient(t *testing.T) {
 				// float32 rounding of the loss leaves about 1e-5 of noise in numeric
 				rel := math.Abs(numeric-analytic) / (1e-3 + math.Abs(numeric))
 				worst = math.Max(worst, rel)
-				if rel > 1e-2 {
+				if rel > 5e-3 || math.IsNaN(rel) {
 					t.Errorf("%s: analytic %.6g, numeric %.6g", tn.Name, analytic, numeric)
 				}
 			}
@@ -169,5 +184,38 @@ func TestFixtureSeqTransfLoss(t *testing.T) {
 	t.Logf("loss: want %.7f got %.7f", res.Loss, loss.Loss)
 	if math.Abs(loss.Loss-res.Loss) > 1e-5 {
 		t.Fatalf("loss %.7f, want %.7f", loss.Loss, res.Loss)
+	}
+}
+
+// BenchmarkStep times one forward and backward pass of the small preset
+// (res 64, patch 8, widths 128, 3 + 2 layers) on 32 clips of 8 frames, and
+// reports clips per second.
+func BenchmarkStep(b *testing.B) {
+	for _, head := range []string{model.MeanP, model.SeqTransf} {
+		b.Run(head, func(b *testing.B) {
+			cfg, err := Preset("small", 2000)
+			if err != nil {
+				b.Fatal(err)
+			}
+			cfg.Head.Type = head
+			net, err := New(cfg, 1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			batch := randomBatch(cfg, 32, 8, 32, rand.New(rand.NewPCG(1, 2)))
+			for i := range batch.Mask {
+				batch.Mask[i] = true
+			}
+			size := 3 * cfg.Vision.Resolution * cfg.Vision.Resolution
+			batch.Frames = make([]float32, 32*8*size)
+			for b.Loop() {
+				if _, err := net.Forward(batch); err != nil {
+					b.Fatal(err)
+				}
+				net.ZeroGrad()
+				net.Backward()
+			}
+			b.ReportMetric(32*float64(b.N)/b.Elapsed().Seconds(), "clips/s")
+		})
 	}
 }

@@ -75,12 +75,15 @@ func layernormBackward[F float](dinp, dweight, dbias, dout, inp, weight, mean, r
 	// Parameter gradients by columns, so that no two goroutines share an
 	// element and the sums come out the same for every thread count.
 	parallelFor(C, 4*N, func(lo, hi int) {
+		dw, db := dweight[lo:hi], dbias[lo:hi]
 		for i := 0; i < N; i++ {
-			x, dy := inp[i*C:(i+1)*C], dout[i*C:(i+1)*C]
+			x, dy := inp[i*C+lo:i*C+hi], dout[i*C+lo:i*C+hi]
+			x = x[:len(dy)]
+			dw, db = dw[:len(dy)], db[:len(dy)]
 			m, s := mean[i], rstd[i]
-			for k := lo; k < hi; k++ {
-				dweight[k] += (x[k] - m) * s * dy[k]
-				dbias[k] += dy[k]
+			for k, d := range dy {
+				dw[k] += (x[k] - m) * s * d
+				db[k] += d
 			}
 		}
 	})
@@ -128,10 +131,17 @@ func posBackward[F float](dpos, dout []F, S, T, C int) {
 }
 
 // quickGELUForward writes x * sigmoid(1.702 x) of inp into out (n): CLIP's
-// QuickGELU.
+// QuickGELU. float32 runs 8 at a time on AVX2 where the CPU has it.
 func quickGELUForward[F float](out, inp []F) {
 	out = out[:len(inp)]
-	parallelFor(len(inp), 16, func(lo, hi int) {
+	parallelFor(len(inp)/8+1, 16*8, func(lo, hi int) {
+		lo, hi = lo*8, min(hi*8, len(inp))
+		if lo < hi {
+			if o, ok := as32(out[lo:hi]); ok {
+				x, _ := as32(inp[lo:hi])
+				lo += geluForward32(o, x)
+			}
+		}
 		for i := lo; i < hi; i++ {
 			x := inp[i]
 			out[i] = x / (1 + exp(-1.702*x))
@@ -139,31 +149,37 @@ func quickGELUForward[F float](out, inp []F) {
 	})
 }
 
-// quickGELUBackward adds dout * d/dx [x sigmoid(1.702 x)] into dinp (n).
-// It may run in place (dinp aliasing dout) only through
-// quickGELUBackwardInPlace.
-func quickGELUBackward[F float](dinp, dout, inp []F) {
-	dout, dinp = dout[:len(inp)], dinp[:len(inp)]
-	parallelFor(len(inp), 20, func(lo, hi int) {
+// quickGELUBackwardInPlace turns d (n), the gradient of QuickGELU's output,
+// into the gradient of its input inp (n):
+// d *= s (1 + 1.702 x (1 - s)), s = sigmoid(1.702 x).
+func quickGELUBackwardInPlace[F float](d, inp []F) {
+	d = d[:len(inp)]
+	parallelFor(len(inp)/8+1, 20*8, func(lo, hi int) {
+		lo, hi = lo*8, min(hi*8, len(inp))
+		if lo < hi {
+			if g, ok := as32(d[lo:hi]); ok {
+				x, _ := as32(inp[lo:hi])
+				lo += geluBackward32(g, x)
+			}
+		}
 		for i := lo; i < hi; i++ {
 			x := inp[i]
 			s := 1 / (1 + exp(-1.702*x))
-			dinp[i] += dout[i] * (s + 1.702*x*s*(1-s))
+			d[i] *= s * (1 + 1.702*x*(1-s))
 		}
 	})
 }
 
-// quickGELUBackwardInPlace turns d (n), the gradient of QuickGELU's output,
-// into the gradient of its input inp (n).
-func quickGELUBackwardInPlace[F float](d, inp []F) {
-	d = d[:len(inp)]
-	parallelFor(len(inp), 20, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			x := inp[i]
-			s := 1 / (1 + exp(-1.702*x))
-			d[i] *= s + 1.702*x*s*(1-s)
-		}
-	})
+// as32 returns x as a []float32 when F is float32, without copying or
+// allocating, so that generic ops can hand float32 data to the kernels.
+func as32[F float](x []F) ([]float32, bool) {
+	if len(x) == 0 {
+		return nil, false
+	}
+	if p, ok := any(&x[0]).(*float32); ok {
+		return unsafe.Slice(p, len(x)), true
+	}
+	return nil, false
 }
 
 // attentionForward is the core of nn.MultiheadAttention for S sequences of
@@ -180,26 +196,24 @@ func attentionForward[F float](out, att, qkv, keyMask []F, S, T, C, NH int, caus
 		for sh := lo; sh < hi; sh++ {
 			s, h := sh/NH, sh%NH
 			base := s * T * 3 * C
+			q, k, v := qkv[base+h*d:], qkv[base+C+h*d:], qkv[base+2*C+h*d:]
+			p := att[sh*T*T : (sh+1)*T*T]
+			// p = q k^T, then the scaled, masked softmax of each row.
+			matmulNT(p, T, q, 3*C, k, 3*C, T, T, d)
 			for i := 0; i < T; i++ {
-				q := qkv[base+i*3*C+h*d : base+i*3*C+h*d+d]
-				row := att[(sh*T+i)*T : (sh*T+i+1)*T]
+				row := p[i*T : (i+1)*T]
 				keys := T
 				if causal {
 					keys = i + 1
 				}
 				m := F(math.Inf(-1))
 				for j := 0; j < keys; j++ {
-					k := qkv[base+j*3*C+C+h*d : base+j*3*C+C+h*d+d]
-					var acc F
-					for t, qv := range q {
-						acc += qv * k[t]
-					}
-					acc *= scale
+					x := row[j] * scale
 					if keyMask != nil {
-						acc += keyMask[s*T+j]
+						x += keyMask[s*T+j]
 					}
-					row[j] = acc
-					m = max(m, acc)
+					row[j] = x
+					m = max(m, x)
 				}
 				var sum F
 				for j := 0; j < keys; j++ {
@@ -212,75 +226,109 @@ func attentionForward[F float](out, att, qkv, keyMask []F, S, T, C, NH int, caus
 					row[j] *= inv
 				}
 				clear(row[keys:])
-				o := out[(s*T+i)*C+h*d : (s*T+i)*C+h*d+d]
-				clear(o)
-				for j := 0; j < keys; j++ {
-					p := row[j]
-					v := qkv[base+j*3*C+2*C+h*d : base+j*3*C+2*C+h*d+d]
-					for t := range o {
-						o[t] += p * v[t]
-					}
-				}
 			}
+			// out = p v
+			matmulNN(out[s*T*C+h*d:], C, p, T, v, 3*C, T, d, T)
 		}
 	})
 }
 
 // attentionBackward writes (not adds) the gradient of attentionForward's
 // input into dqkv (S, T, 3C), from dout (S, T, C), qkv and the saved
-// probabilities att (S, NH, T, T).
-func attentionBackward[F float](dqkv, dout, qkv, att []F, S, T, C, NH int, causal bool) {
+// probabilities att (S, NH, T, T). dp (S, NH, T, T) is scratch.
+func attentionBackward[F float](dqkv, dp, dout, qkv, att []F, S, T, C, NH int, causal bool) {
 	d := C / NH
 	scale := F(1 / math.Sqrt(float64(d)))
-	parallelFor(S*NH, 8*T*T*d, func(lo, hi int) {
-		datt := make([]F, T)
+	parallelFor(S*NH, 10*T*T*d, func(lo, hi int) {
 		for sh := lo; sh < hi; sh++ {
 			s, h := sh/NH, sh%NH
 			base := s * T * 3 * C
+			q, k, v := qkv[base+h*d:], qkv[base+C+h*d:], qkv[base+2*C+h*d:]
+			dq, dk, dv := dqkv[base+h*d:], dqkv[base+C+h*d:], dqkv[base+2*C+h*d:]
+			dy := dout[s*T*C+h*d:]
+			p, g := att[sh*T*T:(sh+1)*T*T], dp[sh*T*T:(sh+1)*T*T]
+			// Through out = p v: dp = dy v^T, dv = p^T dy.
+			matmulNT(g, T, dy, C, v, 3*C, T, T, d)
+			matmulTN(dv, 3*C, p, T, dy, C, T, d, T)
+			// Through the softmax and the scale: ds = p (dp - sum_j p dp) / sqrt(d).
 			for i := 0; i < T; i++ {
-				clear(dqkv[base+i*3*C+h*d : base+i*3*C+h*d+d])
-				clear(dqkv[base+i*3*C+C+h*d : base+i*3*C+C+h*d+d])
-				clear(dqkv[base+i*3*C+2*C+h*d : base+i*3*C+2*C+h*d+d])
-			}
-			for i := 0; i < T; i++ {
-				row := att[(sh*T+i)*T : (sh*T+i+1)*T]
-				dy := dout[(s*T+i)*C+h*d : (s*T+i)*C+h*d+d]
+				pr, gr := p[i*T:(i+1)*T], g[i*T:(i+1)*T]
 				keys := T
 				if causal {
 					keys = i + 1
 				}
-				// Through the weighted sum of values.
 				var dot F
 				for j := 0; j < keys; j++ {
-					v := qkv[base+j*3*C+2*C+h*d : base+j*3*C+2*C+h*d+d]
-					dv := dqkv[base+j*3*C+2*C+h*d : base+j*3*C+2*C+h*d+d]
-					p := row[j]
-					var a F
-					for t, g := range dy {
-						a += g * v[t]
-						dv[t] += p * g
-					}
-					datt[j] = a
-					dot += p * a
+					dot += pr[j] * gr[j]
 				}
-				// Through the softmax, then the scaled dot products.
-				q := qkv[base+i*3*C+h*d : base+i*3*C+h*d+d]
-				dq := dqkv[base+i*3*C+h*d : base+i*3*C+h*d+d]
 				for j := 0; j < keys; j++ {
-					g := row[j] * (datt[j] - dot) * scale
-					if g == 0 {
-						continue
-					}
-					k := qkv[base+j*3*C+C+h*d : base+j*3*C+C+h*d+d]
-					dk := dqkv[base+j*3*C+C+h*d : base+j*3*C+C+h*d+d]
-					for t := range dq {
-						dq[t] += g * k[t]
-						dk[t] += g * q[t]
-					}
+					gr[j] = pr[j] * (gr[j] - dot) * scale
 				}
+				clear(gr[keys:])
 			}
+			// Through s = q k^T: dq = ds k, dk = ds^T q.
+			matmulNN(dq, 3*C, g, T, k, 3*C, T, d, T)
+			matmulTN(dk, 3*C, g, T, q, 3*C, T, d, T)
 		}
 	})
+}
+
+// matmulNT writes c (M, N) = a (M, K) @ b (N, K)^T for row-major a, b, c
+// with row strides lda, ldb, ldc, on the calling goroutine.
+func matmulNT[F float](c []F, ldc int, a []F, lda int, b []F, ldb int, M, N, K int) {
+	if c32, ok := as32(c); ok {
+		a32, _ := as32(a)
+		b32, _ := as32(b)
+		gemmSerial(c32, ldc, a32, lda, 1, b32, 1, ldb, M, N, K, false)
+		return
+	}
+	for i := 0; i < M; i++ {
+		for j := 0; j < N; j++ {
+			var s F
+			for t := 0; t < K; t++ {
+				s += a[i*lda+t] * b[j*ldb+t]
+			}
+			c[i*ldc+j] = s
+		}
+	}
+}
+
+// matmulNN writes c (M, N) = a (M, K) @ b (K, N).
+func matmulNN[F float](c []F, ldc int, a []F, lda int, b []F, ldb int, M, N, K int) {
+	if c32, ok := as32(c); ok {
+		a32, _ := as32(a)
+		b32, _ := as32(b)
+		gemmSerial(c32, ldc, a32, lda, 1, b32, ldb, 1, M, N, K, false)
+		return
+	}
+	for i := 0; i < M; i++ {
+		for j := 0; j < N; j++ {
+			var s F
+			for t := 0; t < K; t++ {
+				s += a[i*lda+t] * b[t*ldb+j]
+			}
+			c[i*ldc+j] = s
+		}
+	}
+}
+
+// matmulTN writes c (M, N) = a (K, M)^T @ b (K, N).
+func matmulTN[F float](c []F, ldc int, a []F, lda int, b []F, ldb int, M, N, K int) {
+	if c32, ok := as32(c); ok {
+		a32, _ := as32(a)
+		b32, _ := as32(b)
+		gemmSerial(c32, ldc, a32, 1, lda, b32, ldb, 1, M, N, K, false)
+		return
+	}
+	for i := 0; i < M; i++ {
+		for j := 0; j < N; j++ {
+			var s F
+			for t := 0; t < K; t++ {
+				s += a[t*lda+i] * b[t*ldb+j]
+			}
+			c[i*ldc+j] = s
+		}
+	}
 }
 
 // l2normForward writes x / ||x|| of each row of inp (N, C) into out and

@@ -43,17 +43,26 @@ func TestQuickGELUGradient(t *testing.T) {
 		quickGELUForward(out, inp)
 		return dot64(out, r)
 	}
-	d := make([]float64, n)
-	quickGELUBackward(d, r, inp)
+	d := append([]float64(nil), r...)
+	quickGELUBackwardInPlace(d, inp)
 	checkGrad(t, "inp", inp, d, loss)
-	inPlace := append([]float64(nil), r...)
-	quickGELUBackwardInPlace(inPlace, inp)
-	requireClose(t, "in place", d, inPlace, 0, 0)
-	// float32 (fast exp) against float64
-	out32 := make([]float32, n)
-	quickGELUForward(out32, narrow(inp))
-	quickGELUForward(out, inp)
-	requireClose(t, "float32", out, out32, 1e-6, 1e-6)
+	// float32 (AVX2 or the fast exp) against float64, over the range
+	big := make([]float64, 1001)
+	for i := range big {
+		big[i] = float64(i-500) * 0.2
+	}
+	big = append(big, -1e6, 1e6, 0)
+	out, out32 := make([]float64, len(big)), make([]float32, len(big))
+	quickGELUForward(out, big)
+	quickGELUForward(out32, narrow(big))
+	requireClose(t, "float32 forward", out, out32, 1e-6, 1e-6)
+	d, d32 := make([]float64, len(big)), make([]float32, len(big))
+	for i := range d {
+		d[i], d32[i] = 1, 1
+	}
+	quickGELUBackwardInPlace(d, big)
+	quickGELUBackwardInPlace(d32, narrow(big))
+	requireClose(t, "float32 backward", d, d32, 1e-6, 1e-6)
 }
 
 func narrow(x []float64) []float32 {
@@ -89,7 +98,7 @@ func TestAttentionGradient(t *testing.T) {
 			}
 			loss()
 			d := make([]float64, S*T*3*C)
-			attentionBackward(d, r, qkv, att, S, T, C, NH, tc.causal)
+			attentionBackward(d, make([]float64, S*NH*T*T), r, qkv, att, S, T, C, NH, tc.causal)
 			checkGrad(t, "qkv", qkv, d, loss)
 			if tc.masked {
 				// a masked key's k and v have no effect
