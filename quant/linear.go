@@ -9,34 +9,98 @@ import (
 
 // Linear computes dst = x @ m^T + bias: x is (n, Cols), dst is (n, Rows),
 // bias is nil or (Rows). It is nn.Linear's forward for any dtype, split over
-// the package's worker goroutines when the product is large enough.
+// the package's worker goroutines when the product is large enough. Where a
+// platform kernel runs (kernels_amd64.go), int8 weights multiply x quantized
+// per row to int8 (dynamic quantization), as onnxruntime's MatMulInteger.
 func (m *Matrix) Linear(dst, x []float32, n int, bias []float32) {
 	if len(x) < n*m.Cols || len(dst) < n*m.Rows || (bias != nil && len(bias) != m.Rows) {
 		panic(fmt.Sprintf("quant: Linear of (%d, %d) by %d rows: x %d, dst %d, bias %d", m.Rows, m.Cols, n, len(x), len(dst), len(bias)))
 	}
-	work := n * m.Rows * m.Cols
-	workers := Threads()
-	sp := getScratch(m.Cols)
-	defer scratchPool.Put(sp)
-	if workers <= 1 || work < 1<<17 || m.Rows < 2*workers {
-		linearRows(m, dst, x, n, bias, 0, m.Rows, *sp)
+	if n == 0 || m.Rows == 0 {
 		return
 	}
-	var wg sync.WaitGroup
-	chunk := (m.Rows + workers - 1) / workers
-	chunk = (chunk + 3) &^ 3
-	for lo := chunk; lo < m.Rows; lo += chunk {
-		wg.Add(1)
-		pool.jobs <- job{m: m, dst: dst, x: x, bias: bias, n: n, lo: lo, hi: min(lo+chunk, m.Rows), wg: &wg}
+	c := callPool.Get().(*linearCall)
+	c.m, c.dst, c.x, c.n, c.bias = m, dst, x, n, bias
+	c.kern, c.align = goKernel, 4
+	if platformKernel != nil {
+		if k, align := platformKernel(c); k != nil {
+			c.kern, c.align = k, align
+		}
 	}
-	linearRows(m, dst, x, n, bias, 0, min(chunk, m.Rows), *sp)
-	wg.Wait()
+	workers := Threads()
+	sp := getScratch(m.Cols)
+	if workers <= 1 || n*m.Rows*m.Cols < 1<<17 || m.Rows < 2*workers {
+		c.kern(c, 0, m.Rows, *sp)
+	} else {
+		// Ranges of about Rows/(4*workers) columns, claimed in turn, so a
+		// goroutine slowed by other work on its core takes fewer of them.
+		chunk := (m.Rows + 4*workers - 1) / (4 * workers)
+		chunk = max(c.align, (chunk+c.align-1)/c.align*c.align)
+		c.chunk = chunk
+		c.next.Store(0)
+		helpers := min(workers-1, (m.Rows+chunk-1)/chunk-1)
+		c.wg.Add(helpers)
+		for range helpers {
+			pool.jobs <- c
+		}
+		c.run(*sp)
+		c.wg.Wait()
+	}
+	scratchPool.Put(sp)
+	c.m, c.dst, c.x, c.bias = nil, nil, nil, nil
+	callPool.Put(c)
 }
+
+// A linearCall is one Linear in flight, shared by the goroutines that
+// compute its ranges of output columns.
+type linearCall struct {
+	m            *Matrix
+	dst, x, bias []float32
+	n            int
+	kern         rangeKernel // computes output columns [lo, hi)
+	align        int         // column block of kern; ranges are multiples of it
+	chunk        int         // columns claimed at a time
+	next         atomic.Int64
+	wg           sync.WaitGroup
+
+	// What a platform kernel prepares once per call, before the split.
+	xq     []byte    // x quantized per row, (n, ldq) bytes
+	ldq    int       // row stride of xq
+	xscale []float32 // (n) scale of each row of xq
+	xinv   []float32 // (n) 1/scale, or 0 for a zero row
+}
+
+// rangeKernel computes output columns [lo, hi) of c's product. scratch holds
+// at least c.m.Cols floats private to the calling goroutine.
+type rangeKernel func(c *linearCall, lo, hi int, scratch []float32)
+
+// platformKernel, set by a platform file's init (kernels_amd64.go), returns a
+// kernel for c.m and the column block it works in, after preparing c (for
+// example quantizing x into c.xq); nil means linearRows.
+var platformKernel func(c *linearCall) (rangeKernel, int)
 
 // linearKernel, when a platform file sets it (linear_wasm.go), computes
 // output columns [lo, hi) as linearRows does and reports whether it did;
 // false (a format it does not handle, no SIMD) leaves them to linearRows.
 var linearKernel func(m *Matrix, dst, x []float32, n int, bias []float32, lo, hi int, scratch []float32) bool
+
+// goKernel is the rangeKernel of linearRows (which asks linearKernel first).
+func goKernel(c *linearCall, lo, hi int, scratch []float32) {
+	linearRows(c.m, c.dst, c.x, c.n, c.bias, lo, hi, scratch)
+}
+
+var callPool = sync.Pool{New: func() any { return new(linearCall) }}
+
+// run claims ranges of c.chunk columns until none are left.
+func (c *linearCall) run(scratch []float32) {
+	for {
+		lo := int(c.next.Add(int64(c.chunk))) - c.chunk
+		if lo >= c.m.Rows {
+			return
+		}
+		c.kern(c, lo, min(lo+c.chunk, c.m.Rows), scratch)
+	}
+}
 
 // linearRows computes output columns [lo, hi) of dst. scratch (len >= Cols)
 // receives one widened weight row at a time for f16 and int8.
@@ -134,19 +198,12 @@ func LinearRef(m *Matrix, dst, x []float32, n int, bias []float32) {
 	}
 }
 
-// The worker pool: Threads()-1 goroutines that take row ranges of a Linear;
-// the calling goroutine does the first range itself.
-type job struct {
-	m            *Matrix
-	dst, x, bias []float32
-	n, lo, hi    int
-	wg           *sync.WaitGroup
-}
-
+// The worker pool: Threads()-1 goroutines that help with the Linear calls
+// sent to them; the calling goroutine works on its own call too.
 var pool struct {
 	mu      sync.Mutex
 	threads atomic.Int32
-	jobs    chan job
+	jobs    chan *linearCall
 	started int
 }
 
@@ -174,7 +231,7 @@ func SetThreads(n int) {
 	n = max(1, n)
 	pool.threads.Store(int32(n))
 	if pool.jobs == nil {
-		pool.jobs = make(chan job, 64)
+		pool.jobs = make(chan *linearCall, 64)
 	}
 	for ; pool.started < n-1; pool.started++ {
 		go worker()
@@ -186,11 +243,11 @@ func Threads() int { return int(pool.threads.Load()) }
 
 func worker() {
 	var scratch []float32
-	for j := range pool.jobs {
-		if cap(scratch) < j.m.Cols {
-			scratch = make([]float32, j.m.Cols)
+	for c := range pool.jobs {
+		if cap(scratch) < c.m.Cols {
+			scratch = make([]float32, c.m.Cols)
 		}
-		linearRows(j.m, j.dst, j.x, j.n, j.bias, j.lo, j.hi, scratch)
-		j.wg.Done()
+		c.run(scratch[:c.m.Cols])
+		c.wg.Done()
 	}
 }
