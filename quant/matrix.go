@@ -7,6 +7,7 @@ package quant
 import (
 	"fmt"
 	"math"
+	"sync/atomic"
 
 	"github.com/x448/float16"
 )
@@ -60,6 +61,19 @@ type Matrix struct {
 	I8         []int8    // (Rows, Cols)
 	Scales     []float32 // (Rows, ceil(Cols/Block)), Int8 only
 	Block      int       // Int8 only: elements of a row sharing one scale
+
+	sums atomic.Pointer[int8Sums] // derived by the amd64 int8 kernels on first use
+}
+
+// int8Sums is what the amd64 int8 kernels derive from the weights, kept in
+// the Matrix: per block b (of Block columns) and row r, the scale
+// (block-major: scales[b*Rows+r]) and corr = 128 * the sum of the block's
+// weights, which the VNNI kernel subtracts because it multiplies q+128 (u8)
+// by w (s8).
+type int8Sums struct {
+	i8     *int8 // the weights they were built from
+	scales []float32
+	corr   []int32
 }
 
 // NewF32 wraps data (rows*cols values) as an f32 Matrix without copying.

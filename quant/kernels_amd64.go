@@ -1,0 +1,407 @@
+//go:build !purego
+
+package quant
+
+import (
+	"math"
+	"os"
+	"unsafe"
+)
+
+//go:generate go run kernels_gen_amd64.go
+
+// The amd64 kernels of Linear, chosen at start-up by the CPU's features:
+// AVX-512 (F, BW, VL; VNNI for int8) or AVX2 with FMA and F16C, else the Go
+// kernel. CLIP4CLIP_KERNEL=go, avx2 or avx512 asks for a path (the best the
+// CPU has at most); -tags purego leaves this file out.
+//
+// Every assembly kernel (kernels_amd64.s, written by kernels_gen_amd64.go)
+// computes one block of wrows consecutive output columns over all n rows of
+// x, vectorised along k. With s(i, c) = sum over k < kmain (+ the masked
+// tail) of x[i*ldx+k] * w[c*ldw+k], it does
+//
+//	for i := 0; i < n; i++ {
+//		for c := 0; c < wrows; c++ {
+//			if accum != 0 {
+//				dst[i*ldd+c] += s(i, c)
+//			} else {
+//				dst[i*ldd+c] = s(i, c) + bias[c]
+//			}
+//		}
+//	}
+//
+// where the int8 kernels' s is (sum of q(x)*w as int32 - corr[c]) * ws[c] * xs[i].
+// The f32/f16 kernels' results differ from linearRows only by summation
+// order; the int8 ones multiply x quantized per row (quantizeRowRef), as
+// onnxruntime's dynamic quantization does.
+
+// f32AVX512 is the AVX-512 kernel for f32 weights: wrows <= 6, kmain a
+// multiple of 16, tail the mask of the k%16 columns after it.
+//
+//go:noescape
+func f32AVX512(dst *float32, ldd int, x *float32, ldx, n int, w *float32, ldw, wrows, kmain int, tail uint64, bias *float32, accum int)
+
+// f16AVX512 is f32AVX512 for IEEE half weights, widened in registers.
+//
+//go:noescape
+func f16AVX512(dst *float32, ldd int, x *float32, ldx, n int, w *uint16, ldw, wrows, kmain int, tail uint64, bias *float32, accum int)
+
+// i8AVX512 is the AVX-512 VNNI kernel for int8 weights: x holds q+128 per
+// byte (quantizeAVX512), rows padded to a multiple of 64; kmain is a multiple
+// of 64; corr[c] is 128 * the sum of the block's weights of row c.
+//
+//go:noescape
+func i8AVX512(dst *float32, ldd int, x *byte, ldx, n int, w *int8, ldw, wrows, kmain int, tail uint64, bias *float32, accum int, xs, ws *float32, corr *int32)
+
+// quantizeAVX512 stores quantizeRowRef of each row of x (n, k) as bytes
+// q+128 in dst (row stride ldd) and its scale in scales[i].
+//
+//go:noescape
+func quantizeAVX512(dst *byte, ldd int, x *float32, ldx, n, k int, scales *float32)
+
+// f32AVX2 is the AVX2+FMA kernel for f32 weights: wrows <= 3, kmain a
+// multiple of 8 and no tail (the caller adds it).
+//
+//go:noescape
+func f32AVX2(dst *float32, ldd int, x *float32, ldx, n int, w *float32, ldw, wrows, kmain int, bias *float32, accum int)
+
+// f16AVX2 is f32AVX2 for IEEE half weights (F16C).
+//
+//go:noescape
+func f16AVX2(dst *float32, ldd int, x *float32, ldx, n int, w *uint16, ldw, wrows, kmain int, bias *float32, accum int)
+
+// i8AVX2 is the AVX2 kernel for int8 weights: x holds signed q, wrows <= 4,
+// kmain a multiple of 32, no tail and no corr (x is not offset).
+//
+//go:noescape
+func i8AVX2(dst *float32, ldd int, x *int8, ldx, n int, w *int8, ldw, wrows, kmain int, bias *float32, accum int, xs, ws *float32)
+
+// quantizeAVX2 quantizes the first k&^31 columns of each row of x to signed
+// bytes, taking scales[i] in as max|x| over the rest of the row and leaving
+// there the row's scale, and in inv[i] 127/max|x| (0 for a zero row).
+//
+//go:noescape
+func quantizeAVX2(dst *byte, ldd int, x *float32, ldx, n, k int, scales, inv *float32)
+
+func cpuid(leaf, sub uint32) (eax, ebx, ecx, edx uint32)
+func xgetbv() (eax uint32)
+
+// kernelPath names a set of kernels.
+type kernelPath uint8
+
+const (
+	pathGo kernelPath = iota
+	pathAVX2
+	pathAVX512
+)
+
+func (p kernelPath) String() string {
+	return [...]string{"go", "avx2", "avx512"}[p]
+}
+
+var (
+	bestPath kernelPath // the best the CPU runs
+	hasVNNI  bool       // AVX512_VNNI, for the AVX-512 int8 kernel
+	path     kernelPath // in use
+)
+
+func init() {
+	bestPath, hasVNNI = detectCPU()
+	p := bestPath
+	switch os.Getenv("CLIP4CLIP_KERNEL") {
+	case "go":
+		p = pathGo
+	case "avx2":
+		p = min(p, pathAVX2)
+	}
+	setPath(p)
+}
+
+// detectCPU reads CPUID and XCR0 (the OS must save the YMM, and for
+// AVX-512 the opmask and ZMM, state).
+func detectCPU() (kernelPath, bool) {
+	if max, _, _, _ := cpuid(0, 0); max < 7 {
+		return pathGo, false
+	}
+	_, _, ecx1, _ := cpuid(1, 0)
+	fma, osxsave, avx, f16c := ecx1&(1<<12) != 0, ecx1&(1<<27) != 0, ecx1&(1<<28) != 0, ecx1&(1<<29) != 0
+	if !osxsave || !avx || !fma || !f16c {
+		return pathGo, false
+	}
+	xcr0 := xgetbv()
+	_, ebx7, ecx7, _ := cpuid(7, 0)
+	if xcr0&6 != 6 || ebx7&(1<<5) == 0 {
+		return pathGo, false
+	}
+	const f, bw, vl = 1 << 16, 1 << 30, 1 << 31
+	if xcr0&0xe0 != 0xe0 || ebx7&(f|bw|vl) != f|bw|vl {
+		return pathAVX2, false
+	}
+	return pathAVX512, ecx7&(1<<11) != 0
+}
+
+// setPath selects the kernels (tests force each path the CPU has).
+func setPath(p kernelPath) {
+	path = min(p, bestPath)
+	platformKernel = nil
+	if path != pathGo {
+		platformKernel = amd64Kernel
+	}
+}
+
+// Column blocks of k (elements) that one kernel call covers, so that a
+// block of W rows stays in L1 while x streams past.
+var (
+	kcF32 = 1024
+	kcF16 = 2048
+)
+
+// zeros stands for a nil bias.
+var zeros [8]float32
+
+func biasAt(bias []float32, j int) *float32 {
+	if bias == nil {
+		return &zeros[0]
+	}
+	return &bias[j]
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// amd64Kernel is platformKernel on amd64.
+func amd64Kernel(c *linearCall) (rangeKernel, int) {
+	m := c.m
+	if m.Cols == 0 {
+		return nil, 0
+	}
+	avx512 := path == pathAVX512
+	switch m.DType {
+	case F32:
+		if avx512 {
+			return f32Range512, 6
+		}
+		return f32Range2, 3
+	case F16:
+		if avx512 {
+			return f16Range512, 6
+		}
+		return f16Range2, 3
+	case Int8:
+		if m.Block > 1<<16 {
+			return nil, 0 // the int32 sums could overflow
+		}
+		if avx512 && hasVNNI && (m.Block == m.Cols || m.Block%64 == 0) {
+			c.ldq = (m.Cols + 63) &^ 63
+			c.growQ()
+			quantizeAVX512(&c.xq[0], c.ldq, &c.x[0], m.Cols, c.n, m.Cols, &c.xscale[0])
+			return i8Range512, 6
+		}
+		if m.Block == m.Cols || m.Block%32 == 0 {
+			c.ldq = (m.Cols + 31) &^ 31
+			c.growQ()
+			quantize2(c)
+			return i8Range2, 4
+		}
+	}
+	return nil, 0
+}
+
+// growQ sizes c's quantized-x buffers for n rows of c.ldq bytes.
+func (c *linearCall) growQ() {
+	if need := c.n * c.ldq; cap(c.xq) < need {
+		c.xq = make([]byte, need)
+	}
+	if cap(c.xscale) < c.n {
+		c.xscale = make([]float32, c.n)
+		c.xinv = make([]float32, c.n)
+	}
+	c.xq, c.xscale, c.xinv = c.xq[:c.n*c.ldq], c.xscale[:c.n], c.xinv[:c.n]
+}
+
+func f32Range512(c *linearCall, lo, hi int, _ []float32) {
+	m, k := c.m, c.m.Cols
+	for j := lo; j < hi; j += 6 {
+		wr := min(6, hi-j)
+		for k0 := 0; k0 < k; k0 += kcF32 {
+			kl := min(kcF32, k-k0)
+			f32AVX512(&c.dst[j], m.Rows, &c.x[k0], k, c.n, &m.F32[j*k+k0], k, wr, kl&^15, 1<<(kl&15)-1, biasAt(c.bias, j), b2i(k0 > 0))
+		}
+	}
+}
+
+func f16Range512(c *linearCall, lo, hi int, _ []float32) {
+	m, k := c.m, c.m.Cols
+	for j := lo; j < hi; j += 6 {
+		wr := min(6, hi-j)
+		for k0 := 0; k0 < k; k0 += kcF16 {
+			kl := min(kcF16, k-k0)
+			f16AVX512(&c.dst[j], m.Rows, &c.x[k0], k, c.n, &m.F16[j*k+k0], k, wr, kl&^15, 1<<(kl&15)-1, biasAt(c.bias, j), b2i(k0 > 0))
+		}
+	}
+}
+
+func i8Range512(c *linearCall, lo, hi int, _ []float32) {
+	m, k := c.m, c.m.Cols
+	s := m.int8Sums()
+	for j := lo; j < hi; j += 6 {
+		wr := min(6, hi-j)
+		for b := 0; b*m.Block < k; b++ {
+			k0 := b * m.Block
+			kl := min(m.Block, k-k0)
+			i8AVX512(&c.dst[j], m.Rows, &c.xq[k0], c.ldq, c.n, &m.I8[j*k+k0], k, wr, kl&^63, 1<<(kl&63)-1,
+				biasAt(c.bias, j), b2i(b > 0), &c.xscale[0], &s.scales[b*m.Rows+j], &s.corr[b*m.Rows+j])
+		}
+	}
+}
+
+// f32Range2 and f16Range2 run the AVX2 kernels on k &^ 7 and add the rest.
+func f32Range2(c *linearCall, lo, hi int, _ []float32) {
+	m, k, n := c.m, c.m.Cols, c.n
+	km := k &^ 7
+	for j := lo; j < hi; j += 3 {
+		wr := min(3, hi-j)
+		for k0 := 0; k0 == 0 || k0 < km; k0 += kcF32 {
+			kl := min(kcF32, km-k0)
+			f32AVX2(&c.dst[j], m.Rows, &c.x[k0], k, n, &m.F32[j*k+k0], k, wr, kl, biasAt(c.bias, j), b2i(k0 > 0))
+		}
+		for i := 0; km < k && i < n; i++ {
+			for r := j; r < j+wr; r++ {
+				c.dst[i*m.Rows+r] += dot(m.F32[r*k+km:(r+1)*k], c.x[i*k+km:(i+1)*k])
+			}
+		}
+	}
+}
+
+func f16Range2(c *linearCall, lo, hi int, _ []float32) {
+	m, k, n := c.m, c.m.Cols, c.n
+	km := k &^ 7
+	var w [8]float32
+	for j := lo; j < hi; j += 3 {
+		wr := min(3, hi-j)
+		for k0 := 0; k0 == 0 || k0 < km; k0 += kcF16 {
+			kl := min(kcF16, km-k0)
+			f16AVX2(&c.dst[j], m.Rows, &c.x[k0], k, n, &m.F16[j*k+k0], k, wr, kl, biasAt(c.bias, j), b2i(k0 > 0))
+		}
+		if km == k {
+			continue
+		}
+		for r := j; r < j+wr; r++ {
+			f16ToF32(w[:k-km], m.F16[r*k+km:(r+1)*k])
+			for i := 0; i < n; i++ {
+				c.dst[i*m.Rows+r] += dot(w[:k-km], c.x[i*k+km:(i+1)*k])
+			}
+		}
+	}
+}
+
+func i8Range2(c *linearCall, lo, hi int, _ []float32) {
+	m, k, n := c.m, c.m.Cols, c.n
+	s := m.int8Sums()
+	q := unsafe.Slice((*int8)(unsafe.Pointer(&c.xq[0])), len(c.xq))
+	for j := lo; j < hi; j += 4 {
+		wr := min(4, hi-j)
+		for b := 0; b*m.Block < k; b++ {
+			k0 := b * m.Block
+			kl := min(m.Block, k-k0)
+			km := kl &^ 31
+			ws := s.scales[b*m.Rows+j:]
+			i8AVX2(&c.dst[j], m.Rows, &q[k0], c.ldq, n, &m.I8[j*k+k0], k, wr, km, biasAt(c.bias, j), b2i(b > 0), &c.xscale[0], &ws[0])
+			if km == kl {
+				continue
+			}
+			for i := 0; i < n; i++ {
+				xq := q[i*c.ldq+k0+km : i*c.ldq+k0+kl]
+				for r := 0; r < wr; r++ {
+					w := m.I8[(j+r)*k+k0+km : (j+r)*k+k0+kl]
+					var acc int32
+					for t, v := range w {
+						acc += int32(v) * int32(xq[t])
+					}
+					c.dst[i*m.Rows+j+r] += float32(acc) * ws[r] * c.xscale[i]
+				}
+			}
+		}
+	}
+}
+
+// quantize2 quantizes c.x into c.xq as signed bytes for the AVX2 kernel:
+// the assembly does the columns below k&^31, Go the rest.
+func quantize2(c *linearCall) {
+	k, n := c.m.Cols, c.n
+	km := k &^ 31
+	for i := 0; i < n; i++ {
+		var amax float32
+		for _, v := range c.x[i*k+km : (i+1)*k] {
+			amax = max(amax, abs32(v))
+		}
+		c.xscale[i] = amax
+	}
+	quantizeAVX2(&c.xq[0], c.ldq, &c.x[0], k, n, k, &c.xscale[0], &c.xinv[0])
+	if km == k {
+		return
+	}
+	q := unsafe.Slice((*int8)(unsafe.Pointer(&c.xq[0])), len(c.xq))
+	for i := 0; i < n; i++ {
+		quantizeTail(q[i*c.ldq+km:i*c.ldq+k], c.x[i*k+km:(i+1)*k], c.xinv[i])
+	}
+}
+
+func abs32(v float32) float32 { return math.Float32frombits(math.Float32bits(v) &^ (1 << 31)) }
+
+// quantizeRowRef is the activation quantization of the int8 kernels:
+// q[k] = round(x[k] * 127/max|x|) to nearest even, scale = max|x|/127
+// (0 and all q 0 for a zero row). It is the reference the assembly matches.
+func quantizeRowRef(q []int8, x []float32) (scale float32) {
+	var amax float32
+	for _, v := range x {
+		amax = max(amax, abs32(v))
+	}
+	var inv float32
+	if amax != 0 {
+		inv = 127 / amax
+	}
+	quantizeTail(q, x, inv)
+	return amax / 127
+}
+
+func quantizeTail(q []int8, x []float32, inv float32) {
+	q = q[:len(x)]
+	for i, v := range x {
+		r := math.RoundToEven(float64(v * inv))
+		q[i] = int8(max(-127, min(127, r)))
+	}
+}
+
+// int8Sums returns m's int8Sums, building them on first use (or when the
+// weights were replaced).
+func (m *Matrix) int8Sums() *int8Sums {
+	if s := m.sums.Load(); s != nil && s.i8 == &m.I8[0] {
+		return s
+	}
+	nb := (m.Cols + m.Block - 1) / m.Block
+	s := &int8Sums{i8: &m.I8[0], scales: m.Scales, corr: make([]int32, nb*m.Rows)}
+	if nb > 1 {
+		s.scales = make([]float32, nb*m.Rows)
+		for r := 0; r < m.Rows; r++ {
+			for b := 0; b < nb; b++ {
+				s.scales[b*m.Rows+r] = m.Scales[r*nb+b]
+			}
+		}
+	}
+	for r := 0; r < m.Rows; r++ {
+		for b := 0; b < nb; b++ {
+			var sum int32
+			for _, v := range m.I8[r*m.Cols+b*m.Block : r*m.Cols+min((b+1)*m.Block, m.Cols)] {
+				sum += int32(v)
+			}
+			s.corr[b*m.Rows+r] = 128 * sum
+		}
+	}
+	m.sums.Store(s)
+	return s
+}
