@@ -1,0 +1,539 @@
+//go:build js && wasm
+
+// Command wasm is the browser binding of the engine: build it with
+// GOOS=js GOARCH=wasm (build.sh does) and run it in a Web Worker, one
+// engine per worker. It sets globalThis.clip4clip to an object of
+// functions (see the table in register) and blocks; the worker calls them
+// synchronously.
+//
+// Every function returns its result or an error object
+// {error: message, kind: "format" | "index" | "empty" | "argument" | "state" | "panic" | "error"};
+// nothing panics across the boundary. Arrays cross with js.CopyBytesToGo
+// and js.CopyBytesToJS; features come back as Float32Array.
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"unsafe"
+
+	"syscall/js"
+
+	"clip4clip/wasm/engine"
+	"clip4clip/weights"
+)
+
+var (
+	jsObject       = js.Global().Get("Object")
+	jsJSON         = js.Global().Get("JSON")
+	jsArrayBuffer  = js.Global().Get("ArrayBuffer")
+	jsUint8Array   = js.Global().Get("Uint8Array")
+	jsUint8Clamped = js.Global().Get("Uint8ClampedArray")
+	jsFloat32Array = js.Global().Get("Float32Array")
+	jsFloat64Array = js.Global().Get("Float64Array")
+)
+
+// eng is this worker's engine, nil until loadModel succeeds.
+var eng *engine.Engine
+
+func main() {
+	api := jsObject.New()
+	register(api)
+	js.Global().Set("clip4clip", api)
+	select {}
+}
+
+// register puts the API's functions on api.
+func register(api js.Value) {
+	for name, f := range map[string]func(a args) (any, error){
+		"loadModel":    loadModel,    // (Uint8Array model file) -> info
+		"info":         info,         // () -> info
+		"embedFrame":   embedFrame,   // (Uint8Array|Uint8ClampedArray rgba, width, height) -> Float32Array(embed)
+		"embedQuery":   embedQuery,   // (text) -> {feature, ids, tokens, truncated, context}
+		"videoFeature": videoFeature, // (Float32Array frames, t) -> Float32Array(embed), unit length
+		"score":        score,        // (Float32Array query, Float32Array feats, n) -> Float32Array(n)
+		"setWindow":    setWindow,    // (frames per moment) -> true
+		"addVideo":     addVideo,     // (key, Float32Array frames, n) -> true
+		"removeVideo":  removeVideo,  // (key) -> true
+		"clearVideos":  clearVideos,  // () -> true
+		"search":       search,       // (Float32Array query, moments per video) -> [{key, score, timeline, moments}]
+		"encodeIndex":  encodeIndex,  // (index object) -> Uint8Array
+		"decodeIndex":  decodeIndex,  // (Uint8Array) -> index object
+	} {
+		api.Set(name, js.FuncOf(wrap(name, f)))
+	}
+}
+
+// wrap turns f into a js.Func body that returns errors as objects and
+// recovers from panics.
+func wrap(name string, f func(a args) (any, error)) func(js.Value, []js.Value) any {
+	return func(_ js.Value, in []js.Value) (ret any) {
+		defer func() {
+			if r := recover(); r != nil {
+				ret = errorObject(fmt.Errorf("%s: internal error: %v", name, r), "panic")
+			}
+		}()
+		v, err := f(args{name: name, v: in})
+		if err != nil {
+			return errorObject(err, errorKind(err))
+		}
+		return v
+	}
+}
+
+func errorKind(err error) string {
+	var fe *weights.FormatError
+	var ie *engine.IndexError
+	var ae argError
+	switch {
+	case errors.As(err, &fe):
+		return "format"
+	case errors.As(err, &ie):
+		return "index"
+	case errors.Is(err, engine.ErrEmptyQuery):
+		return "empty"
+	case errors.As(err, &ae):
+		return "argument"
+	case errors.Is(err, errNoModel):
+		return "state"
+	}
+	return "error"
+}
+
+func errorObject(err error, kind string) js.Value {
+	o := jsObject.New()
+	o.Set("error", err.Error())
+	o.Set("kind", kind)
+	return o
+}
+
+var errNoModel = errors.New("no model is loaded in this worker; load one first")
+
+// model returns the engine or errNoModel.
+func model() (*engine.Engine, error) {
+	if eng == nil {
+		return nil, errNoModel
+	}
+	return eng, nil
+}
+
+func loadModel(a args) (any, error) {
+	data, err := a.bytes(0)
+	if err != nil {
+		return nil, err
+	}
+	e, err := engine.New(data)
+	if err != nil {
+		return nil, err
+	}
+	eng = e
+	return info(a)
+}
+
+func info(args) (any, error) {
+	e, err := model()
+	if err != nil {
+		return nil, err
+	}
+	return toJSON(e.Info())
+}
+
+func embedFrame(a args) (any, error) {
+	e, err := model()
+	if err != nil {
+		return nil, err
+	}
+	rgba, err := a.bytes(0)
+	if err != nil {
+		return nil, err
+	}
+	w, err := a.int(1)
+	if err != nil {
+		return nil, err
+	}
+	h, err := a.int(2)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float32, e.Info().EmbedDim)
+	if err := e.EmbedFrame(out, rgba, w, h); err != nil {
+		return nil, err
+	}
+	return float32Array(out), nil
+}
+
+func embedQuery(a args) (any, error) {
+	e, err := model()
+	if err != nil {
+		return nil, err
+	}
+	text, err := a.string(0)
+	if err != nil {
+		return nil, err
+	}
+	q, err := e.EmbedQuery(text)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]any, len(q.IDs))
+	for i, id := range q.IDs {
+		ids[i] = id
+	}
+	o := jsObject.New()
+	o.Set("feature", float32Array(q.Feature))
+	o.Set("ids", ids)
+	o.Set("tokens", len(q.IDs))
+	o.Set("truncated", q.Truncated)
+	o.Set("context", e.Model().Config.Text.Context)
+	return o, nil
+}
+
+func videoFeature(a args) (any, error) {
+	e, err := model()
+	if err != nil {
+		return nil, err
+	}
+	frames, err := a.float32s(0)
+	if err != nil {
+		return nil, err
+	}
+	t, err := a.int(1)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float32, e.Info().EmbedDim)
+	if err := e.VideoFeature(out, frames, t); err != nil {
+		return nil, err
+	}
+	return float32Array(out), nil
+}
+
+func score(a args) (any, error) {
+	e, err := model()
+	if err != nil {
+		return nil, err
+	}
+	q, err := a.float32s(0)
+	if err != nil {
+		return nil, err
+	}
+	feats, err := a.float32s(1)
+	if err != nil {
+		return nil, err
+	}
+	n, err := a.int(2)
+	if err != nil {
+		return nil, err
+	}
+	s, err := e.Score(q, feats, n)
+	if err != nil {
+		return nil, err
+	}
+	return float32Array(s), nil
+}
+
+func setWindow(a args) (any, error) {
+	e, err := model()
+	if err != nil {
+		return nil, err
+	}
+	n, err := a.int(0)
+	if err != nil {
+		return nil, err
+	}
+	return true, e.SetWindow(n)
+}
+
+func addVideo(a args) (any, error) {
+	e, err := model()
+	if err != nil {
+		return nil, err
+	}
+	key, err := a.string(0)
+	if err != nil {
+		return nil, err
+	}
+	frames, err := a.float32s(1)
+	if err != nil {
+		return nil, err
+	}
+	n, err := a.int(2)
+	if err != nil {
+		return nil, err
+	}
+	return true, e.AddVideo(key, frames, n)
+}
+
+func removeVideo(a args) (any, error) {
+	e, err := model()
+	if err != nil {
+		return nil, err
+	}
+	key, err := a.string(0)
+	if err != nil {
+		return nil, err
+	}
+	e.RemoveVideo(key)
+	return true, nil
+}
+
+func clearVideos(args) (any, error) {
+	e, err := model()
+	if err != nil {
+		return nil, err
+	}
+	e.ClearVideos()
+	return true, nil
+}
+
+func search(a args) (any, error) {
+	e, err := model()
+	if err != nil {
+		return nil, err
+	}
+	q, err := a.float32s(0)
+	if err != nil {
+		return nil, err
+	}
+	k, err := a.int(1)
+	if err != nil {
+		return nil, err
+	}
+	hits, err := e.Search(q, k)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]any, len(hits))
+	for i, h := range hits {
+		o := jsObject.New()
+		o.Set("key", h.Key)
+		o.Set("score", h.Score)
+		o.Set("timeline", float32Array(h.Timeline))
+		ms := make([]any, len(h.Moments))
+		for j, m := range h.Moments {
+			ms[j] = map[string]any{"frame": m.Frame, "first": m.First, "last": m.Last, "score": m.Score}
+		}
+		o.Set("moments", ms)
+		out[i] = o
+	}
+	return out, nil
+}
+
+// encodeIndex reads {modelId, modelName, embedDim, videos: [{key, name,
+// type, size, lastModified, duration, width, height, fps, window, times:
+// Float64Array, features: Float32Array, thumbs: [Uint8Array|ArrayBuffer]}]}.
+func encodeIndex(a args) (any, error) {
+	if len(a.v) < 1 || a.v[0].Type() != js.TypeObject {
+		return nil, argError{a.name + ": want an index object"}
+	}
+	o := a.v[0]
+	x := &engine.Index{ModelID: o.Get("modelId").String(), ModelName: o.Get("modelName").String(), EmbedDim: o.Get("embedDim").Int()}
+	vs := o.Get("videos")
+	for i := 0; i < vs.Length(); i++ {
+		v := vs.Index(i)
+		f := args{name: fmt.Sprintf("%s: video %d", a.name, i), v: []js.Value{v.Get("times"), v.Get("features")}}
+		times, err := f.float64s(0)
+		if err != nil {
+			return nil, err
+		}
+		feats, err := f.float32s(1)
+		if err != nil {
+			return nil, err
+		}
+		var thumbs [][]byte
+		if t := v.Get("thumbs"); t.Truthy() {
+			for j := 0; j < t.Length(); j++ {
+				b, err := (args{name: f.name + " thumbnail", v: []js.Value{t.Index(j)}}).bytes(0)
+				if err != nil {
+					return nil, err
+				}
+				thumbs = append(thumbs, b)
+			}
+		}
+		x.Videos = append(x.Videos, engine.Video{
+			Key: v.Get("key").String(), Name: v.Get("name").String(), Type: stringOr(v.Get("type")),
+			Size: int64(v.Get("size").Float()), LastModified: int64(v.Get("lastModified").Float()),
+			Duration: v.Get("duration").Float(), Width: v.Get("width").Int(), Height: v.Get("height").Int(),
+			FPS: v.Get("fps").Float(), Window: intOr(v.Get("window")),
+			Times: times, Features: feats, Thumbs: thumbs,
+		})
+	}
+	b, err := x.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	u := jsUint8Array.New(len(b))
+	js.CopyBytesToJS(u, b)
+	return u, nil
+}
+
+func decodeIndex(a args) (any, error) {
+	b, err := a.bytes(0)
+	if err != nil {
+		return nil, err
+	}
+	var x engine.Index
+	if err := x.UnmarshalBinary(b); err != nil {
+		return nil, err
+	}
+	vs := make([]any, len(x.Videos))
+	for i, v := range x.Videos {
+		thumbs := make([]any, len(v.Thumbs))
+		for j, t := range v.Thumbs {
+			u := jsUint8Array.New(len(t))
+			js.CopyBytesToJS(u, t)
+			thumbs[j] = u
+		}
+		o := jsObject.New()
+		for k, val := range map[string]any{
+			"key": v.Key, "name": v.Name, "type": v.Type, "size": v.Size, "lastModified": v.LastModified,
+			"duration": v.Duration, "width": v.Width, "height": v.Height, "fps": v.FPS, "window": v.Window,
+			"times": float64Array(v.Times), "features": float32Array(v.Features), "thumbs": thumbs,
+		} {
+			o.Set(k, val)
+		}
+		vs[i] = o
+	}
+	o := jsObject.New()
+	o.Set("modelId", x.ModelID)
+	o.Set("modelName", x.ModelName)
+	o.Set("embedDim", x.EmbedDim)
+	o.Set("videos", vs)
+	return o, nil
+}
+
+func stringOr(v js.Value) string {
+	if v.Type() == js.TypeString {
+		return v.String()
+	}
+	return ""
+}
+
+func intOr(v js.Value) int {
+	if v.Type() == js.TypeNumber {
+		return v.Int()
+	}
+	return 0
+}
+
+// toJSON turns a Go value into a plain JS object through JSON.
+func toJSON(v any) (js.Value, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return js.Value{}, err
+	}
+	return jsJSON.Call("parse", string(b)), nil
+}
+
+// argError is a call with arguments of the wrong kind.
+type argError struct{ msg string }
+
+func (e argError) Error() string { return e.msg }
+
+// args reads a call's arguments, naming the function in errors.
+type args struct {
+	name string
+	v    []js.Value
+}
+
+func (a args) get(i int, what string) (js.Value, error) {
+	if i >= len(a.v) || a.v[i].IsUndefined() || a.v[i].IsNull() {
+		return js.Value{}, argError{fmt.Sprintf("%s: argument %d (%s) is missing", a.name, i+1, what)}
+	}
+	return a.v[i], nil
+}
+
+func (a args) int(i int) (int, error) {
+	v, err := a.get(i, "a number")
+	if err != nil {
+		return 0, err
+	}
+	if v.Type() != js.TypeNumber {
+		return 0, argError{fmt.Sprintf("%s: argument %d is a %s, want a number", a.name, i+1, v.Type())}
+	}
+	return v.Int(), nil
+}
+
+func (a args) string(i int) (string, error) {
+	v, err := a.get(i, "a string")
+	if err != nil {
+		return "", err
+	}
+	if v.Type() != js.TypeString {
+		return "", argError{fmt.Sprintf("%s: argument %d is a %s, want a string", a.name, i+1, v.Type())}
+	}
+	return v.String(), nil
+}
+
+// bytes copies a Uint8Array, Uint8ClampedArray or ArrayBuffer.
+func (a args) bytes(i int) ([]byte, error) {
+	v, err := a.get(i, "bytes")
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case v.InstanceOf(jsArrayBuffer):
+		v = jsUint8Array.New(v)
+	case v.InstanceOf(jsUint8Array) || v.InstanceOf(jsUint8Clamped):
+	default:
+		return nil, argError{fmt.Sprintf("%s: argument %d is not a Uint8Array, Uint8ClampedArray or ArrayBuffer", a.name, i+1)}
+	}
+	b := make([]byte, v.Length())
+	js.CopyBytesToGo(b, v)
+	return b, nil
+}
+
+// view returns a Uint8Array over the bytes of typed array v of class want.
+func (a args) view(i int, want js.Value, what string) (js.Value, int, error) {
+	v, err := a.get(i, what)
+	if err != nil {
+		return js.Value{}, 0, err
+	}
+	if !v.InstanceOf(want) {
+		return js.Value{}, 0, argError{fmt.Sprintf("%s: argument %d is not a %s", a.name, i+1, what)}
+	}
+	return jsUint8Array.New(v.Get("buffer"), v.Get("byteOffset"), v.Get("byteLength")), v.Length(), nil
+}
+
+func (a args) float32s(i int) ([]float32, error) {
+	u, n, err := a.view(i, jsFloat32Array, "Float32Array")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float32, n)
+	if n > 0 {
+		js.CopyBytesToGo(unsafe.Slice((*byte)(unsafe.Pointer(&out[0])), 4*n), u)
+	}
+	return out, nil
+}
+
+func (a args) float64s(i int) ([]float64, error) {
+	u, n, err := a.view(i, jsFloat64Array, "Float64Array")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float64, n)
+	if n > 0 {
+		js.CopyBytesToGo(unsafe.Slice((*byte)(unsafe.Pointer(&out[0])), 8*n), u)
+	}
+	return out, nil
+}
+
+// float32Array copies v into a new Float32Array (wasm is little-endian,
+// as typed arrays are on every platform browsers run on).
+func float32Array(v []float32) js.Value {
+	arr := jsFloat32Array.New(len(v))
+	if len(v) > 0 {
+		js.CopyBytesToJS(jsUint8Array.New(arr.Get("buffer")), unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 4*len(v)))
+	}
+	return arr
+}
+
+func float64Array(v []float64) js.Value {
+	arr := jsFloat64Array.New(len(v))
+	if len(v) > 0 {
+		js.CopyBytesToJS(jsUint8Array.New(arr.Get("buffer")), unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 8*len(v)))
+	}
+	return arr
+}
