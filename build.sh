@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# build.sh builds the browser app: the engine for GOOS=js GOARCH=wasm into
+# web/clip4clip.wasm, Go's wasm_exec.js beside it, and precompressed copies
+# (.gz always, .br when the brotli tool is installed) that serve.go sends
+# to browsers accepting them. Then: go run serve.go
+#
+#   ./build.sh          build into web/
+#   ./build.sh DIR      assemble the whole app in DIR (web/ is copied there
+#                       first and left untouched), as the e2e tests do
+set -euo pipefail
+
+out=web
+if [ $# -gt 0 ]; then
+	mkdir -p "$1"
+	out=$(cd "$1" && pwd)
+fi
+cd "$(dirname "$0")"
+if [ "$out" != web ]; then
+	cp -R web/. "$out/"
+fi
+
+GOOS=js GOARCH=wasm go build -trimpath -ldflags="-s -w" -o "$out/clip4clip.wasm" ./wasm
+
+root=$(go env GOROOT)
+exec_js=
+for d in lib/wasm misc/wasm; do
+	if [ -f "$root/$d/wasm_exec.js" ]; then
+		exec_js="$root/$d/wasm_exec.js"
+		break
+	fi
+done
+if [ -z "$exec_js" ]; then
+	echo "build.sh: wasm_exec.js not found under $root/lib/wasm or $root/misc/wasm" >&2
+	exit 1
+fi
+cp "$exec_js" "$out/wasm_exec.js"
+chmod u+w "$out/wasm_exec.js"
+
+for f in "$out/clip4clip.wasm" "$out/wasm_exec.js"; do
+	gzip -9 -n -k -f "$f"
+	if command -v brotli >/dev/null; then
+		brotli -q 11 -f -k -o "$f.br" "$f"
+	else
+		rm -f "$f.br" # an old one would no longer match
+	fi
+done
+
+wasm_size=$(wc -c <"$out/clip4clip.wasm")
+gz_size=$(wc -c <"$out/clip4clip.wasm.gz")
+echo "built $out/clip4clip.wasm ($((wasm_size / 1024)) KiB, $((gz_size / 1024)) KiB gzipped); run: go run serve.go${1:+ -dir $out}"

@@ -1,0 +1,1070 @@
+// app.js is the page: model loading, adding videos, indexing progress,
+// search and results, the index in IndexedDB, export and import. The
+// engine itself runs in workers (lib/pool.js); nothing here embeds.
+
+import * as db from './lib/db.js';
+import * as fmt from './lib/format.js';
+import * as models from './lib/models.js';
+import { Indexer } from './lib/indexer.js';
+import { EngineError, Pool, autoWorkers } from './lib/pool.js';
+
+const $ = (sel, root = document) => root.querySelector(sel);
+const params = new URLSearchParams(location.search);
+const debug = params.has('debug') || localStorage.getItem('clip4clip.debug') === '1';
+
+const SEARCH_DELAY = 200; // ms of quiet typing before a search
+const MOMENTS_SHOWN = 12;
+const MOMENTS_PER_VIDEO = 3;
+
+const state = {
+  model: null, // {id, name, size, source, info}
+  ready: false, // the model, its workers and its saved index are loaded
+  loading: null, // a promise while a model loads
+  videos: new Map(), // key -> video (see newVideo)
+  order: [], // keys, oldest first
+  results: null, // the last search's answer
+  query: '',
+  searchSeq: 0,
+  lastSearch: null, // timing of the last search, for the debug hook
+  reused: 0,
+  fps: Number(params.get('fps') || localStorage.getItem('clip4clip.fps')) || 1,
+  workers: params.get('workers') || localStorage.getItem('clip4clip.workers') || 'auto',
+};
+
+const pool = new Pool();
+let indexer = null;
+
+// ---------------------------------------------------------------- messages
+
+/** say shows a message: kind is "error", "warning" or "info". */
+function say(text, kind = 'info', { timeout = kind === 'info' ? 8000 : 0 } = {}) {
+  const box = $('#messages');
+  const el = document.createElement('div');
+  el.className = `message ${kind}`;
+  if (kind === 'error') el.setAttribute('role', 'alert');
+  const p = document.createElement('p');
+  p.textContent = text;
+  const close = document.createElement('button');
+  close.type = 'button';
+  close.className = 'icon-button';
+  close.setAttribute('aria-label', 'Dismiss');
+  close.textContent = '✕';
+  close.onclick = () => el.remove();
+  el.append(p, close);
+  box.prepend(el);
+  while (box.children.length > 6) box.lastElementChild.remove();
+  if (timeout) setTimeout(() => el.remove(), timeout);
+  if (kind === 'error') console.warn('clip4clip:', text);
+  return el;
+}
+
+function errorText(err) {
+  return (err && err.message) || String(err);
+}
+
+// ------------------------------------------------------------------- model
+
+function workerCount(modelBytes) {
+  const auto = autoWorkers(modelBytes);
+  const n = state.workers === 'auto' ? auto : Math.max(1, Math.min(16, Number(state.workers) || auto));
+  return n;
+}
+
+function fillWorkerSelect(modelBytes) {
+  const sel = $('#workers');
+  const auto = modelBytes ? autoWorkers(modelBytes) : navigator.hardwareConcurrency || 2;
+  sel.textContent = '';
+  const opt = (value, text) => {
+    const o = document.createElement('option');
+    o.value = value;
+    o.textContent = text;
+    sel.append(o);
+  };
+  opt('auto', `Automatic (${auto})`);
+  for (let i = 1; i <= Math.min(8, Math.max(2, navigator.hardwareConcurrency || 2)); i++) opt(String(i), String(i));
+  sel.value = state.workers;
+  if (sel.value !== state.workers) sel.value = 'auto';
+}
+
+async function startModel() {
+  $('#model-status').textContent = 'Looking for a model…';
+  let found;
+  try {
+    found = await models.startup();
+  } catch (err) {
+    found = null;
+    say(`Could not read the model cache: ${errorText(err)}`, 'warning');
+  }
+  if (found && found.blob) {
+    await useModel(found.blob, found.name, found.source);
+    return;
+  }
+  noModel(found && found.missing);
+}
+
+function noModel(defaultMissing) {
+  const status = $('#model-status');
+  status.textContent = '';
+  const strong = document.createElement('strong');
+  strong.textContent = 'No model is loaded. ';
+  status.append(strong);
+  status.append(defaultMissing
+    ? 'No default model is bundled with this page yet: choose a clip4clip model file (.c4c, made with `clip4clip convert`) from your computer. It is read here and never uploaded; it is kept in this browser for next time.'
+    : 'Choose a clip4clip model file (.c4c) from your computer.');
+  $('#model-pick-label').classList.add('primary');
+  renderChip();
+}
+
+/**
+ * useModel loads a model Blob in fresh workers. On failure the page keeps
+ * the model it had.
+ */
+function useModel(blob, name, source) {
+  const p = loadModel(blob, name, source).finally(() => {
+    if (state.loading === p) state.loading = null;
+  });
+  state.loading = p;
+  return p;
+}
+
+async function loadModel(blob, name, source) {
+  const status = $('#model-status');
+  const before = status.textContent;
+  status.textContent = `Loading ${name} (${fmt.bytes(blob.size)})…`;
+  if (blob.size < 16 || !(await models.looksLikeModel(blob))) {
+    status.textContent = before;
+    say(`“${name}” is not a clip4clip model file: it does not start with the model file's signature. Pick a .c4c file made with \`clip4clip convert\`.`, 'error');
+    if (!state.model) noModel(true);
+    return false;
+  }
+  if (indexer && indexer.busy) {
+    indexer.cancel();
+    say('Indexing was stopped to switch models.', 'warning');
+  }
+  let loaded;
+  try {
+    loaded = await pool.load(blob, workerCount(blob.size));
+  } catch (err) {
+    status.textContent = before;
+    const what = err instanceof EngineError && err.kind === 'format' ? 'is not a clip4clip model file' : 'could not be loaded';
+    say(`“${name}” ${what}: ${errorText(err)}`, 'error');
+    if (!state.model) noModel(true);
+    return false;
+  }
+  state.ready = false;
+  state.model = { id: loaded.id, name, size: blob.size, source, info: loaded.info };
+  try {
+    await models.remember(blob, name, loaded.id, source);
+  } catch (err) {
+    if (db.isQuotaError(err)) say('Storage is full: the model could not be kept in this browser, so you will need to choose it again next visit. Free some space or remove videos from the index.', 'warning');
+    else console.warn('clip4clip: caching the model failed', err);
+  }
+  indexer = new Indexer(pool, { debug });
+  indexer.addEventListener('progress', (e) => onProgress(e.detail));
+  indexer.addEventListener('done', (e) => onJobDone(e.detail));
+  indexer.addEventListener('failed', (e) => onJobFailed(e.detail));
+  indexer.addEventListener('idle', () => onIdle());
+  renderModel();
+  fillWorkerSelect(blob.size);
+  await restoreIndex();
+  $('#query').disabled = false;
+  $('#model-default').hidden = true;
+  if (source !== 'default' && source !== 'default-cache') {
+    models.hasDefault().then((yes) => { $('#model-default').hidden = !yes; });
+  }
+  state.ready = true;
+  return true;
+}
+
+function renderChip() {
+  const chip = $('#model-chip');
+  const m = state.model;
+  chip.classList.toggle('ok', !!m);
+  if (!m) {
+    chip.textContent = 'No model loaded';
+    return;
+  }
+  const meta = m.info.meta || {};
+  chip.textContent = `${meta.source || m.name} · ${meta.dtype || '?'} · ${m.info.head}`;
+  chip.title = `Model ${m.name}, id ${m.id}`;
+}
+
+function renderModel() {
+  const m = state.model;
+  renderChip();
+  const status = $('#model-status');
+  const facts = $('#model-facts');
+  if (!m) return;
+  const info = m.info;
+  const meta = info.meta || {};
+  const where = {
+    cache: 'kept in this browser from an earlier visit',
+    default: 'the default model bundled with this page',
+    'default-cache': 'the default model, from this browser’s cache (offline)',
+    file: 'chosen from your computer',
+    drop: 'dropped on the page',
+  }[m.source] || m.source;
+  status.textContent = '';
+  const strong = document.createElement('strong');
+  strong.textContent = `Loaded ${m.name}`;
+  status.append(strong, ` — ${where}. `);
+  if (m.source !== 'default' && m.source !== 'default-cache') status.append('No default model is bundled with this page yet.');
+  if (info.headNote) status.append(` Note: ${info.headNote}.`);
+  const rows = [
+    ['Source', meta.source || 'not recorded'],
+    ['Weights', `${meta.dtype || 'unknown dtype'}, ${fmt.bytes(info.weightBytes)} in memory per worker`],
+    ['Architecture', `ViT ${info.config.vision.layers}×${info.config.vision.width}, patch ${info.config.vision.patch_size}, text ${info.config.text.layers}×${info.config.text.width}`],
+    ['Embedding', `${info.embedDim} dimensions, images ${info.resolution}×${info.resolution}`],
+    ['Similarity head', info.head === info.modelHead ? info.head : `${info.head} (the file carries ${info.modelHead})`],
+    ['Query length', `up to ${info.context - 2} tokens (context ${info.context}${info.maxWords ? `; trained on ${info.maxWords}` : ''})`],
+    ['Moments', `${info.window} frames each`],
+    ['Identity', `SHA-256 ${m.id.slice(0, 16)}…`],
+  ];
+  for (const [k, v] of Object.entries(meta)) {
+    if (k !== 'source' && k !== 'dtype') rows.push([k.replace(/_/g, ' '), v]);
+  }
+  facts.textContent = '';
+  for (const [k, v] of rows) {
+    const dt = document.createElement('dt');
+    dt.textContent = k;
+    const dd = document.createElement('dd');
+    dd.textContent = v;
+    facts.append(dt, dd);
+  }
+  facts.hidden = false;
+  $('#model-pick-label').textContent = 'Load a different model…';
+  $('#model-pick-label').classList.remove('primary');
+}
+
+// ------------------------------------------------------------------ videos
+
+function newVideo(fields) {
+  return {
+    key: '', name: '', type: '', size: 0, lastModified: 0, duration: 0, width: 0, height: 0,
+    fps: state.fps, window: state.model ? state.model.info.window : 4,
+    times: null, thumbs: [], features: null, persisted: false,
+    file: null, status: 'queued', job: null, error: null, el: null, urls: new Map(), added: Date.now(),
+    ...fields,
+  };
+}
+
+function thumbURL(v, i) {
+  if (!v.thumbs || !v.thumbs[i]) return '';
+  let u = v.urls.get(i);
+  if (!u) {
+    u = URL.createObjectURL(new Blob([v.thumbs[i]], { type: 'image/jpeg' }));
+    v.urls.set(i, u);
+  }
+  return u;
+}
+
+function dropVideo(v) {
+  for (const u of v.urls.values()) URL.revokeObjectURL(u);
+  v.urls.clear();
+  if (v.el) v.el.remove();
+  state.videos.delete(v.key);
+  state.order = state.order.filter((k) => k !== v.key);
+}
+
+async function restoreIndex() {
+  for (const v of [...state.videos.values()]) dropVideo(v);
+  state.results = null;
+  renderResults();
+  const m = state.model;
+  let recs = [];
+  try {
+    recs = await db.list(m.id);
+  } catch (err) {
+    say(`The saved index could not be read: ${errorText(err)}`, 'error');
+  }
+  await pool.query.call('clearVideos', {});
+  for (const rec of recs) {
+    const v = newVideo({ ...rec, status: 'indexed', persisted: true, features: debug ? rec.features : null });
+    state.videos.set(v.key, v);
+    state.order.push(v.key);
+    await pool.query.call('addVideo', { key: v.key, features: rec.features, frames: rec.times.length });
+    renderVideo(v);
+  }
+  renderList();
+  if (recs.length) say(`Restored the index of ${fmt.plural(recs.length, 'video')} from this browser.`, 'info', { timeout: 5000 });
+  try {
+    const others = await db.countOthers(m.id);
+    if (others) say(`${fmt.plural(others, 'video')} indexed with other models ${others === 1 ? 'is' : 'are'} kept but not shown; load that model to search ${others === 1 ? 'it' : 'them'}.`, 'info');
+  } catch { /* counted only to inform */ }
+  updateStorageNote();
+}
+
+let askedPersist = false;
+
+async function addFiles(files) {
+  files = [...files];
+  if (!files.length) return;
+  if (state.loading) await state.loading; // videos dropped while the model loads wait for it
+  const modelsDropped = files.filter((f) => /\.c4c$/i.test(f.name));
+  const indexes = files.filter((f) => /\.c4ci$/i.test(f.name));
+  files = files.filter((f) => !modelsDropped.includes(f) && !indexes.includes(f));
+  if (modelsDropped.length) await useModel(modelsDropped[0], modelsDropped[0].name, 'drop');
+  for (const f of indexes) await importIndex(f);
+  if (!files.length) return;
+  if (!state.model || !indexer) {
+    say('Load a model first: videos are embedded with it.', 'error');
+    return;
+  }
+  if (!askedPersist && navigator.storage && navigator.storage.persist) {
+    askedPersist = true;
+    navigator.storage.persist().catch(() => {});
+  }
+  const info = state.model.info;
+  for (const file of files) {
+    const key = fmt.fileKey(file);
+    const have = state.videos.get(key);
+    if (have && (have.status === 'indexed')) {
+      have.file = file;
+      state.reused++;
+      say(`“${file.name}” is already indexed: its index is reused, not computed again.`, 'info', { timeout: 5000 });
+      renderVideo(have);
+      continue;
+    }
+    if (have && ['queued', 'reading', 'embedding'].includes(have.status)) continue;
+    if (have) dropVideo(have);
+    const v = newVideo({ key, name: file.name, type: file.type, size: file.size, lastModified: file.lastModified, file, fps: state.fps, window: info.window });
+    v.job = indexer.add(file, key, state.fps, info.embedDim);
+    state.videos.set(key, v);
+    state.order.push(key);
+    renderVideo(v);
+  }
+  renderList();
+  renderProgress();
+}
+
+function onProgress(job) {
+  if (job) {
+    const v = state.videos.get(job.key);
+    if (v && v.job === job) {
+      v.status = job.status;
+      if (job.total) Object.assign(v, { duration: job.duration, width: job.width, height: job.height });
+      dirty.add(v);
+    }
+  }
+  scheduleRender();
+}
+
+async function onJobDone(job) {
+  const v = state.videos.get(job.key);
+  if (!v || v.job !== job) return;
+  Object.assign(v, {
+    status: 'indexed', duration: job.duration, width: job.width, height: job.height,
+    times: job.times, thumbs: job.thumbs, features: job.features, fps: job.fps,
+  });
+  if (job.debugFrames) v.debugFrames = job.debugFrames;
+  try {
+    await pool.query.call('addVideo', { key: v.key, features: job.features, frames: job.total });
+  } catch (err) {
+    say(`“${v.name}” was embedded but cannot be searched: ${errorText(err)}`, 'error');
+  }
+  try {
+    await db.put(record(v));
+    v.persisted = true;
+    if (!debug) v.features = null; // it lives in IndexedDB now
+  } catch (err) {
+    v.persisted = false;
+    if (db.isQuotaError(err)) say(`Storage is full: the index of “${v.name}” could not be saved in this browser. It stays searchable until you close this page; free space (or remove videos) and add it again to keep it.`, 'error');
+    else say(`The index of “${v.name}” could not be saved: ${errorText(err)}`, 'error');
+  }
+  renderVideo(v);
+  scheduleRender();
+  if (state.query) search(state.query, { quiet: true });
+  updateStorageNote();
+}
+
+function onJobFailed(job) {
+  const v = state.videos.get(job.key);
+  if (!v || v.job !== job) return;
+  v.status = 'failed';
+  v.error = errorText(job.error);
+  say(`Could not index “${v.name}”: ${v.error}.`, 'error');
+  renderVideo(v);
+  scheduleRender();
+}
+
+let idleTimer = 0;
+function onIdle() {
+  clearTimeout(idleTimer);
+  idleTimer = setTimeout(() => {
+    if (!indexer.busy) {
+      indexer.forget();
+      renderProgress();
+    }
+  }, 1500);
+  scheduleRender();
+}
+
+function record(v) {
+  return {
+    modelId: state.model.id, key: v.key, name: v.name, type: v.type, size: v.size, lastModified: v.lastModified,
+    duration: v.duration, width: v.width, height: v.height, fps: v.fps, window: v.window,
+    times: v.times, features: v.features, thumbs: v.thumbs, added: v.added,
+  };
+}
+
+async function removeVideo(v) {
+  if (v.job && indexer) indexer.cancel(v.key);
+  dropVideo(v);
+  renderList();
+  try {
+    await pool.query.call('removeVideo', { key: v.key });
+    await db.remove(state.model.id, v.key);
+  } catch (err) {
+    say(`Removing “${v.name}” failed: ${errorText(err)}`, 'error');
+  }
+  if (state.results) {
+    state.results.hits = state.results.hits.filter((h) => h.key !== v.key);
+    renderResults();
+  }
+  updateStorageNote();
+}
+
+// --------------------------------------------------------------- rendering
+
+const dirty = new Set();
+let frameRequested = false;
+
+function scheduleRender() {
+  if (frameRequested) return;
+  frameRequested = true;
+  requestAnimationFrame(() => {
+    frameRequested = false;
+    for (const v of dirty) renderVideo(v);
+    dirty.clear();
+    renderProgress();
+  });
+}
+
+function renderList() {
+  $('#videos-empty').hidden = state.videos.size > 0;
+  const list = $('#videos');
+  let keys = state.order;
+  if (state.results && state.results.hits.length) {
+    const rank = new Map(state.results.hits.map((h, i) => [h.key, i]));
+    keys = [...state.order].sort((a, b) => (rank.has(a) ? rank.get(a) : 1e9) - (rank.has(b) ? rank.get(b) : 1e9));
+  }
+  for (const k of keys) {
+    const v = state.videos.get(k);
+    if (v && v.el) list.append(v.el);
+  }
+  $('#videos-title').textContent = state.results && state.results.hits.length ? 'Videos, best match first' : 'Your videos';
+}
+
+function renderVideo(v) {
+  if (!v.el) {
+    v.el = $('#video-card').content.firstElementChild.cloneNode(true);
+    v.el.dataset.key = v.key;
+    $('.remove', v.el).onclick = () => removeVideo(v);
+    $('.cancel', v.el).onclick = () => indexer && indexer.cancel(v.key);
+    $('.thumb-button', v.el).onclick = () => {
+      const hit = hitOf(v);
+      const m = hit && hit.moments[0];
+      play(v, m ? v.times[m.first] : 0);
+    };
+    const canvas = $('.timeline', v.el);
+    canvas.onclick = (e) => {
+      const t = timelineTime(v, canvas, e);
+      if (t !== null) play(v, t);
+    };
+    canvas.onmousemove = (e) => {
+      const t = timelineTime(v, canvas, e);
+      const hit = hitOf(v);
+      if (t === null || !hit) return;
+      const j = frameAt(v, t);
+      canvas.title = `${fmt.time(t)} · score ${hit.timeline[j].toFixed(1)} · click to play`;
+    };
+    $('#videos').append(v.el);
+  }
+  const el = v.el;
+  el.dataset.status = v.status;
+  $('.name', el).textContent = v.name;
+  $('.name', el).title = v.name;
+  const facts = [];
+  if (v.duration) facts.push(fmt.time(v.duration));
+  if (v.width) facts.push(`${v.width}×${v.height}`);
+  facts.push(fmt.bytes(v.size));
+  if (v.times) facts.push(`${fmt.plural(v.times.length, 'frame')} at ${v.fps} fps`);
+  if (v.status === 'indexed' && !v.file) facts.push('file not loaded in this visit');
+  $('.meta', el).textContent = facts.join(' · ');
+
+  const hit = hitOf(v);
+  const best = hit && hit.moments[0];
+  const img = $('.thumb', el);
+  const src = thumbURL(v, best ? best.frame : 0) || (v.job && v.job.thumbs[0] ? jobThumb(v) : '');
+  if (src && img.getAttribute('src') !== src) img.src = src;
+  img.alt = best ? `Best moment of ${v.name}, at ${fmt.spokenTime(v.times[best.first])}` : `First frame of ${v.name}`;
+  $('.thumb-button', el).setAttribute('aria-label', best ? `Play ${v.name} from ${fmt.time(v.times[best.first])}` : `Play ${v.name}`);
+  const badge = $('.score-badge', el);
+  badge.hidden = !hit;
+  if (hit) badge.textContent = hit.score.toFixed(1);
+
+  const prog = $('.video-progress', el);
+  const active = ['queued', 'reading', 'embedding'].includes(v.status);
+  prog.hidden = !active;
+  const status = $('.status', el);
+  status.className = 'status';
+  if (active) {
+    const job = v.job;
+    const bar = $('progress', prog);
+    bar.max = Math.max(1, job.total);
+    bar.value = job.done;
+    const parts = [];
+    if (v.status === 'queued') parts.push('waiting');
+    else if (!job.total) parts.push('opening…');
+    else parts.push(`${job.done} / ${job.total} frames`);
+    const r = job.rate();
+    if (r) parts.push(fmt.rate(r), fmt.eta((job.total - job.done) / r));
+    if (indexer.paused) parts.push('paused');
+    $('.stats', prog).textContent = parts.filter(Boolean).join(' · ');
+    bar.setAttribute('aria-label', `Indexing ${v.name}`);
+    status.textContent = '';
+  } else if (v.status === 'failed') {
+    status.textContent = `Not indexed: ${v.error}`;
+    status.classList.add('error');
+  } else if (v.status === 'canceled') {
+    status.textContent = 'Canceled. Add the file again to index it.';
+    status.classList.add('warning');
+  } else if (v.status === 'indexed' && !v.persisted) {
+    status.textContent = 'Not saved in this browser (storage full): searchable until you close the page.';
+    status.classList.add('warning');
+  } else {
+    status.textContent = '';
+  }
+
+  const wrap = $('.timeline-wrap', el);
+  wrap.hidden = !hit;
+  if (hit) {
+    $('.t1', wrap).textContent = fmt.time(v.duration);
+    drawTimeline(v, hit);
+  }
+}
+
+function jobThumb(v) {
+  const buf = v.job.thumbs[0];
+  if (!v.urls.has(0)) v.urls.set(0, URL.createObjectURL(new Blob([buf], { type: 'image/jpeg' })));
+  return v.urls.get(0);
+}
+
+function hitOf(v) {
+  if (!state.results) return null;
+  return state.results.byKey.get(v.key) || null;
+}
+
+function frameAt(v, t) {
+  let j = 0;
+  while (j + 1 < v.times.length && v.times[j + 1] <= t) j++;
+  return j;
+}
+
+function timelineTime(v, canvas, e) {
+  if (!v.duration) return null;
+  const r = canvas.getBoundingClientRect();
+  return Math.max(0, Math.min(v.duration, ((e.clientX - r.left) / r.width) * v.duration));
+}
+
+// A perceptual dark-to-bright ramp (close to "inferno") for scores.
+const RAMP = [[12, 10, 40], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]];
+
+function rampColor(x) {
+  x = Math.max(0, Math.min(1, x)) * (RAMP.length - 1);
+  const i = Math.min(RAMP.length - 2, Math.floor(x));
+  const f = x - i;
+  const c = RAMP[i].map((a, k) => Math.round(a + (RAMP[i + 1][k] - a) * f));
+  return `rgb(${c[0]},${c[1]},${c[2]})`;
+}
+
+function drawTimeline(v, hit) {
+  const canvas = $('.timeline', v.el);
+  const dpr = window.devicePixelRatio || 1;
+  const w = Math.max(1, Math.round((canvas.clientWidth || 300) * dpr));
+  const h = Math.round(28 * dpr);
+  if (canvas.width !== w) canvas.width = w;
+  if (canvas.height !== h) canvas.height = h;
+  const ctx = canvas.getContext('2d');
+  const { lo, hi } = state.results;
+  const span = hi - lo || 1;
+  const n = v.times.length;
+  const x = (t) => (t / v.duration) * w;
+  ctx.clearRect(0, 0, w, h);
+  for (let j = 0; j < n; j++) {
+    const a = x(v.times[j]);
+    const b = j + 1 < n ? x(v.times[j + 1]) : w;
+    ctx.fillStyle = rampColor((hit.timeline[j] - lo) / span);
+    ctx.fillRect(Math.floor(a), 0, Math.ceil(b - a) + 1, h);
+  }
+  // The best moments, outlined.
+  ctx.lineWidth = Math.max(1, 1.5 * dpr);
+  ctx.strokeStyle = 'rgba(255,255,255,0.9)';
+  for (const m of hit.moments) {
+    const a = x(v.times[m.first]);
+    const b = m.last + 1 < n ? x(v.times[m.last + 1]) : w;
+    ctx.strokeRect(a + ctx.lineWidth / 2, ctx.lineWidth / 2, b - a - ctx.lineWidth, h - ctx.lineWidth);
+  }
+  const best = hit.moments[0];
+  canvas.setAttribute('aria-label', best
+    ? `Relevance over time for ${v.name}: highest from ${fmt.spokenTime(v.times[best.first])} to ${fmt.spokenTime(momentEnd(v, best))}`
+    : `Relevance over time for ${v.name}`);
+}
+
+function momentEnd(v, m) {
+  return m.last + 1 < v.times.length ? v.times[m.last + 1] : v.duration;
+}
+
+function renderProgress() {
+  const panel = $('#progress-panel');
+  if (!indexer) {
+    panel.hidden = true;
+    return;
+  }
+  const s = indexer.stats();
+  const shown = indexer.jobs.some((j) => j.status !== 'canceled');
+  panel.hidden = !shown;
+  if (!shown) return;
+  const bar = $('#overall-bar');
+  bar.max = Math.max(1, s.total);
+  bar.value = s.done;
+  const parts = [`${s.done} / ${s.total} frames`];
+  if (s.videos) parts.push(`${fmt.plural(s.videos, 'video')} to go`);
+  else parts.push('all done');
+  if (s.rate && s.videos) parts.push(fmt.rate(s.rate), fmt.eta(s.eta));
+  if (s.paused) parts.push('paused');
+  $('#overall-stats').textContent = parts.filter(Boolean).join(' · ');
+  $('#pause').textContent = s.paused ? 'Resume' : 'Pause';
+  $('#pause').disabled = !s.videos;
+  $('#cancel-all').disabled = !s.videos;
+  $('#progress-title').textContent = s.videos ? (s.paused ? 'Indexing paused' : 'Indexing') : 'Indexing finished';
+  $('#workers').disabled = s.videos > 0;
+}
+
+// ------------------------------------------------------------------ search
+
+let searchTimer = 0;
+let typedAt = 0;
+
+function onQueryInput() {
+  typedAt = performance.now();
+  clearTimeout(searchTimer);
+  const text = $('#query').value;
+  if (!text.trim()) {
+    state.query = '';
+    state.searchSeq++;
+    state.results = null;
+    $('#query-note').textContent = '';
+    renderResults();
+    return;
+  }
+  searchTimer = setTimeout(() => search(text), SEARCH_DELAY);
+}
+
+async function search(text, { quiet = false } = {}) {
+  const note = $('#query-note');
+  if (!text.trim()) {
+    note.textContent = 'The query is empty: type a few words that describe a scene, e.g. “a red car on a bridge”.';
+    note.className = 'note warning';
+    return;
+  }
+  if (!state.model) {
+    note.textContent = 'Load a model first.';
+    return;
+  }
+  const seq = ++state.searchSeq;
+  const started = typedAt || performance.now();
+  state.query = text;
+  let r;
+  try {
+    r = await pool.query.call('search', { text, moments: MOMENTS_PER_VIDEO });
+  } catch (err) {
+    if (seq !== state.searchSeq) return;
+    note.className = 'note error';
+    note.textContent = err.kind === 'empty' ? 'The query is empty: type a few words that describe a scene.' : `Search failed: ${errorText(err)}`;
+    return;
+  }
+  if (seq !== state.searchSeq) return; // a newer query is on its way
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const h of r.hits) for (const s of h.timeline) { lo = Math.min(lo, s); hi = Math.max(hi, s); }
+  state.results = { ...r, text, lo, hi, byKey: new Map(r.hits.map((h) => [h.key, h])) };
+  renderResults();
+  const ms = performance.now() - started;
+  state.lastSearch = { text, tokens: r.query.tokens, truncated: r.query.truncated, msFromTyping: ms, delayMs: SEARCH_DELAY, ...r.timing };
+  const used = r.query.tokens - 2;
+  note.className = r.query.truncated ? 'note warning' : 'note';
+  note.textContent = r.query.truncated
+    ? `Your query is longer than the model reads: only its first ${used} tokens were used (the context holds ${r.query.context}, start and end included). Shorten it to search with all of it.`
+    : `${fmt.plural(used, 'token')} · ${fmt.plural(r.hits.length, 'video')} ranked in ${Math.round(r.timing.embedMs + r.timing.rankMs)} ms`;
+  if (!quiet && !r.hits.length) note.textContent += state.videos.size ? ' · no video has finished indexing yet' : ' · add videos to search them';
+}
+
+function renderResults() {
+  const r = state.results;
+  const panel = $('#moments-panel');
+  const list = $('#moments');
+  list.textContent = '';
+  for (const v of state.videos.values()) renderVideo(v);
+  renderList();
+  if (!r || !r.hits.length) {
+    panel.hidden = true;
+    return;
+  }
+  const all = [];
+  for (const h of r.hits) {
+    const v = state.videos.get(h.key);
+    if (!v || !v.times) continue;
+    for (const m of h.moments) all.push({ v, m });
+  }
+  all.sort((a, b) => b.m.score - a.m.score);
+  const shown = all.slice(0, MOMENTS_SHOWN);
+  for (const [rank, { v, m }] of shown.entries()) {
+    const li = $('#moment-card').content.firstElementChild.cloneNode(true);
+    const start = v.times[m.first];
+    const end = momentEnd(v, m);
+    li.dataset.key = v.key;
+    li.dataset.start = String(start);
+    li.dataset.end = String(end);
+    const img = $('.thumb', li);
+    img.src = thumbURL(v, m.frame);
+    img.alt = '';
+    $('.moment-range', li).textContent = fmt.range(start, end);
+    $('.moment-name', li).textContent = v.name;
+    $('.moment-score .value', li).textContent = m.score.toFixed(1);
+    const frac = (m.score - r.lo) / ((r.hi - r.lo) || 1);
+    $('.moment-score .bar', li).style.setProperty('--frac', String(Math.max(0.04, frac)));
+    const button = $('.moment-button', li);
+    button.setAttribute('aria-label', `Moment ${rank + 1}: ${v.name}, ${fmt.spokenTime(start)} to ${fmt.spokenTime(end)}, score ${m.score.toFixed(1)}. Play.`);
+    button.onclick = () => play(v, start, end);
+    list.append(li);
+  }
+  panel.hidden = false;
+}
+
+// ------------------------------------------------------------------ player
+
+let playerURL = null;
+
+function play(v, start, end) {
+  if (!v.file) {
+    say(`To play “${v.name}”, add the file again (drop it or use Add videos): it is recognised and not indexed again. The page never keeps a copy of your videos.`, 'warning');
+    return;
+  }
+  const dialog = $('#player');
+  const video = $('#player-video');
+  if (playerURL) URL.revokeObjectURL(playerURL);
+  playerURL = URL.createObjectURL(v.file);
+  video.src = playerURL;
+  $('#player-title').textContent = v.name;
+  $('#player-note').textContent = end !== undefined ? `Moment ${fmt.range(start, end)}` : `From ${fmt.time(start)}`;
+  video.onloadedmetadata = () => {
+    video.currentTime = start;
+    video.play().catch(() => {});
+  };
+  video.onerror = () => {
+    $('#player-note').textContent = `This browser cannot play “${v.name}”.`;
+  };
+  if (!dialog.open) dialog.showModal();
+}
+
+function closePlayer() {
+  const video = $('#player-video');
+  video.pause();
+  video.removeAttribute('src');
+  video.load();
+  if (playerURL) URL.revokeObjectURL(playerURL);
+  playerURL = null;
+  $('#player').close();
+}
+
+// ---------------------------------------------------------- export/import
+
+async function allRecords() {
+  const recs = await db.list(state.model.id);
+  const saved = new Set(recs.map((r) => r.key));
+  for (const v of state.videos.values()) {
+    if (v.status === 'indexed' && !saved.has(v.key) && v.features) recs.push(record(v));
+  }
+  return recs;
+}
+
+async function exportIndex() {
+  if (!state.model) return say('Load a model first.', 'error');
+  const bytes = await encodeIndex();
+  if (!bytes) return;
+  const blob = new Blob([bytes], { type: 'application/octet-stream' });
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  const day = new Date().toISOString().slice(0, 10);
+  a.download = `clip4clip-index-${day}.c4ci`;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+  say(`Exported the index (${fmt.bytes(bytes.length)}): embeddings, frame times and thumbnails, no video.`, 'info');
+}
+
+async function encodeIndex() {
+  const recs = await allRecords();
+  if (!recs.length) {
+    say('There is nothing to export yet: no video is indexed with this model.', 'warning');
+    return null;
+  }
+  const index = {
+    modelId: state.model.id, modelName: state.model.name, embedDim: state.model.info.embedDim,
+    videos: recs.map((r) => ({ ...r, thumbs: r.thumbs.map((t) => new Uint8Array(t)) })),
+  };
+  try {
+    return await pool.query.call('encodeIndex', { index });
+  } catch (err) {
+    say(`Export failed: ${errorText(err)}`, 'error');
+    return null;
+  }
+}
+
+async function importIndex(file) {
+  if (!state.model) return say('Load a model first: an index belongs to the model that made it.', 'error');
+  let x;
+  try {
+    const buf = await file.arrayBuffer();
+    x = await pool.query.call('decodeIndex', { bytes: buf }, [buf]);
+  } catch (err) {
+    return say(`“${file.name}” could not be imported: ${errorText(err)}`, 'error');
+  }
+  return addIndex(x, file.name);
+}
+
+async function addIndex(x, name) {
+  if (x.modelId !== state.model.id) {
+    say(`“${name}” was made with another model (${x.modelName || 'unknown'}, id ${x.modelId.slice(0, 12)}…), not the loaded ${state.model.name}; its embeddings would not match. Load that model, then import it.`, 'error');
+    return { added: 0, skipped: 0, error: 'model' };
+  }
+  let added = 0;
+  let skipped = 0;
+  for (const xv of x.videos) {
+    if (state.videos.has(xv.key) && state.videos.get(xv.key).status === 'indexed') {
+      skipped++;
+      continue;
+    }
+    const thumbs = xv.thumbs.map((t) => t.buffer.slice(t.byteOffset, t.byteOffset + t.byteLength));
+    const v = newVideo({ ...xv, thumbs, status: 'indexed', features: xv.features, added: Date.now() + added });
+    if (state.videos.has(v.key)) dropVideo(state.videos.get(v.key));
+    state.videos.set(v.key, v);
+    state.order.push(v.key);
+    try {
+      await pool.query.call('addVideo', { key: v.key, features: v.features, frames: v.times.length });
+      await db.put(record(v));
+      v.persisted = true;
+      if (!debug) v.features = null;
+    } catch (err) {
+      if (db.isQuotaError(err)) say(`Storage is full: “${v.name}” was imported for this visit only.`, 'error');
+      else say(`Importing “${v.name}” failed: ${errorText(err)}`, 'error');
+    }
+    renderVideo(v);
+    added++;
+  }
+  renderList();
+  say(`Imported ${fmt.plural(added, 'video')} from “${name}”${skipped ? ` (${skipped} already indexed)` : ''}.`, 'info');
+  if (state.query) search(state.query, { quiet: true });
+  updateStorageNote();
+  return { added, skipped };
+}
+
+async function updateStorageNote() {
+  if (!navigator.storage || !navigator.storage.estimate) return;
+  try {
+    const e = await navigator.storage.estimate();
+    $('#storage-note').textContent = `This site uses ${fmt.bytes(e.usage)} of the ${fmt.bytes(e.quota)} the browser allows it (models, index and app).`;
+  } catch { /* informational */ }
+}
+
+// -------------------------------------------------------------- debug hook
+
+// window.__clip4clip is for tests and measurements; debugEmbeddings has
+// the RGBA bytes of each frame only with ?debug=1.
+window.__clip4clip = {
+  debug,
+  state() {
+    return {
+      model: state.model && { id: state.model.id, name: state.model.name, source: state.model.source, info: state.model.info },
+      ready: state.ready,
+      workers: pool.frames.length,
+      indexing: !!(indexer && indexer.busy),
+      stats: indexer ? indexer.stats() : null,
+      reused: state.reused,
+      videos: state.order.map((k) => {
+        const v = state.videos.get(k);
+        return { key: v.key, name: v.name, status: v.status, frames: v.times ? v.times.length : 0, done: v.job ? v.job.done : null, total: v.job ? v.job.total : null, error: v.error, persisted: v.persisted, hasFile: !!v.file };
+      }),
+      results: state.results && {
+        text: state.results.text, query: { tokens: state.results.query.tokens, truncated: state.results.query.truncated },
+        hits: state.results.hits.map((h) => ({ key: h.key, score: h.score, timeline: Array.from(h.timeline), moments: h.moments })),
+      },
+      lastSearch: state.lastSearch,
+    };
+  },
+  async debugEmbeddings() {
+    const recs = state.model ? await db.list(state.model.id) : [];
+    const byKey = new Map(recs.map((r) => [r.key, r]));
+    return state.order.map((k) => {
+      const v = state.videos.get(k);
+      const rec = byKey.get(k);
+      const features = v.features || (rec && rec.features);
+      return {
+        key: v.key, name: v.name, width: v.width, height: v.height, duration: v.duration,
+        times: v.times ? Array.from(v.times) : [],
+        embedDim: state.model.info.embedDim,
+        features: features ? fmt.base64(new Uint8Array(features.buffer, features.byteOffset, features.byteLength)) : null,
+        frames: v.debugFrames ? v.debugFrames.map((f) => ({ t: f.t, width: f.width, height: f.height, rgba: fmt.base64(f.rgba) })) : null,
+      };
+    });
+  },
+  async queryFeature(text) {
+    const q = await pool.query.call('embedQuery', { text });
+    return { ids: q.ids, truncated: q.truncated, feature: fmt.base64(new Uint8Array(q.feature.buffer)) };
+  },
+  async exportIndexBytes() {
+    const b = await encodeIndex();
+    return b ? fmt.base64(b) : null;
+  },
+  async importIndexBytes(b64, name = 'imported.c4ci') {
+    const bytes = fmt.unbase64(b64);
+    const x = await pool.query.call('decodeIndex', { bytes: bytes.buffer }, [bytes.buffer]);
+    return addIndex(x, name);
+  },
+  async setWorkers(n) {
+    state.workers = String(n);
+    await pool.resize(workerCount(state.model.size));
+    return pool.frames.length;
+  },
+  setFPS(fps) {
+    state.fps = fps;
+  },
+  pause() {
+    indexer.pause();
+  },
+  async memory() {
+    const out = {};
+    if (performance.memory) out.jsHeap = { used: performance.memory.usedJSHeapSize, total: performance.memory.totalJSHeapSize };
+    if (self.crossOriginIsolated && performance.measureUserAgentSpecificMemory) {
+      try {
+        out.uaSpecific = (await performance.measureUserAgentSpecificMemory()).bytes;
+      } catch (err) {
+        out.uaSpecificError = errorText(err);
+      }
+    }
+    const workers = [pool.query, ...pool.frames].filter(Boolean);
+    out.wasm = await Promise.all(workers.map((w) => w.call('memory', {}).then((m) => m.wasmBytes).catch(() => null)));
+    return out;
+  },
+};
+
+// -------------------------------------------------------------------- wire
+
+function wire() {
+  $('#model-file').onchange = async (e) => {
+    const f = e.target.files[0];
+    e.target.value = '';
+    if (f) await useModel(f, f.name, 'file');
+  };
+  $('#model-default').onclick = async () => {
+    const def = await models.fetchDefault();
+    if (def && def.blob) await useModel(def.blob, def.name, def.source);
+    else say('No default model is bundled with this page yet.', 'warning');
+  };
+  $('#video-files').onchange = (e) => {
+    addFiles(e.target.files);
+    e.target.value = '';
+  };
+  $('#import-file').onchange = (e) => {
+    const f = e.target.files[0];
+    e.target.value = '';
+    if (f) importIndex(f);
+  };
+  $('#export').onclick = () => exportIndex();
+  $('#query').addEventListener('input', onQueryInput);
+  $('#query').addEventListener('keydown', (e) => {
+    if (e.key === 'Enter') {
+      clearTimeout(searchTimer);
+      typedAt = performance.now();
+      search($('#query').value);
+    }
+  });
+  $('#pause').onclick = () => {
+    if (!indexer) return;
+    if (indexer.paused) indexer.resume();
+    else indexer.pause();
+    renderProgress();
+  };
+  $('#cancel-all').onclick = () => indexer && indexer.cancel();
+  const fps = $('#fps');
+  fps.value = String(state.fps);
+  fps.onchange = () => {
+    state.fps = Number(fps.value);
+    localStorage.setItem('clip4clip.fps', fps.value);
+    say('New videos will be sampled at the new rate; indexed ones keep theirs.', 'info', { timeout: 4000 });
+  };
+  fillWorkerSelect(0);
+  $('#workers').onchange = async (e) => {
+    state.workers = e.target.value;
+    localStorage.setItem('clip4clip.workers', state.workers);
+    if (state.model && !(indexer && indexer.busy)) {
+      await pool.resize(workerCount(state.model.size));
+      say(`${fmt.plural(pool.frames.length, 'embedding worker')} ready.`, 'info', { timeout: 3000 });
+    }
+  };
+  $('#player-close').onclick = closePlayer;
+  $('#player').addEventListener('close', () => $('#player-video').pause());
+  $('#player').addEventListener('click', (e) => { if (e.target === $('#player')) closePlayer(); });
+
+  // Drag and drop anywhere.
+  let depth = 0;
+  const overlay = $('#drop-overlay');
+  const hasFiles = (e) => e.dataTransfer && [...e.dataTransfer.types].includes('Files');
+  document.addEventListener('dragenter', (e) => {
+    if (!hasFiles(e)) return;
+    e.preventDefault();
+    depth++;
+    overlay.hidden = false;
+  });
+  document.addEventListener('dragover', (e) => {
+    if (hasFiles(e)) e.preventDefault();
+  });
+  document.addEventListener('dragleave', () => {
+    depth = Math.max(0, depth - 1);
+    if (!depth) overlay.hidden = true;
+  });
+  document.addEventListener('drop', (e) => {
+    if (!hasFiles(e)) return;
+    e.preventDefault();
+    depth = 0;
+    overlay.hidden = true;
+    addFiles(e.dataTransfer.files);
+  });
+  window.addEventListener('resize', () => {
+    if (state.results) for (const v of state.videos.values()) if (hitOf(v)) drawTimeline(v, hitOf(v));
+  });
+  window.addEventListener('unhandledrejection', (e) => {
+    if (db.isQuotaError(e.reason)) {
+      e.preventDefault();
+      say('Storage is full: free some space or remove videos from the index.', 'error');
+    }
+  });
+}
+
+async function registerServiceWorker() {
+  const note = $('#offline-note');
+  if (!('serviceWorker' in navigator)) return;
+  try {
+    await navigator.serviceWorker.register('sw.js');
+    await navigator.serviceWorker.ready;
+    note.textContent = 'The app works offline once loaded.';
+  } catch (err) {
+    console.warn('clip4clip: no service worker', err);
+  }
+}
+
+wire();
+registerServiceWorker();
+startModel().catch((err) => say(`Starting failed: ${errorText(err)}`, 'error'));

@@ -1,0 +1,238 @@
+// indexer.js turns video files into frame features: samplers (on this
+// thread, they need a <video> element) feed a bounded queue of RGBA frames,
+// and each frame worker takes the next frame when it is free. Events:
+// "progress" (detail: job), "done" (detail: job, features complete),
+// "failed" (detail: job with .error), "idle".
+
+import { Sampler, frameTimes } from './sampler.js';
+
+const WINDOW_MS = 8000; // frames/s is measured over the last 8 s
+
+/** Job is one video being indexed. */
+export class Job {
+  constructor(file, key, fps, embedDim) {
+    this.file = file;
+    this.key = key;
+    this.name = file.name;
+    this.fps = fps;
+    this.embedDim = embedDim;
+    this.status = 'queued'; // queued, reading, embedding, done, failed, canceled
+    this.total = 0;
+    this.done = 0;
+    this.times = null;
+    this.features = null;
+    this.thumbs = [];
+    this.error = null;
+    this.stamps = [];
+    this.debugFrames = null;
+  }
+
+  /** rate is frames per second over the recent window. */
+  rate(now = performance.now()) {
+    return rateOf(this.stamps, now);
+  }
+}
+
+function rateOf(stamps, now) {
+  while (stamps.length && now - stamps[0] > WINDOW_MS) stamps.shift();
+  if (stamps.length < 2) return 0;
+  const span = (now - stamps[0]) / 1000;
+  return span > 0 ? stamps.length / span : 0;
+}
+
+/** Indexer schedules jobs over a Pool's frame workers. */
+export class Indexer extends EventTarget {
+  constructor(pool, { concurrentVideos = 2, debug = false } = {}) {
+    super();
+    this.pool = pool;
+    this.jobs = [];
+    this.queue = []; // frames waiting for a worker: {job, i, rgba, width, height}
+    this.paused = false;
+    this.concurrentVideos = concurrentVideos;
+    this.debug = debug;
+    this.waiters = [];
+    this.stamps = [];
+    this.totalDone = 0;
+  }
+
+  get maxQueue() {
+    return 2 * Math.max(1, this.pool.frames.length);
+  }
+
+  /** add queues a file; fps is frames sampled per second. */
+  add(file, key, fps, embedDim) {
+    const job = new Job(file, key, fps, embedDim);
+    if (this.debug) job.debugFrames = [];
+    this.jobs.push(job);
+    this.emit('progress', job);
+    this.pump();
+    return job;
+  }
+
+  /** active lists jobs not finished. */
+  active() {
+    return this.jobs.filter((j) => j.status === 'queued' || j.status === 'reading' || j.status === 'embedding');
+  }
+
+  get busy() {
+    return this.active().length > 0;
+  }
+
+  /** stats sums progress over the unfinished jobs and those that just finished. */
+  stats() {
+    const now = performance.now();
+    let done = 0;
+    let total = 0;
+    for (const j of this.jobs) {
+      if (j.status === 'canceled' || j.status === 'failed') continue;
+      done += j.done;
+      total += j.total;
+    }
+    const rate = rateOf(this.stamps, now);
+    const left = total - done;
+    return { done, total, rate, eta: rate > 0 ? left / rate : Infinity, videos: this.active().length, paused: this.paused };
+  }
+
+  pause() {
+    this.paused = true;
+    this.emit('progress', null);
+  }
+
+  resume() {
+    this.paused = false;
+    this.stamps.length = 0;
+    for (const j of this.jobs) j.stamps.length = 0;
+    this.wake();
+    this.dispatch();
+    this.emit('progress', null);
+  }
+
+  /** cancel stops one job, or every unfinished job without a key. */
+  cancel(key) {
+    for (const j of this.active()) {
+      if (key === undefined || j.key === key) {
+        j.status = 'canceled';
+        this.queue = this.queue.filter((f) => f.job !== j);
+        this.emit('progress', j);
+      }
+    }
+    this.wake();
+    this.pump();
+    this.checkIdle();
+  }
+
+  /** forget drops finished jobs from the list (their progress no longer counts). */
+  forget() {
+    this.jobs = this.active();
+  }
+
+  emit(type, job) {
+    this.dispatchEvent(new CustomEvent(type, { detail: job }));
+  }
+
+  wake() {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const r of w) r();
+  }
+
+  sleep() {
+    return new Promise((r) => this.waiters.push(r));
+  }
+
+  // pump starts samplers for queued jobs, a few videos at a time.
+  pump() {
+    const reading = this.jobs.filter((j) => j.status === 'reading').length;
+    let room = this.concurrentVideos - reading;
+    for (const j of this.jobs) {
+      if (room <= 0) break;
+      if (j.status === 'queued') {
+        room--;
+        j.status = 'reading';
+        this.sample(j);
+      }
+    }
+  }
+
+  async sample(job) {
+    let s;
+    try {
+      s = await Sampler.open(job.file);
+      job.width = s.width;
+      job.height = s.height;
+      job.duration = s.duration;
+      job.times = frameTimes(s.duration, job.fps);
+      job.total = job.times.length;
+      job.features = new Float32Array(job.total * job.embedDim);
+      job.thumbs = new Array(job.total);
+      this.emit('progress', job);
+      for (let i = 0; i < job.total; i++) {
+        while ((this.paused || this.queue.length >= this.maxQueue) && job.status === 'reading') await this.sleep();
+        if (job.status !== 'reading') break;
+        const f = await s.grab(job.times[i]);
+        if (job.status !== 'reading') break;
+        job.thumbs[i] = f.thumb;
+        if (job.debugFrames) job.debugFrames[i] = { t: job.times[i], width: f.width, height: f.height, rgba: new Uint8Array(f.rgba) };
+        this.queue.push({ job, i, rgba: f.rgba, width: f.width, height: f.height });
+        this.dispatch();
+      }
+      if (job.status === 'reading') job.status = 'embedding';
+    } catch (err) {
+      this.fail(job, err);
+    } finally {
+      if (s) s.close();
+      this.pump();
+      this.checkIdle();
+    }
+  }
+
+  fail(job, err) {
+    if (job.status === 'canceled' || job.status === 'failed') return;
+    job.status = 'failed';
+    job.error = err;
+    this.queue = this.queue.filter((f) => f.job !== job);
+    this.emit('failed', job);
+    this.wake();
+  }
+
+  // dispatch gives queued frames to free workers.
+  dispatch() {
+    if (this.paused) return;
+    for (const w of this.pool.frames) {
+      if (!this.queue.length) return;
+      if (w.busy > 0 || w.dead) continue;
+      const task = this.queue.shift();
+      this.wake(); // a sampler may be waiting for room
+      this.run(w, task);
+    }
+  }
+
+  async run(w, { job, i, rgba, width, height }) {
+    try {
+      const buf = rgba.buffer;
+      const feature = await w.call('embedFrame', { rgba: buf, width, height }, [buf]);
+      if (job.status === 'canceled' || job.status === 'failed') return;
+      job.features.set(feature, i * job.embedDim);
+      job.done++;
+      const now = performance.now();
+      job.stamps.push(now);
+      this.stamps.push(now);
+      this.totalDone++;
+      if (job.done === job.total) {
+        job.status = 'done';
+        this.emit('done', job);
+      } else {
+        this.emit('progress', job);
+      }
+    } catch (err) {
+      this.fail(job, err);
+    } finally {
+      this.dispatch();
+      this.checkIdle();
+    }
+  }
+
+  checkIdle() {
+    if (!this.busy) this.emit('idle', null);
+  }
+}

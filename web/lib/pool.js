@@ -1,0 +1,124 @@
+// pool.js starts the engine workers: one query worker (text, ranking, the
+// index file) and a number of frame workers (image embedding), each with its
+// own engine instance loaded from the same model Blob.
+
+/** EngineError is an error reported by the engine, with its kind. */
+export class EngineError extends Error {
+  constructor(message, kind) {
+    super(message);
+    this.name = 'EngineError';
+    this.kind = kind || 'error';
+  }
+}
+
+/** EngineWorker is one worker with a promise-based call(). */
+export class EngineWorker {
+  constructor(name) {
+    this.name = name;
+    this.worker = new Worker('worker.js', { name });
+    this.pending = new Map();
+    this.next = 1;
+    this.busy = 0;
+    this.dead = null;
+    this.worker.onmessage = (e) => {
+      const { id, result, error, kind } = e.data;
+      const p = this.pending.get(id);
+      if (!p) return;
+      this.pending.delete(id);
+      this.busy--;
+      if (error !== undefined) p.reject(new EngineError(error, kind));
+      else p.resolve(result);
+    };
+    this.worker.onerror = (e) => {
+      e.preventDefault();
+      this.dead = new EngineError(`worker ${name} failed: ${e.message || 'unknown error'} (is clip4clip.wasm built? run ./build.sh)`, 'worker');
+      for (const p of this.pending.values()) p.reject(this.dead);
+      this.pending.clear();
+    };
+  }
+
+  /** call runs op in the worker; transfer lists ArrayBuffers to move. */
+  call(op, args, transfer = []) {
+    if (this.dead) return Promise.reject(this.dead);
+    const id = this.next++;
+    this.busy++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ id, op, args }, transfer);
+    });
+  }
+
+  terminate() {
+    this.worker.terminate();
+    this.dead = new EngineError(`worker ${this.name} was stopped`, 'stopped');
+    for (const p of this.pending.values()) p.reject(this.dead);
+    this.pending.clear();
+  }
+}
+
+const MiB = 1024 * 1024;
+
+/**
+ * autoWorkers is how many frame workers to run: one per logical core
+ * (navigator.hardwareConcurrency), at most 8, and no more than half the
+ * device memory allows with one model copy per worker (the query worker
+ * has one too).
+ */
+export function autoWorkers(modelBytes) {
+  const cores = navigator.hardwareConcurrency || 2;
+  const memory = (navigator.deviceMemory || 4) * 1024 * MiB; // Chrome caps the hint at 8 GiB
+  const perWorker = 1.5 * modelBytes + 96 * MiB; // the Go heap's copy, activations, the transient read
+  const byMemory = Math.floor((memory / 2 - perWorker) / perWorker);
+  return Math.max(1, Math.min(cores, 8, byMemory));
+}
+
+/** Pool is the query worker and the frame workers of one model. */
+export class Pool {
+  constructor() {
+    this.query = null;
+    this.frames = [];
+    this.blob = null;
+  }
+
+  /**
+   * load starts a query worker and loads blob into it (hashing it: the
+   * model's identity), then `frames` frame workers. It throws an
+   * EngineError (kind "format" for a file that is not a model) and leaves
+   * the previous workers running if the model does not load.
+   */
+  async load(blob, frames) {
+    const query = new EngineWorker('query');
+    let loaded;
+    try {
+      loaded = await query.call('loadModel', { blob, hash: true });
+    } catch (err) {
+      query.terminate();
+      throw err;
+    }
+    this.terminate();
+    this.query = query;
+    this.blob = blob;
+    await this.resize(frames);
+    return loaded; // {info, id}
+  }
+
+  /** resize runs n frame workers, starting or stopping the difference. */
+  async resize(n) {
+    while (this.frames.length > n) this.frames.pop().terminate();
+    const started = [];
+    while (this.frames.length < n) {
+      const w = new EngineWorker(`frames-${this.frames.length + 1}`);
+      w.ready = w.call('loadModel', { blob: this.blob, hash: false });
+      this.frames.push(w);
+      started.push(w.ready);
+    }
+    await Promise.all(started);
+  }
+
+  terminate() {
+    if (this.query) this.query.terminate();
+    for (const w of this.frames) w.terminate();
+    this.query = null;
+    this.frames = [];
+  }
+}

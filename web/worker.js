@@ -1,0 +1,123 @@
+// worker.js runs one clip4clip engine (the Go program in clip4clip.wasm)
+// in a Web Worker. The page sends {id, op, args} and gets back
+// {id, result} or {id, error, kind}; large arrays travel as transferables.
+// Go calls are synchronous: this worker is busy while one runs, which is
+// why embedding never happens on the page's own thread.
+'use strict';
+
+importScripts('wasm_exec.js');
+
+const ready = (async () => {
+  const go = new Go();
+  let instance;
+  try {
+    ({ instance } = await WebAssembly.instantiateStreaming(fetch('clip4clip.wasm'), go.importObject));
+  } catch (err) {
+    // instantiateStreaming needs application/wasm; fall back to bytes.
+    const bytes = await (await fetch('clip4clip.wasm')).arrayBuffer();
+    ({ instance } = await WebAssembly.instantiate(bytes, go.importObject));
+  }
+  self.clip4clipMemory = instance.exports.mem;
+  go.run(instance).then(() => { self.clip4clipExited = true; });
+  if (!self.clip4clip) throw new Error('clip4clip.wasm did not start');
+  return self.clip4clip;
+})();
+
+// Errors become {error, kind} like the Go side's.
+function fail(message, kind = 'error') {
+  return { error: String(message), kind };
+}
+
+function transferables(value, set = new Set()) {
+  if (ArrayBuffer.isView(value)) set.add(value.buffer);
+  else if (Array.isArray(value)) value.forEach((v) => transferables(v, set));
+  else if (value && typeof value === 'object') Object.values(value).forEach((v) => transferables(v, set));
+  return [...set];
+}
+
+async function hex(buffer) {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', buffer));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+const ops = {
+  // loadModel reads a model Blob, optionally hashes it (the model's
+  // identity, which keys the index), and loads it into the engine.
+  async loadModel(api, { blob, hash }) {
+    let buffer = await blob.arrayBuffer();
+    const id = hash ? await hex(buffer) : null;
+    const info = api.loadModel(new Uint8Array(buffer));
+    buffer = null; // the engine has its own copy
+    if (info.error) return info;
+    return { info, id };
+  },
+  embedFrame(api, { rgba, width, height }) {
+    return api.embedFrame(new Uint8Array(rgba), width, height);
+  },
+  embedQuery(api, { text }) {
+    return api.embedQuery(text);
+  },
+  // search embeds the query and ranks every added video in one call.
+  search(api, { text, moments }) {
+    const t0 = performance.now();
+    const q = api.embedQuery(text);
+    if (q.error) return q;
+    const t1 = performance.now();
+    const hits = api.search(q.feature, moments);
+    if (hits.error) return hits;
+    return {
+      query: { tokens: q.tokens, truncated: q.truncated, context: q.context, ids: q.ids, feature: q.feature },
+      hits,
+      timing: { embedMs: t1 - t0, rankMs: performance.now() - t1 },
+    };
+  },
+  addVideo(api, { key, features, frames }) {
+    return api.addVideo(key, features, frames);
+  },
+  removeVideo(api, { key }) {
+    return api.removeVideo(key);
+  },
+  clearVideos(api) {
+    return api.clearVideos();
+  },
+  setWindow(api, { frames }) {
+    return api.setWindow(frames);
+  },
+  videoFeature(api, { features, frames }) {
+    return api.videoFeature(features, frames);
+  },
+  score(api, { query, features, n }) {
+    return api.score(query, features, n);
+  },
+  encodeIndex(api, { index }) {
+    return api.encodeIndex(index);
+  },
+  decodeIndex(api, { bytes }) {
+    return api.decodeIndex(new Uint8Array(bytes));
+  },
+  memory() {
+    return { wasmBytes: self.clip4clipMemory ? self.clip4clipMemory.buffer.byteLength : null };
+  },
+};
+
+self.onmessage = async (event) => {
+  const { id, op, args } = event.data;
+  let result;
+  try {
+    const api = await ready;
+    if (self.clip4clipExited) {
+      result = fail('the engine in this worker has stopped (out of memory?); reload the page', 'state');
+    } else if (!(op in ops)) {
+      result = fail(`unknown operation ${op}`, 'argument');
+    } else {
+      result = await ops[op](api, args || {});
+    }
+  } catch (err) {
+    result = fail(err && err.message ? err.message : err, err && err.name === 'RangeError' ? 'memory' : 'error');
+  }
+  if (result && result.error !== undefined && typeof result.error === 'string') {
+    self.postMessage({ id, error: result.error, kind: result.kind || 'error' });
+    return;
+  }
+  self.postMessage({ id, result }, transferables(result));
+};
