@@ -1,0 +1,331 @@
+//go:build !js
+
+package e2e
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"clip4clip/internal/serve"
+	"clip4clip/model"
+	"clip4clip/model/bpe"
+	"clip4clip/quant"
+	"clip4clip/weights"
+)
+
+// fixtures is the shared reference data, beside the repository.
+const fixtures = "../../shared/fixtures"
+
+// chromium finds Debian's Chromium (or another Chrome) or skips.
+func chromium(t testing.TB) string {
+	for _, name := range []string{os.Getenv("CHROMIUM"), "chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if name == "" {
+			continue
+		}
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Skip("chromium is not installed (apt-get install -y chromium); the browser tests need it")
+	return ""
+}
+
+// ffmpeg finds ffmpeg or skips.
+func ffmpeg(t testing.TB) string {
+	p, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		t.Skip("ffmpeg is not installed (apt-get install -y ffmpeg); the browser tests make their videos with it")
+	}
+	return p
+}
+
+var site struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// buildSite assembles the app once per test binary with build.sh.
+func buildSite(t testing.TB) string {
+	site.once.Do(func() {
+		site.dir, site.err = os.MkdirTemp("", "clip4clip-site-")
+		if site.err != nil {
+			return
+		}
+		cmd := exec.Command("bash", "../build.sh", site.dir)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			site.err = fmt.Errorf("build.sh: %v\n%s", err, out)
+		}
+	})
+	if site.err != nil {
+		t.Fatal(site.err)
+	}
+	return site.dir
+}
+
+// tinyModel converts the fixture tiny CLIP to a model file in dir, as
+// `clip4clip convert -dtype f16` does, or skips without fixtures.
+func tinyModel(t testing.TB, dir string) string {
+	pt := filepath.Join(fixtures, "clip", "clip_tiny_openai.pt")
+	vocab := filepath.Join(fixtures, "bpe_simple_vocab_16e6.txt.gz")
+	for _, p := range []string{pt, vocab} {
+		if _, err := os.Stat(p); err != nil {
+			t.Skipf("fixture %s is missing (%v); the browser tests need the tiny CLIP from ../shared/fixtures", p, err)
+		}
+	}
+	sd, err := weights.ReadTorchFile(pt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, sd, err := model.Canonical(sd, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := model.New(cfg, sd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(vocab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if m.Tokenizer, err = bpe.FromCLIPMerges(f); err != nil {
+		t.Fatal(err)
+	}
+	m.Meta = map[string]string{"source": "clip_tiny_openai.pt", "dtype": "f16", "converted_by": "clip4clip e2e test"}
+	out := filepath.Join(dir, "tiny.c4c")
+	if err := m.SaveFile(out, quant.F16, 0); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// frameImage is frame k of a test video: a background hue that turns with
+// k, a white square that moves, and a gradient band, so that frames differ
+// and resizing has edges to work on.
+func frameImage(k, w, h int, hue0 float64) *image.NRGBA {
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	r, g, b := hsv(math.Mod(hue0+float64(k)*47, 360), 0.8, 0.9)
+	sq := h / 3
+	sx, sy := (k*37)%(w-sq), (k*23)%(h-sq)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			c := color.NRGBA{r, g, b, 255}
+			if x >= sx && x < sx+sq && y >= sy && y < sy+sq {
+				c = color.NRGBA{250, 250, 250, 255}
+			} else if y > h*5/6 {
+				v := uint8(255 * x / w)
+				c = color.NRGBA{v, 255 - v, uint8(k * 20), 255}
+			}
+			img.SetNRGBA(x, y, c)
+		}
+	}
+	return img
+}
+
+func hsv(h, s, v float64) (uint8, uint8, uint8) {
+	c := v * s
+	x := c * (1 - math.Abs(math.Mod(h/60, 2)-1))
+	m := v - c
+	var r, g, b float64
+	switch {
+	case h < 60:
+		r, g = c, x
+	case h < 120:
+		r, g = x, c
+	case h < 180:
+		g, b = c, x
+	case h < 240:
+		g, b = x, c
+	case h < 300:
+		r, b = x, c
+	default:
+		r, b = c, x
+	}
+	return uint8(255 * (r + m)), uint8(255 * (g + m)), uint8(255 * (b + m))
+}
+
+// makeVideo encodes n frames at fps as a VP9 WebM of w x h with ffmpeg.
+func makeVideo(t testing.TB, dir, name string, n, fps, w, h int, hue0 float64) string {
+	ff := ffmpeg(t)
+	frames := filepath.Join(dir, name+"-src")
+	if err := os.MkdirAll(frames, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for k := 0; k < n; k++ {
+		writePNG(t, filepath.Join(frames, fmt.Sprintf("%03d.png", k)), frameImage(k, w, h, hue0))
+	}
+	out := filepath.Join(dir, name)
+	cmd := exec.Command(ff, "-v", "error", "-y", "-framerate", fmt.Sprint(fps), "-i", filepath.Join(frames, "%03d.png"),
+		"-c:v", "libvpx-vp9", "-pix_fmt", "yuv420p", "-crf", "18", "-b:v", "0", "-deadline", "realtime", "-cpu-used", "8", out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, b)
+	}
+	return out
+}
+
+// decodeFrames decodes every frame of a video with ffmpeg to RGBA.
+func decodeFrames(t testing.TB, video, dir string) []*image.NRGBA {
+	ff := ffmpeg(t)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(ff, "-v", "error", "-y", "-i", video, "-fps_mode", "passthrough", "-pix_fmt", "rgba", filepath.Join(dir, "%03d.png"))
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, b)
+	}
+	var out []*image.NRGBA
+	for k := 1; ; k++ {
+		f, err := os.Open(filepath.Join(dir, fmt.Sprintf("%03d.png", k)))
+		if err != nil {
+			break
+		}
+		img, err := png.Decode(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := image.NewNRGBA(img.Bounds())
+		for y := img.Bounds().Min.Y; y < img.Bounds().Max.Y; y++ {
+			for x := img.Bounds().Min.X; x < img.Bounds().Max.X; x++ {
+				n.Set(x, y, img.At(x, y))
+			}
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+func writePNG(t testing.TB, path string, img image.Image) {
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := png.Encode(f, img); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startServer serves dir on 127.0.0.1 at a random port with the app's
+// server and returns its base URL and a func that stops it (to go
+// offline).
+func startServer(t testing.TB, dir string) (string, func()) {
+	h, err := serve.New(dir, serve.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			srv.Close()
+			h.Close()
+		})
+	}
+	t.Cleanup(stop)
+	return "http://" + ln.Addr().String() + "/", stop
+}
+
+// browser starts headless Chromium with a fresh profile; the returned
+// context drives one tab. Page console errors and exceptions are logged.
+func browser(t testing.TB, extra ...chromedp.ExecAllocatorOption) (context.Context, context.CancelFunc) {
+	exe := chromium(t)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe),
+		chromedp.NoSandbox, // the tests may run as root
+		chromedp.WindowSize(1280, 1000),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("mute-audio", true),
+	)
+	opts = append(opts, extra...)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx)
+	if err := chromedp.Do(ctx); err != nil {
+		cancelCtx()
+		cancelAlloc()
+		t.Fatalf("starting %s: %v", exe, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for m, err := range chromedp.Console(ctx) {
+			if err != nil {
+				return
+			}
+			if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleWarning || m.IsException() {
+				t.Logf("page %s", m)
+			}
+		}
+	}()
+	return ctx, func() {
+		cancelCtx()
+		cancelAlloc()
+		<-done
+	}
+}
+
+// eval runs a JS expression (awaiting a promise) and decodes its value.
+func eval[T any](t testing.TB, ctx context.Context, expr string) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("evaluating %s: %v", expr, err)
+	}
+	return v
+}
+
+// waitFor polls a JS expression until it is truthy.
+func waitFor(t testing.TB, ctx context.Context, what, expr string, timeout time.Duration) {
+	t.Helper()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(timeout), chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
+		state, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify({state: window.__clip4clip && __clip4clip.state(), messages: [...document.querySelectorAll('.message')].map(m => m.textContent), status: document.querySelector('#model-status') && document.querySelector('#model-status').textContent})`))
+		t.Fatalf("waiting for %s (%s): %v\npage: %s", what, expr, err, state)
+	}
+}
+
+// float32s decodes base64 little-endian float32s.
+func float32s(t testing.TB, b64 string) []float32 {
+	b, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]float32, len(b)/4)
+	for i := range out {
+		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return out
+}
+
+func maxAbsDiff(a, b []float32) float64 {
+	var d float64
+	for i := range a {
+		d = math.Max(d, math.Abs(float64(a[i])-float64(b[i])))
+	}
+	return d
+}
