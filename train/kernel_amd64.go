@@ -3,16 +3,11 @@
 package train
 
 // kernelAVX2 is kernelGo with AVX2 and FMA: the (6, 16) tile in twelve
-// 8-wide accumulators, one broadcast of A and two loads of B per depth,
-// added into c at the end.
+// 8-wide accumulators, per depth one broadcast of A per row and two loads
+// of B.
 //
 //go:noescape
-func kernelAVX2(kb int, ap, bp, c *float32, ldc int)
-
-// kernelRowsAVX2 is kernelRowsGo with AVX2 and FMA.
-//
-//go:noescape
-func kernelRowsAVX2(kb int, a *float32, lda int, bp, c *float32, ldc int)
+func kernelAVX2(kb int, a *float32, ars, acs int, b *float32, ldb int, c *float32, ldc int, acc bool)
 
 // geluAVX2 is quickGELUForward for n (a multiple of 8) float32s.
 //
@@ -50,7 +45,6 @@ func hasAVX2FMA() bool {
 // The micro-kernels gemm uses, and the name of the set for logs.
 var (
 	kernel     = kernelGo
-	kernelRows = kernelRowsGo
 	kernelName = "go"
 	hasAVX2    = false
 )
@@ -80,19 +74,13 @@ func init() {
 	if !hasAVX2FMA() {
 		return
 	}
-	kernel = func(kb int, ap, bp, c []float32, ldc int) {
+	kernel = func(kb int, a []float32, ars, acs int, b []float32, ldb int, c []float32, ldc int, acc bool) {
 		if kb == 0 {
+			kernelGo(kb, a, ars, acs, b, ldb, c, ldc, acc)
 			return
 		}
-		_, _, _ = ap[kb*mr-1], bp[kb*nr-1], c[(mr-1)*ldc+nr-1]
-		kernelAVX2(kb, &ap[0], &bp[0], &c[0], ldc)
-	}
-	kernelRows = func(kb int, a []float32, lda int, bp, c []float32, ldc int) {
-		if kb == 0 {
-			return
-		}
-		_, _, _ = a[(mr-1)*lda+kb-1], bp[kb*nr-1], c[(mr-1)*ldc+nr-1]
-		kernelRowsAVX2(kb, &a[0], lda, &bp[0], &c[0], ldc)
+		_, _, _ = a[(mr-1)*ars+(kb-1)*acs], b[(kb-1)*ldb+nr-1], c[(mr-1)*ldc+nr-1]
+		kernelAVX2(kb, &a[0], ars, acs, &b[0], ldb, &c[0], ldc, acc)
 	}
 	kernelName = "avx2"
 	hasAVX2 = true

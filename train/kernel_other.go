@@ -5,7 +5,6 @@ package train
 // The micro-kernels gemm uses, and the name of the set for logs.
 var (
 	kernel     = kernelGo
-	kernelRows = kernelRowsGo
 	kernelName = "go"
 )
 

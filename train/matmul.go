@@ -8,18 +8,21 @@ import "sync"
 //	backward  dinp (N, C)  = dout (N, OC) @ W
 //	          dW   (OC, C) += dout^T @ inp
 //
-// and all three go through gemm, a blocked product over packed panels
-// (GotoBLAS's layout: a tile of mr rows of A against a panel of nr columns
-// of B, kc deep, in one micro-kernel call) split over the threads by row
-// tiles. The micro-kernel is AVX2/FMA assembly on amd64 CPUs that have it
-// and kernelGo elsewhere (js/wasm included). matmulForwardRef and
-// matmulBackwardRef in the tests are the plain loops these must match.
+// and all three go through gemm, a blocked product (GotoBLAS's layout: a
+// tile of mr rows of A against a panel of nr columns of B, kc deep, in one
+// micro-kernel call) split over the threads by row tiles. The kernel reads
+// A in place with any strides, so dout^T needs no copy, and B in place
+// when its rows are contiguous; only a transposed B (the forward's W^T) is
+// packed into panels. The micro-kernel is AVX2/FMA assembly on amd64 CPUs
+// that have it and kernelGo elsewhere (js/wasm included).
+// matmulForwardRef and matmulBackwardRef in the tests are the plain loops
+// these must match.
 
 const (
 	mr = 6   // rows of a micro-kernel tile
 	nr = 16  // columns of a micro-kernel tile
-	kc = 256 // depth of a packed block
-	nc = 512 // columns of a packed block of B
+	kc = 256 // depth of a block
+	nc = 512 // columns of a block of B
 )
 
 // matmulForward computes out (N, OC) = inp (N, C) @ weight (OC, C)^T + bias
@@ -29,9 +32,11 @@ func matmulForward(out, inp, weight, bias []float32, N, C, OC int) {
 		gemm(out, OC, inp, C, 1, weight, 1, C, N, OC, C, false)
 		return
 	}
-	for i := 0; i < N; i++ {
-		copy(out[i*OC:(i+1)*OC], bias[:OC])
-	}
+	parallelFor(N, OC, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			copy(out[i*OC:(i+1)*OC], bias[:OC])
+		}
+	})
 	gemm(out, OC, inp, C, 1, weight, 1, C, N, OC, C, true)
 }
 
@@ -78,64 +83,82 @@ func serialFor(n, _ int, fn func(lo, hi int)) {
 }
 
 func gemmOn(pfor func(n, cost int, fn func(lo, hi int)), c []float32, ldc int, a []float32, ars, acs int, b []float32, brs, bcs int, M, N, K int, accumulate bool) {
-	if !accumulate {
-		for i := 0; i < M; i++ {
-			clear(c[i*ldc : i*ldc+N])
-		}
-	}
-	if M == 0 || N == 0 || K == 0 {
+	if M == 0 || N == 0 {
 		return
 	}
-	bpBuf := getBuf(kc * (nc + nr))
-	defer putBuf(bpBuf)
+	if K == 0 {
+		if !accumulate {
+			for i := 0; i < M; i++ {
+				clear(c[i*ldc : i*ldc+N])
+			}
+		}
+		return
+	}
+	// A is read in place (any strides); so is B when its rows are
+	// contiguous. A transposed B is packed into panels of nr columns once
+	// per block, and ragged edges go through zero-padded copies.
+	directB := bcs == 1
+	var bp []float32
+	if !directB {
+		bpBuf := getBuf(kc * (nc + nr))
+		defer putBuf(bpBuf)
+		bp = *bpBuf
+	}
 	tiles := (M + mr - 1) / mr
 	for pc := 0; pc < K; pc += kc {
 		kb := min(kc, K-pc)
+		acc := accumulate || pc > 0
 		for jc := 0; jc < N; jc += nc {
 			nb := min(nc, N-jc)
 			panels := (nb + nr - 1) / nr
-			bp := (*bpBuf)[:panels*kb*nr]
-			pfor(panels, kb*nr, func(lo, hi int) {
-				for p := lo; p < hi; p++ {
-					packB(bp[p*kb*nr:(p+1)*kb*nr], b, brs, bcs, pc, kb, jc+p*nr, min(nr, N-jc-p*nr))
-				}
-			})
+			if !directB {
+				pfor(panels, kb*nr, func(lo, hi int) {
+					for p := lo; p < hi; p++ {
+						packB(bp[p*kb*nr:(p+1)*kb*nr], b, brs, bcs, pc, kb, jc+p*nr, min(nr, N-jc-p*nr))
+					}
+				})
+			}
 			pfor(tiles, 2*kb*nb*mr, func(lo, hi int) {
-				apBuf := getBuf(kc * mr)
-				defer putBuf(apBuf)
-				ap := (*apBuf)[:kb*mr]
+				edgeBuf := getBuf(kc * (mr + nr))
+				defer putBuf(edgeBuf)
+				ap, ep := (*edgeBuf)[:kb*mr], (*edgeBuf)[kc*mr:kc*mr+kb*nr]
 				var tile [mr * nr]float32
 				for t := lo; t < hi; t++ {
 					i0 := t * mr
 					rows := min(mr, M-i0)
-					// Whole tiles of a row-major A are read in place;
-					// the rest is packed (zero-padded) first.
-					direct := rows == mr && acs == 1
-					if !direct {
+					at, tars, tacs := a[i0*ars+pc*acs:], ars, acs
+					if rows < mr {
 						packA(ap, a, ars, acs, i0, rows, pc, kb)
+						at, tars, tacs = ap, 1, mr
 					}
 					for p := 0; p < panels; p++ {
 						j0 := jc + p*nr
 						cols := min(nr, N-j0)
-						bpp := bp[p*kb*nr : (p+1)*kb*nr]
+						var bt []float32
+						ldb := nr
+						switch {
+						case !directB:
+							bt = bp[p*kb*nr : (p+1)*kb*nr]
+						case cols == nr:
+							bt, ldb = b[pc*brs+j0:], brs
+						default:
+							packB(ep, b, brs, bcs, pc, kb, j0, cols)
+							bt = ep
+						}
 						if rows == mr && cols == nr {
-							if direct {
-								kernelRows(kb, a[i0*ars+pc:], ars, bpp, c[i0*ldc+j0:], ldc)
-							} else {
-								kernel(kb, ap, bpp, c[i0*ldc+j0:], ldc)
-							}
+							kernel(kb, at, tars, tacs, bt, ldb, c[i0*ldc+j0:], ldc, acc)
 							continue
 						}
-						clear(tile[:])
-						if direct {
-							kernelRows(kb, a[i0*ars+pc:], ars, bpp, tile[:], nr)
-						} else {
-							kernel(kb, ap, bpp, tile[:], nr)
-						}
+						kernel(kb, at, tars, tacs, bt, ldb, tile[:], nr, false)
 						for r := 0; r < rows; r++ {
 							dst := c[(i0+r)*ldc+j0 : (i0+r)*ldc+j0+cols]
-							for j, v := range tile[r*nr : r*nr+cols] {
-								dst[j] += v
+							src := tile[r*nr : r*nr+cols]
+							if acc {
+								for j, v := range src {
+									dst[j] += v
+								}
+							} else {
+								copy(dst, src)
 							}
 						}
 					}
@@ -212,48 +235,34 @@ func packB(bp, b []float32, brs, bcs, k0, kb, j0, cols int) {
 	}
 }
 
-// kernelGo is the portable micro-kernel: c (mr, nr; row stride ldc) +=
-// ap (kb, mr)^T @ bp (kb, nr). The assembly kernels compute exactly this.
-func kernelGo(kb int, ap, bp, c []float32, ldc int) {
-	var acc [mr][nr]float32
-	ap, bp = ap[:kb*mr], bp[:kb*nr]
+// kernelGo is the portable micro-kernel, one (mr, nr) tile of C:
+//
+//	c[r*ldc+j] (+)= sum over k < kb of a[r*ars+k*acs] * b[k*ldb+j]
+//
+// adding to c if acc, overwriting it otherwise. A may be row-major (ars =
+// row stride, acs = 1), transposed (ars = 1) or a packed tile (1, mr); B
+// is row-major with row stride ldb (nr for a packed panel). kernelAVX2
+// computes exactly this.
+func kernelGo(kb int, a []float32, ars, acs int, b []float32, ldb int, c []float32, ldc int, acc bool) {
+	var sum [mr][nr]float32
 	for k := 0; k < kb; k++ {
-		b := (*[nr]float32)(bp[k*nr : (k+1)*nr])
+		bk := (*[nr]float32)(b[k*ldb : k*ldb+nr])
 		for r := 0; r < mr; r++ {
-			av := ap[k*mr+r]
-			row := &acc[r]
+			av := a[r*ars+k*acs]
+			row := &sum[r]
 			for j := range row {
-				row[j] += av * b[j]
+				row[j] += av * bk[j]
 			}
 		}
 	}
-	for r := range acc {
+	for r := range sum {
 		dst := (*[nr]float32)(c[r*ldc : r*ldc+nr])
-		for j, v := range acc[r] {
-			dst[j] += v
-		}
-	}
-}
-
-// kernelRowsGo is kernelGo reading A in place: c (mr, nr; row stride ldc)
-// += a (mr, kb; row stride lda) @ bp (kb, nr).
-func kernelRowsGo(kb int, a []float32, lda int, bp, c []float32, ldc int) {
-	var acc [mr][nr]float32
-	bp = bp[:kb*nr]
-	for r := 0; r < mr; r++ {
-		ar := a[r*lda : r*lda+kb]
-		row := &acc[r]
-		for k, av := range ar {
-			b := (*[nr]float32)(bp[k*nr : (k+1)*nr])
-			for j := range row {
-				row[j] += av * b[j]
+		for j, v := range sum[r] {
+			if acc {
+				dst[j] += v
+			} else {
+				dst[j] = v
 			}
-		}
-	}
-	for r := range acc {
-		dst := (*[nr]float32)(c[r*ldc : r*ldc+nr])
-		for j, v := range acc[r] {
-			dst[j] += v
 		}
 	}
 }

@@ -65,17 +65,13 @@ func widen(x []float32) []float64 {
 // CPU has it, and kernelGo) on shapes with ragged edges and compares them
 // with the float64 reference loops.
 func TestMatmulMatchesRef(t *testing.T) {
-	type kernels struct {
-		packed func(int, []float32, []float32, []float32, int)
-		rows   func(int, []float32, int, []float32, []float32, int)
-	}
-	for name, k := range map[string]kernels{"go": {kernelGo, kernelRowsGo}, kernelName: {kernel, kernelRows}} {
-		for _, sh := range [][3]int{{1, 1, 1}, {7, 5, 3}, {13, 33, 17}, {50, 64, 384}, {6, 300, 16}, {70, 129, 530}} {
+	for name, k := range map[string]func(int, []float32, int, int, []float32, int, []float32, int, bool){"go": kernelGo, kernelName: kernel} {
+		for _, sh := range [][3]int{{1, 1, 1}, {7, 5, 3}, {13, 33, 17}, {50, 64, 384}, {6, 300, 16}, {70, 129, 530}, {12, 600, 32}} {
 			N, C, OC := sh[0], sh[1], sh[2]
 			t.Run(fmt.Sprintf("%s/%dx%dx%d", name, N, C, OC), func(t *testing.T) {
-				saved, savedRows := kernel, kernelRows
-				kernel, kernelRows = k.packed, k.rows
-				defer func() { kernel, kernelRows = saved, savedRows }()
+				saved := kernel
+				kernel = k
+				defer func() { kernel = saved }()
 				rng := rand.New(rand.NewPCG(uint64(N), uint64(C*OC)))
 				inp, w, b := randSlice(rng, N*C, 1), randSlice(rng, OC*C, 1), randSlice(rng, OC, 1)
 				dout := randSlice(rng, N*OC, 1)

@@ -3,6 +3,7 @@ package train
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 
 	"clip4clip/model"
 	"clip4clip/quant"
@@ -61,6 +62,59 @@ func FromModel(m *model.CLIP) (*Net, error) {
 		return nil, err
 	}
 	return newNet(m.Config, p), nil
+}
+
+// FromModelHead returns a Net from m's CLIP weights with the CLIP4Clip
+// head hc instead of m's own. A new seqTransf head starts as CLIP4Clip's
+// from_pretrained initialises it: frame_position_embeddings from the first
+// rows of the text positional_embedding and transformerClip block i from
+// text block i (for i below both layer counts); whatever is not copied
+// keeps initCLIP's values drawn from seed. A head equal to m's keeps its
+// weights.
+func FromModelHead(m *model.CLIP, hc model.HeadConfig, seed uint64) (*Net, error) {
+	if hc.Type == m.Config.Head.Type && (hc.Type == model.MeanP || hc == m.Config.Head) {
+		return FromModel(m)
+	}
+	cfg := m.Config
+	cfg.Head = hc
+	net, err := New(cfg, seed)
+	if err != nil {
+		return nil, err
+	}
+	src, err := m.StateDict(quant.F32, 0)
+	if err != nil {
+		return nil, err
+	}
+	get := func(name string) []float32 {
+		t, ok := src.Tensors[name]
+		if !ok {
+			return nil
+		}
+		v, err := t.Float32()
+		if err != nil {
+			return nil
+		}
+		return v
+	}
+	for _, t := range net.Params.Tensors {
+		if v := get(t.Name); len(v) == t.Size && !strings.HasPrefix(t.Name, "transformerClip.") && !strings.HasPrefix(t.Name, "frame_position") {
+			copy(net.Params.Get(t.Name), v)
+		}
+	}
+	if hc.Type == model.SeqTransf {
+		fp := net.Params.Get("frame_position_embeddings.weight")
+		if pos := get("positional_embedding"); len(pos) >= len(fp) {
+			copy(fp, pos)
+		}
+		for _, t := range net.Params.Tensors {
+			if rest, ok := strings.CutPrefix(t.Name, "transformerClip."); ok {
+				if v := get("transformer." + rest); len(v) == t.Size {
+					copy(net.Params.Get(t.Name), v)
+				}
+			}
+		}
+	}
+	return net, nil
 }
 
 // checkTrainable reports configurations this package cannot train.

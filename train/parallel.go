@@ -45,3 +45,6 @@ func parallelFor(n, cost int, fn func(lo, hi int)) {
 	fn(0, n/w)
 	wg.Wait()
 }
+
+// KernelName says which matrix micro-kernels run: "avx2" or "go".
+func KernelName() string { return kernelName }

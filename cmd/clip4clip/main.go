@@ -28,6 +28,7 @@ var commands = []command{
 	{"embed", "print CLIP image and text features", runEmbed},
 	{"score", "print CLIP4Clip's caption x video logits and loss for a batch of clips", runScore},
 	{"eval", "print retrieval metrics (R@1, R@5, R@10, MdR, MnR) in both directions", runEval},
+	{"train", "train a CLIP4Clip model (meanP or seqTransf) on a dataset directory", runTrain},
 	{"synth", "write a synthetic dataset of captioned clips (and WebM videos, demo videos)", runSynth},
 	{"vocab", "learn a BPE vocabulary (merges file) from a dataset's captions", runVocab},
 }
