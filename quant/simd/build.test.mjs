@@ -1,0 +1,31 @@
+// Node tests of the kernel modules themselves: run with
+//
+//	node --test quant/simd/build.test.mjs
+//
+// (Go's tests in package quant check every kernel against the Go reference
+// on many shapes; these need no Go.)
+import test from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { loadWabt, stale } from "./build.mjs";
+import { selfTest } from "./kernels.js";
+
+test("committed .wat and .wasm files are up to date with gen.mjs", async (t) => {
+  const wabt = await loadWabt();
+  if (!wabt) {
+    t.skip("wabt is not installed (npm ci --prefix tools): cannot check quant/simd's generated files");
+    return;
+  }
+  assert.deepEqual(stale(wabt), [], "stale generated files: run node quant/simd/build.mjs and commit the result");
+});
+
+for (const v of ["simd", "relaxed"]) {
+  test(`kernels_${v}.wasm passes its self-test`, (t) => {
+    const bytes = readFileSync(new URL(`kernels_${v}.wasm`, import.meta.url));
+    if (!WebAssembly.validate(bytes)) {
+      t.skip(`this engine does not accept kernels_${v}.wasm`);
+      return;
+    }
+    assert.ok(selfTest(new WebAssembly.Module(bytes)));
+  });
+}

@@ -1,0 +1,616 @@
+// gen.mjs writes the WebAssembly text of the SIMD matmul kernels. One
+// definition per kernel; the register blocks are unrolled here rather than
+// by hand, so the two variants (plain SIMD128 and relaxed SIMD) and the
+// block sizes come from the same code. build.mjs assembles the output with
+// wabt; the generated .wat files are committed beside the .wasm for reading.
+//
+// Every kernel computes, for output columns [lo, hi),
+//
+//	dst[i*out + j] = sum_k x[i*in + k] * W[j*in + k] + bias[j]
+//
+// which is quant.LinearRef: x (n, in) f32 row-major, W (out, in) row-major
+// in f32, f16 or int8, dst (n, out). Pointers are byte addresses in the Go
+// instance's memory; the module imports that memory as go.mem.
+//
+// The shape of the computation (dot form, no packing of W): for each block
+// of 4 rows of W (columns j..j+3 of dst), walk the rows of x MR at a time
+// and keep MR*4 vector accumulators over k; at the end of k the four
+// accumulators of an x row are transposed and added into one vector, which
+// is exactly dst[i, j:j+4]. The 4 rows of W (12 KB at in=768) stay in L1
+// while all of x passes by. f16 rows are widened once per block into a
+// scratch buffer and then run through the f32 kernel. int8 multiplies
+// integers: x is quantised per row (to i16 for SIMD128, i32x4.dot_i16x8_s;
+// to unsigned 7 bits with a zero point for relaxed SIMD,
+// i32x4.relaxed_dot_i8x16_i7x16_add_s), and each block of k is converted
+// to f32 and scaled once.
+
+// Register blocking: rows of x per micro-kernel call (the fourth dimension,
+// rows of W, is always 4) and how many k steps one loop iteration takes.
+export const defaults = { mrF32: 2, mrI8: 3, unroll: 2 };
+
+const L = (n) => `(local.get $${n})`;
+const set = (n, e) => `(local.set $${n} ${e})`;
+const i32 = (v) => `(i32.const ${v})`;
+const add = (a, b) => `(i32.add ${a} ${b})`;
+const mul = (a, b) => `(i32.mul ${a} ${b})`;
+
+// lanes32 gives i8x16.shuffle's byte indices for four 32-bit lanes taken
+// from the 8 lanes of two vectors.
+const lanes32 = (...l) => l.flatMap((x) => [4 * x, 4 * x + 1, 4 * x + 2, 4 * x + 3]).join(" ");
+const shuf = (a, b, ...l) => `(i8x16.shuffle ${lanes32(...l)} ${a} ${b})`;
+
+// reduce4 sets local v to [sum(a0), sum(a1), sum(a2), sum(a3)] with vadd
+// (f32x4.add or i32x4.add): two rounds of interleave-and-add.
+function reduce4(vadd, a, v) {
+  const [a0, a1, a2, a3] = a.map(L);
+  return [
+    set("u01", `(${vadd} ${shuf(a0, a1, 0, 4, 1, 5)} ${shuf(a0, a1, 2, 6, 3, 7)})`),
+    set("u23", `(${vadd} ${shuf(a2, a3, 0, 4, 1, 5)} ${shuf(a2, a3, 2, 6, 3, 7)})`),
+    set(v, `(${vadd} ${shuf(L("u01"), L("u23"), 0, 1, 4, 5)} ${shuf(L("u01"), L("u23"), 2, 3, 6, 7)})`),
+  ];
+}
+
+const locals = (type, names) => names.map((n) => `(local $${n} ${type})`).join(" ");
+const range = (n) => [...Array(n).keys()];
+const indent = (lines, d) => lines.flat(Infinity).map((l) => " ".repeat(d) + l).join("\n");
+// ind indents nested lines by two more spaces (inside a loop).
+const ind = (...lines) => lines.flat(Infinity).map((l) => "  " + l);
+
+// rowPointers sets w0..w3 to the 4 rows of W from pw (stride ws bytes),
+// repeating the last valid row when only nc < 4 columns remain: their
+// lanes are computed and never stored.
+function rowPointers() {
+  return range(4).map((c) =>
+    c === 0
+      ? set("w0", L("pw"))
+      : set(`w${c}`, `(select ${add(L(`w${c - 1}`), L("ws"))} ${L(`w${c - 1}`)} (i32.gt_u ${L("nc")} ${i32(c)}))`),
+  );
+}
+
+// f32 micro-kernel: R rows of x by 4 rows of W, full length in.
+function mkF32(R, U, relaxed) {
+  const acc = (r, c) => `a${r}${c}`;
+  const madd = (a, x, w) =>
+    relaxed ? set(a, `(f32x4.relaxed_madd ${x} ${w} ${L(a)})`) : set(a, `(f32x4.add ${L(a)} (f32x4.mul ${x} ${w}))`);
+  // step: one k step of 4 floats at byte offset off from k.
+  const step = (off) => [
+    range(4).map((c) => set(`v${c}`, `(v128.load offset=${off} align=4 ${add(L(`w${c}`), L("k"))})`)),
+    range(R).map((r) => [
+      set("xv", `(v128.load offset=${off} align=4 ${add(L(`x${r}`), L("k"))})`),
+      range(4).map((c) => madd(acc(r, c), L("xv"), L(`v${c}`))),
+    ]),
+  ];
+  const body = [
+    rowPointers(),
+    range(R).map((r) => set(`x${r}`, add(L("px"), mul(L("xs"), i32(r))))),
+    range(R).map((r) => range(4).map((c) => set(acc(r, c), "(v128.const i64x2 0 0)"))),
+    `;; main loop: ${U} steps of 4 floats`,
+    set("kend", `(i32.shl (i32.and ${L("in")} ${i32(-4 * U)}) (i32.const 2))`),
+    set("k", i32(0)),
+    `(if (i32.gt_u ${L("kend")} (i32.const 0)) (then (loop $k`,
+    ind(range(U).map((u) => step(16 * u))),
+    `  ${set("k", add(L("k"), i32(16 * U)))}`,
+    `  (br_if $k (i32.lt_u ${L("k")} ${L("kend")})))))`,
+    `;; the remaining whole steps of 4`,
+    `(block $rest (loop $r`,
+    `  (br_if $rest (i32.ge_u ${L("k")} (i32.shl (i32.and ${L("in")} (i32.const -4)) (i32.const 2))))`,
+    ind(step(0)),
+    `  ${set("k", add(L("k"), i32(16)))}`,
+    `  (br $r)))`,
+    range(R).map((r) => [
+      `;; row ${r}: [sum(a${r}0) .. sum(a${r}3)] + scalar tail + bias`,
+      reduce4("f32x4.add", range(4).map((c) => acc(r, c)), "s"),
+      `(if (i32.and ${L("in")} (i32.const 3)) (then ${set(
+        "s",
+        `(call $tail_f32 ${L("s")} ${L(`x${r}`)} ${L("w0")} ${L("w1")} ${L("w2")} ${L("w3")} (i32.and ${L("in")} (i32.const -4)) ${L("in")})`,
+      )}))`,
+      `(if ${L("pb")} (then ${set("s", `(f32x4.add ${L("s")} (call $load_part ${L("pb")} ${L("nc")}))`)}))`,
+      `(call $store_part ${add(L("pd"), mul(L("ds"), i32(r)))} ${L("s")} ${L("nc")})`,
+    ]),
+  ];
+  return `
+  ;; mk_f32_${R}: dst rows 0..${R - 1} (stride ds bytes) at columns j..j+nc-1 from
+  ;; ${R} rows of x at px (stride xs) and nc rows of W at pw (stride ws).
+  (func $mk_f32_${R} (param $px i32) (param $xs i32) (param $pw i32) (param $ws i32) (param $in i32)
+      (param $pd i32) (param $ds i32) (param $pb i32) (param $nc i32)
+    ${locals("i32", ["w0", "w1", "w2", "w3", ...range(R).map((r) => `x${r}`), "k", "kend"])}
+    ${locals("v128", [...range(R).flatMap((r) => range(4).map((c) => acc(r, c))), "v0", "v1", "v2", "v3", "xv", "u01", "u23", "s"])}
+${indent(body, 4)})`;
+}
+
+// The f32 driver walks 4 rows of W at a time, x MR rows at a time.
+// f16 widens the 4 rows into scratch first and runs the same loop on it.
+function driverF32(MR, f16) {
+  const call = (R) =>
+    `(call $mk_f32_${R} ${add(L("x"), mul(L("i"), L("xs")))} ${L("xs")} ${L("pw")} ${L("ws")} ${L("in")} ${add(
+      L("pd"),
+      mul(L("i"), L("ds")),
+    )} ${L("ds")} ${L("pb")} ${L("nc")})`;
+  const name = f16 ? "linear_f16" : "linear_f32";
+  const widen = f16
+    ? [
+        `;; widen the nc rows of f16 weights into scratch, in f32`,
+        set("c", i32(0)),
+        `(loop $c`,
+        `  (call $widen_f16 ${add(L("w"), mul(add(L("j"), L("c")), L("hs")))} ${add(L("scratch"), mul(L("c"), L("xs")))} ${L("in")})`,
+        `  ${set("c", add(L("c"), i32(1)))}`,
+        `  (br_if $c (i32.lt_u ${L("c")} ${L("nc")})))`,
+        set("pw", L("scratch")),
+      ]
+    : [set("pw", add(L("w"), mul(L("j"), L("ws"))))];
+  return `
+  (func (export "${name}") (param $w i32) (param $x i32) (param $dst i32) (param $bias i32)
+      (param $n i32) (param $in i32) (param $out i32) (param $lo i32) (param $hi i32)${f16 ? " (param $scratch i32)" : ""} (result i32)
+    ${locals("i32", ["i", "j", "c", "nc", "pw", "pb", "pd", "xs", "ws", "ds", "hs"])}
+    ${set("xs", `(i32.shl ${L("in")} (i32.const 2))`)}
+    ${set("ws", L("xs"))}
+    ${set("hs", `(i32.shl ${L("in")} (i32.const 1))`)}
+    ${set("ds", `(i32.shl ${L("out")} (i32.const 2))`)}
+    (if (i32.or (i32.ge_s ${L("lo")} ${L("hi")}) (i32.or (i32.le_s ${L("n")} (i32.const 0)) (i32.le_s ${L("in")} (i32.const 0))))
+      (then (return (i32.const 0))))
+    ${set("j", L("lo"))}
+    (loop $j
+${indent(
+  [
+    set("nc", `(call $min ${i32(4)} (i32.sub ${L("hi")} ${L("j")}))`),
+    widen,
+    set("pb", `(select ${add(L("bias"), `(i32.shl ${L("j")} (i32.const 2))`)} (i32.const 0) ${L("bias")})`),
+    set("pd", add(L("dst"), `(i32.shl ${L("j")} (i32.const 2))`)),
+    set("i", i32(0)),
+    `(block $done`,
+    `  (loop $rows`,
+    `    (br_if $done (i32.gt_s (i32.add ${L("i")} ${i32(MR)}) ${L("n")}))`,
+    `    ${call(MR)}`,
+    `    ${set("i", add(L("i"), i32(MR)))}`,
+    `    (br $rows)))`,
+    `(block $done1`,
+    `  (loop $rows1`,
+    `    (br_if $done1 (i32.ge_s ${L("i")} ${L("n")}))`,
+    `    ${call(1)}`,
+    `    ${set("i", add(L("i"), i32(1)))}`,
+    `    (br $rows1)))`,
+    set("j", add(L("j"), i32(4))),
+    `(br_if $j (i32.lt_s ${L("j")} ${L("hi")}))`,
+  ],
+  6,
+)})
+    (i32.const 1))`;
+}
+
+// h2f converts 4 IEEE halves (zero-extended into i32 lanes, local h) to
+// f32 bit patterns exactly, zero, subnormals, infinities and NaNs included:
+// normal numbers rebias the exponent (+112 << 23), inf/NaN get a further
+// +112, subnormals are em * 2^-24 computed in f32 (exact).
+function h2f(h) {
+  const c = (v) => `(v128.const i32x4 ${v} ${v} ${v} ${v})`;
+  return [
+    set("em", `(v128.and ${h} ${c("0x7fff")})`),
+    set("hn", `(i32x4.add (i32x4.shl ${L("em")} (i32.const 13)) ${c("0x38000000")})`),
+    set("hn", `(i32x4.add ${L("hn")} (v128.and (i32x4.gt_s ${L("em")} ${c("0x7bff")}) ${c("0x38000000")}))`),
+    set(
+      "hn",
+      `(v128.bitselect (f32x4.mul (f32x4.convert_i32x4_s ${L("em")}) (v128.const f32x4 0x1p-24 0x1p-24 0x1p-24 0x1p-24)) ${L(
+        "hn",
+      )} (i32x4.lt_s ${L("em")} ${c("0x400")}))`,
+    ),
+    set("hn", `(v128.or ${L("hn")} (i32x4.shl (v128.and ${h} ${c("0x8000")}) (i32.const 16)))`),
+  ];
+}
+
+function widenF16() {
+  return `
+  ;; widen_f16 writes n f32 values at dst from n IEEE halves at src.
+  (func $widen_f16 (param $src i32) (param $dst i32) (param $n i32)
+    (local $k i32) (local $h v128) (local $em v128) (local $hn v128)
+    (block $done (loop $k8
+      (br_if $done (i32.gt_s (i32.add ${L("k")} (i32.const 8)) ${L("n")}))
+      ${set("h", `(v128.load align=2 ${add(L("src"), `(i32.shl ${L("k")} (i32.const 1))`)})`)}
+${indent(h2f(`(i32x4.extend_low_i16x8_u ${L("h")})`), 6)}
+      (v128.store align=4 ${add(L("dst"), `(i32.shl ${L("k")} (i32.const 2))`)} ${L("hn")})
+${indent(h2f(`(i32x4.extend_high_i16x8_u ${L("h")})`), 6)}
+      (v128.store offset=16 align=4 ${add(L("dst"), `(i32.shl ${L("k")} (i32.const 2))`)} ${L("hn")})
+      ${set("k", add(L("k"), i32(8)))}
+      (br $k8)))
+    (block $done1 (loop $k1
+      (br_if $done1 (i32.ge_s ${L("k")} ${L("n")}))
+${indent(h2f(`(i32x4.splat (i32.load16_u ${add(L("src"), `(i32.shl ${L("k")} (i32.const 1))`)}))`), 6)}
+      (f32.store ${add(L("dst"), `(i32.shl ${L("k")} (i32.const 2))`)} (f32x4.extract_lane 0 ${L("hn")}))
+      ${set("k", add(L("k"), i32(1)))}
+      (br $k1))))`;
+}
+
+// int8 micro-kernel: R rows of quantised x by 4 rows of int8 W, block by
+// block of k. Per block: integer dots, [4 sums] (- zp * wsum for relaxed),
+// to f32, times the 4 rows' scales; at the end times the row's x scale.
+function mkI8(R, U, relaxed) {
+  const C = relaxed ? 16 : 8; // elements per k step
+  const xb = relaxed ? 1 : 2; // bytes per quantised x element
+  const acc = (r, c) => `a${r}${c}`;
+  const step = (off) => [
+    range(4).map((c) =>
+      set(
+        `v${c}`,
+        relaxed
+          ? `(v128.load offset=${off} align=1 ${add(L(`w${c}`), L("k"))})`
+          : `(v128.load8x8_s offset=${off} align=1 ${add(L(`w${c}`), L("k"))})`,
+      ),
+    ),
+    range(R).map((r) => [
+      set("xv", `(v128.load offset=${off * xb} align=${xb} ${add(L(`x${r}`), relaxed ? L("k") : L("k2"))})`),
+      range(4).map((c) =>
+        relaxed
+          ? set(acc(r, c), `(i32x4.relaxed_dot_i8x16_i7x16_add_s ${L(`v${c}`)} ${L("xv")} ${L(acc(r, c))})`)
+          : set(acc(r, c), `(i32x4.add ${L(acc(r, c))} (i32x4.dot_i16x8_s ${L("xv")} ${L(`v${c}`)}))`),
+      ),
+    ]),
+  ];
+  const k2 = relaxed ? [] : [set("k2", `(i32.shl ${L("k")} (i32.const 1))`)];
+  const body = [
+    rowPointers(),
+    range(R).map((r) => [set(`x${r}`, add(L("px"), mul(L("xs"), i32(r)))), set(`f${r}`, "(v128.const i64x2 0 0)")]),
+    set("kb", i32(0)),
+    set("b", i32(0)),
+    `(loop $blocks`,
+    [
+      `;; this block's k range [kb, kend), kend rounded up to whole steps (x is zero-padded)`,
+      set(
+        "kend",
+        add(
+          L("kb"),
+          `(i32.and (i32.add (i32.sub (call $min (i32.add ${L("kb")} ${L("blk")}) ${L("in")}) ${L("kb")}) ${i32(C - 1)}) ${i32(-C)})`,
+        ),
+      ),
+      range(R).map((r) => range(4).map((c) => set(acc(r, c), "(v128.const i64x2 0 0)"))),
+      set("k", L("kb")),
+      `(block $main (loop $k`,
+      `  (br_if $main (i32.gt_s (i32.add ${L("k")} ${i32(C * U)}) ${L("kend")}))`,
+      ind(k2, range(U).map((u) => step(C * u))),
+      `  ${set("k", add(L("k"), i32(C * U)))}`,
+      `  (br $k)))`,
+      `(block $rest (loop $r`,
+      `  (br_if $rest (i32.ge_s ${L("k")} ${L("kend")}))`,
+      ind(k2, step(0)),
+      `  ${set("k", add(L("k"), i32(C)))}`,
+      `  (br $r)))`,
+      set("sw", `(v128.load align=4 ${add(L("pswv"), `(i32.shl ${L("b")} (i32.const 4))`)})`),
+      relaxed ? set("ws4", `(v128.load align=4 ${add(L("pwsum"), `(i32.shl ${L("b")} (i32.const 4))`)})`) : [],
+      range(R).map((r) => [
+        reduce4("i32x4.add", range(4).map((c) => acc(r, c)), "s"),
+        relaxed
+          ? set("s", `(i32x4.sub ${L("s")} (i32x4.mul ${L("ws4")} (i32x4.splat (i32.load offset=${4 * r} ${L("pzp")}))))`)
+          : [],
+        relaxed
+          ? set(`f${r}`, `(f32x4.relaxed_madd (f32x4.convert_i32x4_s ${L("s")}) ${L("sw")} ${L(`f${r}`)})`)
+          : set(`f${r}`, `(f32x4.add ${L(`f${r}`)} (f32x4.mul (f32x4.convert_i32x4_s ${L("s")}) ${L("sw")}))`),
+      ]),
+      set("kb", add(L("kb"), L("blk"))),
+      set("b", add(L("b"), i32(1))),
+      `(br_if $blocks (i32.lt_s ${L("b")} ${L("nb")}))`,
+    ].map((l) => (Array.isArray(l) ? l.flat(Infinity).map((s) => "  " + s) : "  " + l)),
+    `)`,
+    range(R).map((r) => [
+      set("s", `(f32x4.mul ${L(`f${r}`)} (f32x4.splat (f32.load offset=${4 * r} ${L("psx")})))`),
+      `(if ${L("pb")} (then ${set("s", `(f32x4.add ${L("s")} (call $load_part ${L("pb")} ${L("nc")}))`)}))`,
+      `(call $store_part ${add(L("pd"), mul(L("ds"), i32(r)))} ${L("s")} ${L("nc")})`,
+    ]),
+  ];
+  return `
+  ;; mk_i8_${R}: dst rows 0..${R - 1} at columns j..j+nc-1 from ${R} rows of quantised x
+  ;; at px (stride xs bytes) and nc rows of int8 W at pw (stride ws = in bytes).
+  ;; pswv/pwsum: per block, the 4 rows' scales (f32x4) and weight sums (i32x4);
+  ;; psx/pzp: the x rows' scales (f32) and zero points (i32).
+  (func $mk_i8_${R} (param $px i32) (param $xs i32) (param $pw i32) (param $ws i32) (param $in i32)
+      (param $nb i32) (param $blk i32) (param $pswv i32) (param $pwsum i32) (param $psx i32) (param $pzp i32)
+      (param $pd i32) (param $ds i32) (param $pb i32) (param $nc i32)
+    ${locals("i32", ["w0", "w1", "w2", "w3", ...range(R).map((r) => `x${r}`), "k", "k2", "kb", "kend", "b"])}
+    ${locals("v128", [
+      ...range(R).flatMap((r) => range(4).map((c) => acc(r, c))),
+      ...range(R).map((r) => `f${r}`),
+      "v0", "v1", "v2", "v3", "xv", "u01", "u23", "s", "sw", "ws4",
+    ])}
+${indent(body, 4)})`;
+}
+
+// quantX quantises one row of x (in floats at src) into dst, padded with
+// zeros to a multiple of 16 elements, and stores its scale at psx (and zero
+// point at pzp for relaxed).
+//   SIMD128: q = nearest(x * lim/amax) in i16, x ~= q * amax/lim, where lim
+//            keeps blk*127*lim < 2^31 so a block's i32 sum cannot overflow.
+//   relaxed: q = clamp(nearest(x / s) + zp, 0, 127) in u8 with the range
+//            [min(x, 0), max(x, 0)] split in 127 steps s, x ~= (q - zp) * s.
+//            relaxed_dot_i8x16_i7x16 needs the second operand in 0..127.
+function quantX(relaxed) {
+  const f4 = (v) => `(v128.const f32x4 ${v} ${v} ${v} ${v})`;
+  const scan = relaxed
+    ? [
+        set("mn", f4(0)),
+        set("mx", f4(0)),
+        `(block $d (loop $l`,
+        `  (br_if $d (i32.gt_s (i32.add ${L("k")} (i32.const 4)) ${L("in")}))`,
+        `  ${set("v", `(v128.load align=4 ${add(L("src"), `(i32.shl ${L("k")} (i32.const 2))`)})`)}`,
+        `  ${set("mn", `(f32x4.min ${L("mn")} ${L("v")})`)}`,
+        `  ${set("mx", `(f32x4.max ${L("mx")} ${L("v")})`)}`,
+        `  ${set("k", add(L("k"), i32(4)))}`,
+        `  (br $l)))`,
+        `(block $d (loop $l`,
+        `  (br_if $d (i32.ge_s ${L("k")} ${L("in")}))`,
+        `  ${set("v", `(f32x4.splat (f32.load ${add(L("src"), `(i32.shl ${L("k")} (i32.const 2))`)}))`)}`,
+        `  ${set("mn", `(f32x4.min ${L("mn")} ${L("v")})`)}`,
+        `  ${set("mx", `(f32x4.max ${L("mx")} ${L("v")})`)}`,
+        `  ${set("k", add(L("k"), i32(1)))}`,
+        `  (br $l)))`,
+        set("lo", `(f32.min (f32.min (f32x4.extract_lane 0 ${L("mn")}) (f32x4.extract_lane 1 ${L("mn")})) (f32.min (f32x4.extract_lane 2 ${L("mn")}) (f32x4.extract_lane 3 ${L("mn")})))`),
+        set("hi", `(f32.max (f32.max (f32x4.extract_lane 0 ${L("mx")}) (f32x4.extract_lane 1 ${L("mx")})) (f32.max (f32x4.extract_lane 2 ${L("mx")}) (f32x4.extract_lane 3 ${L("mx")})))`),
+        set("s", `(f32.div (f32.sub ${L("hi")} ${L("lo")}) (f32.const 127))`),
+        set("inv", `(select (f32.div (f32.const 1) ${L("s")}) (f32.const 0) (f32.gt ${L("s")} (f32.const 0)))`),
+        set("zp", `(i32.trunc_sat_f32_s (f32.nearest (f32.neg (f32.mul ${L("lo")} ${L("inv")}))))`),
+        `(f32.store ${L("psx")} ${L("s")})`,
+        `(i32.store ${L("pzp")} ${L("zp")})`,
+      ]
+    : [
+        set("mx", f4(0)),
+        `(block $d (loop $l`,
+        `  (br_if $d (i32.gt_s (i32.add ${L("k")} (i32.const 4)) ${L("in")}))`,
+        `  ${set("mx", `(f32x4.max ${L("mx")} (f32x4.abs (v128.load align=4 ${add(L("src"), `(i32.shl ${L("k")} (i32.const 2))`)})))`)}`,
+        `  ${set("k", add(L("k"), i32(4)))}`,
+        `  (br $l)))`,
+        `(block $d (loop $l`,
+        `  (br_if $d (i32.ge_s ${L("k")} ${L("in")}))`,
+        `  ${set("mx", `(f32x4.max ${L("mx")} (f32x4.splat (f32.abs (f32.load ${add(L("src"), `(i32.shl ${L("k")} (i32.const 2))`)}))))`)}`,
+        `  ${set("k", add(L("k"), i32(1)))}`,
+        `  (br $l)))`,
+        set("hi", `(f32.max (f32.max (f32x4.extract_lane 0 ${L("mx")}) (f32x4.extract_lane 1 ${L("mx")})) (f32.max (f32x4.extract_lane 2 ${L("mx")}) (f32x4.extract_lane 3 ${L("mx")})))`),
+        set("s", `(f32.div ${L("hi")} (f32.convert_i32_s ${L("lim")}))`),
+        set("inv", `(select (f32.div (f32.convert_i32_s ${L("lim")}) ${L("hi")}) (f32.const 0) (f32.gt ${L("hi")} (f32.const 0)))`),
+        `(f32.store ${L("psx")} ${L("s")})`,
+      ];
+  // q4 quantises the 4 floats of vector v into i32 lanes.
+  const q4 = (v) =>
+    relaxed
+      ? `(i32x4.min_s (i32x4.max_s (i32x4.add (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul ${v} ${L("iv")}))) ${L("zv")}) (v128.const i64x2 0 0)) (v128.const i32x4 127 127 127 127))`
+      : `(i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul ${v} ${L("iv")})))`;
+  const src = (off) => add(L("src"), `(i32.shl (i32.add ${L("k")} (i32.const ${off})) (i32.const 2))`);
+  const ld = (off) => `(v128.load align=4 ${src(off)})`;
+  const vec = relaxed
+    ? [
+        `;; 16 floats -> 16 bytes`,
+        `(block $d (loop $l`,
+        `  (br_if $d (i32.gt_s (i32.add ${L("k")} (i32.const 16)) ${L("in")}))`,
+        `  (v128.store align=1 ${add(L("dst"), L("k"))} (i8x16.narrow_i16x8_u (i16x8.narrow_i32x4_s ${q4(ld(0))} ${q4(ld(4))}) (i16x8.narrow_i32x4_s ${q4(ld(8))} ${q4(ld(12))})))`,
+        `  ${set("k", add(L("k"), i32(16)))}`,
+        `  (br $l)))`,
+      ]
+    : [
+        `;; 8 floats -> 8 i16`,
+        `(block $d (loop $l`,
+        `  (br_if $d (i32.gt_s (i32.add ${L("k")} (i32.const 8)) ${L("in")}))`,
+        `  (v128.store align=2 ${add(L("dst"), `(i32.shl ${L("k")} (i32.const 1))`)} (i16x8.narrow_i32x4_s ${q4(ld(0))} ${q4(ld(4))}))`,
+        `  ${set("k", add(L("k"), i32(8)))}`,
+        `  (br $l)))`,
+      ];
+  const tail = [
+    `;; the ragged end one float at a time, then zeros up to a multiple of 16`,
+    `(block $d (loop $l`,
+    `  (br_if $d (i32.ge_s ${L("k")} ${L("in")}))`,
+    `  ${set("q", `(i32x4.extract_lane 0 ${q4(`(f32x4.splat (f32.load ${src(0)}))`)})`)}`,
+    relaxed
+      ? `  (i32.store8 ${add(L("dst"), L("k"))} ${L("q")})`
+      : `  (i32.store16 ${add(L("dst"), `(i32.shl ${L("k")} (i32.const 1))`)} ${L("q")})`,
+    `  ${set("k", add(L("k"), i32(1)))}`,
+    `  (br $l)))`,
+    `(block $d (loop $l`,
+    `  (br_if $d (i32.ge_s ${L("k")} ${L("kp")}))`,
+    relaxed
+      ? `  (i32.store8 ${add(L("dst"), L("k"))} (i32.const 0))`
+      : `  (i32.store16 ${add(L("dst"), `(i32.shl ${L("k")} (i32.const 1))`)} (i32.const 0))`,
+    `  ${set("k", add(L("k"), i32(1)))}`,
+    `  (br $l)))`,
+  ];
+  return `
+  ;; quant_x: one row of x (in floats at src) into dst, zero-padded to kp;
+  ;; its scale to psx${relaxed ? ", its zero point to pzp" : ""}.
+  (func $quant_x (param $src i32) (param $in i32) (param $kp i32) (param $dst i32) (param $psx i32) (param $pzp i32) (param $lim i32)
+    (local $k i32) (local $q i32) (local $zp i32) (local $lo f32) (local $hi f32) (local $s f32) (local $inv f32)
+    (local $v v128) (local $mn v128) (local $mx v128) (local $iv v128) (local $zv v128)
+${indent(scan, 4)}
+    ${set("iv", `(f32x4.splat ${L("inv")})`)}
+    ${set("zv", `(i32x4.splat ${L("zp")})`)}
+    ${set("k", i32(0))}
+${indent(vec, 4)}
+${indent(tail, 4)})`;
+}
+
+// The int8 driver: quantise x, then per 4 rows of W gather the per-block
+// scales (and weight sums), then the micro-kernels over the rows of x.
+function driverI8(MR, relaxed) {
+  const C = relaxed ? 16 : 8;
+  const call = (R) =>
+    `(call $mk_i8_${R} ${add(L("xq"), mul(L("i"), L("xs")))} ${L("xs")} ${L("pw")} ${L("in")} ${L("in")} ${L("nb")} ${L("blk")} ${L("swv")} ${L("wsum")} ${add(
+      L("sx"),
+      `(i32.shl ${L("i")} (i32.const 2))`,
+    )} ${add(L("zp"), `(i32.shl ${L("i")} (i32.const 2))`)} ${add(L("pd"), mul(L("i"), L("ds")))} ${L("ds")} ${L("pb")} ${L("nc")})`;
+  const wsum = relaxed
+    ? [
+        `;; wsum[b][c] = sum of row c's int8 weights over block b (true elements only)`,
+        set("k", i32(0)),
+        `(block $d (loop $l`,
+        `  (br_if $d (i32.ge_s ${L("k")} ${L("in")}))`,
+        `  ${set("kend", `(call $min (i32.add ${L("k")} ${L("blk")}) ${L("in")})`)}`,
+        `  (i32.store ${add(L("wsum"), `(i32.add (i32.shl ${L("b")} (i32.const 4)) (i32.shl ${L("c")} (i32.const 2)))`)} (call $sum_i8 ${add(L("pw"), L("k"))} (i32.sub ${L("kend")} ${L("k")})))`,
+        `  ${set("k", L("kend"))}`,
+        `  ${set("b", add(L("b"), i32(1)))}`,
+        `  (br $l)))`,
+      ]
+    : [];
+  return `
+  (func (export "linear_i8") (param $w i32) (param $scales i32) (param $nb i32) (param $blk i32)
+      (param $x i32) (param $dst i32) (param $bias i32)
+      (param $n i32) (param $in i32) (param $out i32) (param $lo i32) (param $hi i32) (param $scratch i32) (result i32)
+    ${locals("i32", ["i", "j", "c", "b", "k", "kend", "nc", "pw", "pb", "pd", "ds", "kp", "xs", "xq", "sx", "zp", "swv", "wsum", "lim"])}
+    (if (i32.or (i32.ge_s ${L("lo")} ${L("hi")}) (i32.or (i32.le_s ${L("n")} (i32.const 0)) (i32.le_s ${L("in")} (i32.const 0))))
+      (then (return (i32.const 0))))
+    ;; blocks shorter than the row must hold whole k steps
+    (if (i32.and (i32.gt_s ${L("nb")} (i32.const 1)) (i32.ne (i32.and ${L("blk")} ${i32(C - 1)}) (i32.const 0)))
+      (then (return (i32.const 0))))
+    ;; the last block's rounded-up steps read up to ${C - 1} bytes past W: stay inside memory
+    (if (i64.gt_u (i64.add (i64.extend_i32_u ${L("w")}) (i64.add (i64.mul (i64.extend_i32_u ${L("out")}) (i64.extend_i32_u ${L("in")})) (i64.const 16)))
+                  (i64.shl (i64.extend_i32_u (memory.size)) (i64.const 16)))
+      (then (return (i32.const 0))))
+    ${set("ds", `(i32.shl ${L("out")} (i32.const 2))`)}
+    ${set("kp", `(i32.and (i32.add ${L("in")} (i32.const 15)) (i32.const -16))`)}
+    ;; scratch: xq (n rows of kp ${relaxed ? "bytes" : "i16"}), sx (n f32), zp (n i32), swv and wsum (nb x 16 bytes)
+    ${set("xq", `(i32.and (i32.add ${L("scratch")} (i32.const 15)) (i32.const -16))`)}
+    ${set("xs", relaxed ? L("kp") : `(i32.shl ${L("kp")} (i32.const 1))`)}
+    ${set("sx", add(L("xq"), mul(L("n"), L("xs"))))}
+    ${set("zp", add(L("sx"), `(i32.shl ${L("n")} (i32.const 2))`))}
+    ${set("swv", `(i32.and (i32.add ${add(L("zp"), `(i32.shl ${L("n")} (i32.const 2))`)} (i32.const 15)) (i32.const -16))`)}
+    ${set("wsum", add(L("swv"), `(i32.shl ${L("nb")} (i32.const 4))`))}
+    ;; i16 quantisation limit: blk * 127 * lim < 2^31 (one block's integer sum)
+    ${set("lim", `(call $min (i32.const 32767) (i32.div_u (i32.const 2147483647) (i32.mul (i32.const 127) (call $min ${L("blk")} ${L("in")}))))`)}
+    ${set("i", i32(0))}
+    (loop $q
+      (call $quant_x ${add(L("x"), mul(L("i"), `(i32.shl ${L("in")} (i32.const 2))`))} ${L("in")} ${L("kp")} ${add(L("xq"), mul(L("i"), L("xs")))} ${add(
+        L("sx"),
+        `(i32.shl ${L("i")} (i32.const 2))`,
+      )} ${add(L("zp"), `(i32.shl ${L("i")} (i32.const 2))`)} ${L("lim")})
+      ${set("i", add(L("i"), i32(1)))}
+      (br_if $q (i32.lt_s ${L("i")} ${L("n")})))
+    ${set("j", L("lo"))}
+    (loop $j
+${indent(
+  [
+    set("nc", `(call $min ${i32(4)} (i32.sub ${L("hi")} ${L("j")}))`),
+    set("c", i32(0)),
+    `(loop $c`,
+    [
+      `;; row c of the block is W row j + min(c, nc-1)`,
+      set("pw", add(L("w"), mul(add(L("j"), `(call $min ${L("c")} (i32.sub ${L("nc")} (i32.const 1)))`), L("in")))),
+      set("b", i32(0)),
+      `(loop $b`,
+      `  (f32.store ${add(L("swv"), `(i32.add (i32.shl ${L("b")} (i32.const 4)) (i32.shl ${L("c")} (i32.const 2)))`)} (f32.load ${add(
+        L("scales"),
+        `(i32.shl ${add(mul(add(L("j"), `(call $min ${L("c")} (i32.sub ${L("nc")} (i32.const 1)))`), L("nb")), L("b"))} (i32.const 2))`,
+      )}))`,
+      `  ${set("b", add(L("b"), i32(1)))}`,
+      `  (br_if $b (i32.lt_s ${L("b")} ${L("nb")})))`,
+      set("b", i32(0)),
+      wsum,
+      set("c", add(L("c"), i32(1))),
+      `(br_if $c (i32.lt_s ${L("c")} (i32.const 4)))`,
+    ].flat().map((l) => "  " + l),
+    `)`,
+    set("pw", add(L("w"), mul(L("j"), L("in")))),
+    set("pb", `(select ${add(L("bias"), `(i32.shl ${L("j")} (i32.const 2))`)} (i32.const 0) ${L("bias")})`),
+    set("pd", add(L("dst"), `(i32.shl ${L("j")} (i32.const 2))`)),
+    set("i", i32(0)),
+    `(block $done`,
+    `  (loop $rows`,
+    `    (br_if $done (i32.gt_s (i32.add ${L("i")} ${i32(MR)}) ${L("n")}))`,
+    `    ${call(MR)}`,
+    `    ${set("i", add(L("i"), i32(MR)))}`,
+    `    (br $rows)))`,
+    `(block $done1`,
+    `  (loop $rows1`,
+    `    (br_if $done1 (i32.ge_s ${L("i")} ${L("n")}))`,
+    `    ${call(1)}`,
+    `    ${set("i", add(L("i"), i32(1)))}`,
+    `    (br $rows1)))`,
+    set("j", add(L("j"), i32(4))),
+    `(br_if $j (i32.lt_s ${L("j")} ${L("hi")}))`,
+  ],
+  6,
+)})
+    (i32.const 1))`;
+}
+
+const helpers = `
+  (func $min (param $a i32) (param $b i32) (result i32)
+    (select (local.get $a) (local.get $b) (i32.lt_s (local.get $a) (local.get $b))))
+
+  ;; load_part reads nc (1..4) floats at p into the low lanes of a vector.
+  (func $load_part (param $p i32) (param $nc i32) (result v128)
+    (local $v v128)
+    (if (i32.eq (local.get $nc) (i32.const 4)) (then (return (v128.load align=4 (local.get $p)))))
+    (local.set $v (f32x4.replace_lane 0 (v128.const i64x2 0 0) (f32.load (local.get $p))))
+    (if (i32.gt_u (local.get $nc) (i32.const 1)) (then (local.set $v (f32x4.replace_lane 1 (local.get $v) (f32.load offset=4 (local.get $p))))))
+    (if (i32.gt_u (local.get $nc) (i32.const 2)) (then (local.set $v (f32x4.replace_lane 2 (local.get $v) (f32.load offset=8 (local.get $p))))))
+    (local.get $v))
+
+  ;; store_part writes the low nc (1..4) lanes of v to p.
+  (func $store_part (param $p i32) (param $v v128) (param $nc i32)
+    (if (i32.eq (local.get $nc) (i32.const 4)) (then (v128.store align=4 (local.get $p) (local.get $v)) (return)))
+    (f32.store (local.get $p) (f32x4.extract_lane 0 (local.get $v)))
+    (if (i32.gt_u (local.get $nc) (i32.const 1)) (then (f32.store offset=4 (local.get $p) (f32x4.extract_lane 1 (local.get $v)))))
+    (if (i32.gt_u (local.get $nc) (i32.const 2)) (then (f32.store offset=8 (local.get $p) (f32x4.extract_lane 2 (local.get $v))))))
+
+  ;; dot_f32 returns sum x[k]*w[k] for k in [k0, in), scalar.
+  (func $dot_f32 (param $x i32) (param $w i32) (param $k0 i32) (param $in i32) (result f32)
+    (local $s f32)
+    (block $d (loop $l
+      (br_if $d (i32.ge_s (local.get $k0) (local.get $in)))
+      (local.set $s (f32.add (local.get $s) (f32.mul
+        (f32.load (i32.add (local.get $x) (i32.shl (local.get $k0) (i32.const 2))))
+        (f32.load (i32.add (local.get $w) (i32.shl (local.get $k0) (i32.const 2)))))))
+      (local.set $k0 (i32.add (local.get $k0) (i32.const 1)))
+      (br $l)))
+    (local.get $s))
+
+  ;; tail_f32 adds the scalar tails [k0, in) of the dots of x with w0..w3 to the lanes of v.
+  (func $tail_f32 (param $v v128) (param $x i32) (param $w0 i32) (param $w1 i32) (param $w2 i32) (param $w3 i32)
+      (param $k0 i32) (param $in i32) (result v128)
+    (f32x4.add (local.get $v)
+      (f32x4.replace_lane 3 (f32x4.replace_lane 2 (f32x4.replace_lane 1 (f32x4.splat
+        (call $dot_f32 (local.get $x) (local.get $w0) (local.get $k0) (local.get $in)))
+        (call $dot_f32 (local.get $x) (local.get $w1) (local.get $k0) (local.get $in)))
+        (call $dot_f32 (local.get $x) (local.get $w2) (local.get $k0) (local.get $in)))
+        (call $dot_f32 (local.get $x) (local.get $w3) (local.get $k0) (local.get $in)))))
+
+  ;; sum_i8 returns the sum of n int8 values at p.
+  (func $sum_i8 (param $p i32) (param $n i32) (result i32)
+    (local $k i32) (local $s i32) (local $v v128)
+    (block $d (loop $l
+      (br_if $d (i32.gt_s (i32.add (local.get $k) (i32.const 16)) (local.get $n)))
+      (local.set $v (i32x4.add (local.get $v) (i32x4.extadd_pairwise_i16x8_s (i16x8.extadd_pairwise_i8x16_s
+        (v128.load align=1 (i32.add (local.get $p) (local.get $k)))))))
+      (local.set $k (i32.add (local.get $k) (i32.const 16)))
+      (br $l)))
+    (local.set $s (i32.add
+      (i32.add (i32x4.extract_lane 0 (local.get $v)) (i32x4.extract_lane 1 (local.get $v)))
+      (i32.add (i32x4.extract_lane 2 (local.get $v)) (i32x4.extract_lane 3 (local.get $v)))))
+    (block $d (loop $l
+      (br_if $d (i32.ge_s (local.get $k) (local.get $n)))
+      (local.set $s (i32.add (local.get $s) (i32.load8_s (i32.add (local.get $p) (local.get $k)))))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br $l)))
+    (local.get $s))`;
+
+// generate returns the module's text. relaxed selects the relaxed-SIMD
+// instructions (f32x4.relaxed_madd, i32x4.relaxed_dot_i8x16_i7x16_add_s).
+export function generate({ relaxed, mrF32 = defaults.mrF32, mrI8 = defaults.mrI8, unroll = defaults.unroll } = {}) {
+  const name = relaxed ? "relaxed SIMD" : "SIMD128";
+  return `;; Generated by gen.mjs (node build.mjs); do not edit.
+;; clip4clip's matmul kernels for WebAssembly ${name}: see gen.mjs for the method.
+;; Exports (all pointers are byte addresses in the imported memory go.mem;
+;; each returns 1 when it computed dst, 0 when it declined and the caller
+;; must use its own kernel):
+;;   linear_f32(w, x, dst, bias, n, in, out, lo, hi)
+;;   linear_f16(w, x, dst, bias, n, in, out, lo, hi, scratch)   scratch: 4*in f32
+;;   linear_i8(w, scales, nb, block, x, dst, bias, n, in, out, lo, hi, scratch)
+;;       scratch: 2*n*ceil16(in) + 8*n + 32*nb + 16 bytes
+;; dst(n, out)[:, lo:hi] = x(n, in) @ W(out, in)[lo:hi]^T + bias; bias 0 = none.
+;; Register blocks: f32 ${mrF32}x4, int8 ${mrI8}x4, k unrolled ${unroll}x.
+(module
+  (import "go" "mem" (memory 0))
+${helpers}
+${mkF32(mrF32, unroll, relaxed)}
+${mrF32 === 1 ? "" : mkF32(1, unroll, relaxed)}
+${driverF32(mrF32, false)}
+${widenF16()}
+${driverF32(mrF32, true)}
+${quantX(relaxed)}
+${mkI8(mrI8, unroll, relaxed)}
+${mrI8 === 1 ? "" : mkI8(1, unroll, relaxed)}
+${driverI8(mrI8, relaxed)}
+)
+`;
+}

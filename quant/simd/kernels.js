@@ -1,0 +1,154 @@
+// kernels.js links clip4clip's WebAssembly SIMD matmul kernels into a Go
+// js/wasm program. Package quant declares the functions of the import
+// module "clip4clip_simd" with //go:wasmimport, so every host that runs a Go
+// binary using quant must provide that module; this file does, for the
+// browser and for Node (tools/wasmexec):
+//
+//	import { loadKernels } from "./kernels.js";
+//	const go = new Go();                               // wasm_exec.js
+//	Object.assign(go.importObject, await loadKernels(go));
+//	const { instance } = await WebAssembly.instantiateStreaming(fetch("main.wasm"), go.importObject);
+//	go.run(instance);
+//
+// The kernel module (kernels_relaxed.wasm where the engine has relaxed
+// SIMD, else kernels_simd.wasm) imports the Go instance's memory, so it is
+// instantiated on the first kernel call, synchronously: fine in a worker
+// and in Node; Chrome refuses synchronous instantiation of modules over
+// 4 KB on the main thread, so run the Go program in a worker. Where the
+// engine has no SIMD at all, every kernel returns 0 and Go runs its own.
+
+const files = { relaxed: "kernels_relaxed.wasm", simd: "kernels_simd.wasm" };
+const codes = { none: 0, simd: 1, relaxed: 2 };
+
+// defaultLoad fetches a file beside this script (read from disk in Node).
+async function defaultLoad(name) {
+  const url = new URL(name, import.meta.url);
+  if (url.protocol === "file:" && typeof process !== "undefined" && process.versions?.node) {
+    const { readFile } = await import("node:fs/promises");
+    return readFile(url);
+  }
+  const resp = await fetch(url);
+  if (!resp.ok) throw new Error(`clip4clip kernels: ${url}: HTTP ${resp.status}`);
+  return resp.arrayBuffer();
+}
+
+// selfTest runs small products with ragged shapes through a fresh instance
+// of module (in a memory of its own) and checks them: an engine can accept a
+// module and still miscompile it. Node 20's baseline compiler (Liftoff)
+// does with --experimental-wasm-relaxed-simd: i32x4.relaxed_dot_i8x16_i7x16_add_s
+// clobbers a register, so all but the first row of a block come out wrong.
+// x holds integers whose quantisation is exact for the relaxed kernel (each
+// row spans -27..100, one step per unit) and within 0.2% for SIMD128.
+export function selfTest(module) {
+  const n = 5, inn = 37, out = 6;
+  const mem = new WebAssembly.Memory({ initial: 1 });
+  const k = new WebAssembly.Instance(module, { go: { mem } }).exports;
+  const [W8, W16, W32, S, X, B, D, SC] = [0, 512, 1024, 2048, 2304, 3328, 3584, 4096];
+  const f32 = new Float32Array(mem.buffer), i8 = new Int8Array(mem.buffer), u16 = new Uint16Array(mem.buffer);
+  const x = (i, c) => (c === 0 ? -27 : c === 1 ? 100 : ((i * 7 + c * 3) % 50) - 20);
+  const w = (j, c) => ((j * 5 + c) % 9) - 4;
+  // halfBits: IEEE half of a small integer (|v| <= 4).
+  const halfBits = (v) => (v === 0 ? 0 : (v < 0 ? 0x8000 : 0) | ((15 + Math.floor(Math.log2(Math.abs(v)))) << 10) | ((Math.abs(v) / 2 ** Math.floor(Math.log2(Math.abs(v))) - 1) * 1024));
+  for (let j = 0; j < out; j++) {
+    for (let c = 0; c < inn; c++) {
+      i8[W8 + j * inn + c] = w(j, c);
+      u16[W16 / 2 + j * inn + c] = halfBits(w(j, c));
+      f32[W32 / 4 + j * inn + c] = w(j, c);
+    }
+    f32[S / 4 + j] = 0.5;
+    f32[B / 4 + j] = j / 4;
+  }
+  for (let i = 0; i < n; i++) for (let c = 0; c < inn; c++) f32[X / 4 + i * inn + c] = x(i, c);
+  const runs = [
+    [1, () => k.linear_f32(W32, X, D, B, n, inn, out, 0, out)],
+    [1, () => k.linear_f16(W16, X, D, B, n, inn, out, 0, out, SC)],
+    [0.5, () => k.linear_i8(W8, S, 1, inn, X, D, B, n, inn, out, 0, out, SC)],
+  ];
+  for (const [scale, run] of runs) {
+    f32.fill(NaN, D / 4, D / 4 + n * out);
+    if (run() !== 1) return false;
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < out; j++) {
+        let want = 0, mag = 0;
+        for (let c = 0; c < inn; c++) {
+          want += x(i, c) * w(j, c) * scale;
+          mag += Math.abs(x(i, c) * w(j, c) * scale);
+        }
+        if (!(Math.abs(f32[D / 4 + i * out + j] - want - j / 4) <= 2e-3 * mag)) return false;
+      }
+    }
+  }
+  return true;
+}
+
+/**
+ * loadKernels returns the import object patch {clip4clip_simd: {...}} for
+ * the Go instance that go (a wasm_exec.js Go) will run.
+ *
+ * options.variant: "auto" (default: relaxed if WebAssembly.validate accepts
+ *   the relaxed module, else simd if it accepts that one, else none),
+ *   "relaxed", "simd" or "none" (Go's own kernels). A variant the engine
+ *   cannot run falls back to the next one down.
+ * options.load: async (file name) => bytes, to fetch the .wasm files from
+ *   elsewhere (default: beside this script).
+ * options.warn: called with a message when a module fails its self-test
+ *   (default console.warn).
+ *
+ * The returned module also has variant() -> 0 none, 1 simd, 2 relaxed, and
+ * use(code) -> 1 if that variant is available (and now selected), else 0;
+ * Go's tests and benchmarks switch variants with it.
+ */
+export async function loadKernels(go, options = {}) {
+  const load = options.load ?? defaultLoad;
+  const want = options.variant ?? "auto";
+  if (want !== "auto" && !(want in codes)) throw new Error(`clip4clip kernels: unknown variant ${want}`);
+
+  // Compile every variant the engine validates; its own module is the probe.
+  const modules = {};
+  for (const v of ["relaxed", "simd"]) {
+    if (want !== "auto" && codes[v] > codes[want]) continue;
+    let bytes;
+    try {
+      bytes = new Uint8Array(await load(files[v]));
+    } catch (e) {
+      throw new Error(`clip4clip kernels: loading ${files[v]}: ${e.message}`);
+    }
+    if (!WebAssembly.validate(bytes)) continue;
+    const module = await WebAssembly.compile(bytes);
+    if (selfTest(module)) modules[v] = module;
+    else (options.warn ?? console.warn)(`clip4clip kernels: ${files[v]} computes wrong results in this engine; not using it`);
+  }
+
+  let current = modules.relaxed ? "relaxed" : modules.simd ? "simd" : "none";
+  let mem = null; // the Go memory the kernels were instantiated with
+  let inst = {}; // variant -> kernel exports, for mem
+
+  // k returns the current kernel's exports, instantiating it with the Go
+  // instance's memory the first time (and again if go runs a new instance).
+  function k() {
+    const m = go._inst.exports.mem;
+    if (m !== mem) {
+      mem = m;
+      inst = {};
+    }
+    return (inst[current] ??= new WebAssembly.Instance(modules[current], { go: { mem } }).exports);
+  }
+
+  return {
+    clip4clip_simd: {
+      linear_f32: (w, x, dst, bias, n, inn, out, lo, hi) =>
+        current === "none" ? 0 : k().linear_f32(w, x, dst, bias, n, inn, out, lo, hi),
+      linear_f16: (w, x, dst, bias, n, inn, out, lo, hi, scratch) =>
+        current === "none" ? 0 : k().linear_f16(w, x, dst, bias, n, inn, out, lo, hi, scratch),
+      linear_i8: (w, scales, nb, block, x, dst, bias, n, inn, out, lo, hi, scratch) =>
+        current === "none" ? 0 : k().linear_i8(w, scales, nb, block, x, dst, bias, n, inn, out, lo, hi, scratch),
+      variant: () => codes[current],
+      use: (code) => {
+        const v = Object.keys(codes).find((name) => codes[name] === code);
+        if (v === undefined || (v !== "none" && !modules[v])) return 0;
+        current = v;
+        return 1;
+      },
+    },
+  };
+}
