@@ -19,7 +19,7 @@ func (m *Matrix) Linear(dst, x []float32, n int, bias []float32) {
 	if n == 0 || m.Rows == 0 {
 		return
 	}
-	c := callPool.Get().(*linearCall)
+	c := getCall()
 	c.m, c.dst, c.x, c.n, c.bias = m, dst, x, n, bias
 	c.kern, c.align = goKernel, 4
 	if platformKernel != nil {
@@ -27,10 +27,13 @@ func (m *Matrix) Linear(dst, x []float32, n int, bias []float32) {
 			c.kern, c.align = k, align
 		}
 	}
+	if cap(c.scratch) < m.Cols {
+		c.scratch = make([]float32, m.Cols)
+	}
+	scratch := c.scratch[:m.Cols]
 	workers := Threads()
-	sp := getScratch(m.Cols)
 	if workers <= 1 || n*m.Rows*m.Cols < 1<<17 || m.Rows < 2*workers {
-		c.kern(c, 0, m.Rows, *sp)
+		c.kern(c, 0, m.Rows, scratch)
 	} else {
 		// Ranges of about Rows/(4*workers) columns, claimed in turn, so a
 		// goroutine slowed by other work on its core takes fewer of them.
@@ -43,12 +46,11 @@ func (m *Matrix) Linear(dst, x []float32, n int, bias []float32) {
 		for range helpers {
 			pool.jobs <- c
 		}
-		c.run(*sp)
+		c.run(scratch)
 		c.wg.Wait()
 	}
-	scratchPool.Put(sp)
 	c.m, c.dst, c.x, c.bias = nil, nil, nil, nil
-	callPool.Put(c)
+	putCall(c)
 }
 
 // A linearCall is one Linear in flight, shared by the goroutines that
@@ -68,6 +70,8 @@ type linearCall struct {
 	ldq    int       // row stride of xq
 	xscale []float32 // (n) scale of each row of xq
 	xinv   []float32 // (n) 1/scale, or 0 for a zero row
+
+	scratch []float32 // the calling goroutine's scratch for linearRows
 }
 
 // rangeKernel computes output columns [lo, hi) of c's product. scratch holds
@@ -89,7 +93,25 @@ func goKernel(c *linearCall, lo, hi int, scratch []float32) {
 	linearRows(c.m, c.dst, c.x, c.n, c.bias, lo, hi, scratch)
 }
 
-var callPool = sync.Pool{New: func() any { return new(linearCall) }}
+// freeCalls keeps finished calls with their buffers (a sync.Pool would drop
+// them at every GC, and the quantized x with them).
+var freeCalls = make(chan *linearCall, 64)
+
+func getCall() *linearCall {
+	select {
+	case c := <-freeCalls:
+		return c
+	default:
+		return new(linearCall)
+	}
+}
+
+func putCall(c *linearCall) {
+	select {
+	case freeCalls <- c:
+	default:
+	}
+}
 
 // run claims ranges of c.chunk columns until none are left.
 func (c *linearCall) run(scratch []float32) {
