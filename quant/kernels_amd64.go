@@ -39,19 +39,19 @@ import (
 // multiple of 16, tail the mask of the k%16 columns after it.
 //
 //go:noescape
-func f32AVX512(dst *float32, ldd int, x *float32, ldx, n int, w *float32, ldw, wrows, kmain int, tail uint64, bias *float32, accum int)
+func f32AVX512(dst *float32, ldd int, x *float32, ldx, n int, w *float32, ldw, wrows, kmain int, tail uint64, bias *float32, accum int, pf unsafe.Pointer)
 
 // f16AVX512 is f32AVX512 for IEEE half weights, widened in registers.
 //
 //go:noescape
-func f16AVX512(dst *float32, ldd int, x *float32, ldx, n int, w *uint16, ldw, wrows, kmain int, tail uint64, bias *float32, accum int)
+func f16AVX512(dst *float32, ldd int, x *float32, ldx, n int, w *uint16, ldw, wrows, kmain int, tail uint64, bias *float32, accum int, pf unsafe.Pointer)
 
 // i8AVX512 is the AVX-512 VNNI kernel for int8 weights: x holds q+128 per
 // byte (quantizeAVX512), rows padded to a multiple of 64; kmain is a multiple
 // of 64; corr[c] is 128 * the sum of the block's weights of row c.
 //
 //go:noescape
-func i8AVX512(dst *float32, ldd int, x *byte, ldx, n int, w *int8, ldw, wrows, kmain int, tail uint64, bias *float32, accum int, xs, ws *float32, corr *int32)
+func i8AVX512(dst *float32, ldd int, x *byte, ldx, n int, w *int8, ldw, wrows, kmain int, tail uint64, bias *float32, accum int, xs, ws *float32, corr *int32, pf unsafe.Pointer)
 
 // quantizeAVX512 stores quantizeRowRef of each row of x (n, k) as bytes
 // q+128 in dst (row stride ldd) and its scale in scales[i].
@@ -63,18 +63,18 @@ func quantizeAVX512(dst *byte, ldd int, x *float32, ldx, n, k int, scales *float
 // multiple of 8 and no tail (the caller adds it).
 //
 //go:noescape
-func f32AVX2(dst *float32, ldd int, x *float32, ldx, n int, w *float32, ldw, wrows, kmain int, bias *float32, accum int)
+func f32AVX2(dst *float32, ldd int, x *float32, ldx, n int, w *float32, ldw, wrows, kmain int, bias *float32, accum int, pf unsafe.Pointer)
 
 // f16AVX2 is f32AVX2 for IEEE half weights (F16C).
 //
 //go:noescape
-func f16AVX2(dst *float32, ldd int, x *float32, ldx, n int, w *uint16, ldw, wrows, kmain int, bias *float32, accum int)
+func f16AVX2(dst *float32, ldd int, x *float32, ldx, n int, w *uint16, ldw, wrows, kmain int, bias *float32, accum int, pf unsafe.Pointer)
 
 // i8AVX2 is the AVX2 kernel for int8 weights: x holds signed q, wrows <= 4,
 // kmain a multiple of 32, no tail and no corr (x is not offset).
 //
 //go:noescape
-func i8AVX2(dst *float32, ldd int, x *int8, ldx, n int, w *int8, ldw, wrows, kmain int, bias *float32, accum int, xs, ws *float32)
+func i8AVX2(dst *float32, ldd int, x *int8, ldx, n int, w *int8, ldw, wrows, kmain int, bias *float32, accum int, xs, ws *float32, pf unsafe.Pointer)
 
 // quantizeAVX2 quantizes the first k&^31 columns of each row of x to signed
 // bytes, taking scales[i] in as max|x| over the rest of the row and leaving
@@ -223,13 +223,27 @@ func (c *linearCall) growQ() {
 	c.xq, c.xscale, c.xinv = c.xq[:c.n*c.ldq], c.xscale[:c.n], c.xinv[:c.n]
 }
 
+// next returns where the call after (j, k0) starts in a loop over column
+// blocks of step rows (in [lo, hi)) and, inside each, over k in chunks of
+// kc: (j, k0+kc), else (j+step, 0); ok is false after the last.
+func next(j, k0, step, hi, k, kc int) (int, int, bool) {
+	if k0+kc < k {
+		return j, k0 + kc, true
+	}
+	return j + step, 0, j+step < hi
+}
+
 func f32Range512(c *linearCall, lo, hi int, _ []float32) {
 	m, k := c.m, c.m.Cols
 	for j := lo; j < hi; j += 6 {
 		wr := min(6, hi-j)
 		for k0 := 0; k0 < k; k0 += kcF32 {
 			kl := min(kcF32, k-k0)
-			f32AVX512(&c.dst[j], m.Rows, &c.x[k0], k, c.n, &m.F32[j*k+k0], k, wr, kl&^15, 1<<(kl&15)-1, biasAt(c.bias, j), b2i(k0 > 0))
+			var pf unsafe.Pointer
+			if nj, nk, ok := next(j, k0, 6, hi, k, kcF32); ok {
+				pf = unsafe.Pointer(&m.F32[nj*k+nk])
+			}
+			f32AVX512(&c.dst[j], m.Rows, &c.x[k0], k, c.n, &m.F32[j*k+k0], k, wr, kl&^15, 1<<(kl&15)-1, biasAt(c.bias, j), b2i(k0 > 0), pf)
 		}
 	}
 }
@@ -240,7 +254,11 @@ func f16Range512(c *linearCall, lo, hi int, _ []float32) {
 		wr := min(6, hi-j)
 		for k0 := 0; k0 < k; k0 += kcF16 {
 			kl := min(kcF16, k-k0)
-			f16AVX512(&c.dst[j], m.Rows, &c.x[k0], k, c.n, &m.F16[j*k+k0], k, wr, kl&^15, 1<<(kl&15)-1, biasAt(c.bias, j), b2i(k0 > 0))
+			var pf unsafe.Pointer
+			if nj, nk, ok := next(j, k0, 6, hi, k, kcF16); ok {
+				pf = unsafe.Pointer(&m.F16[nj*k+nk])
+			}
+			f16AVX512(&c.dst[j], m.Rows, &c.x[k0], k, c.n, &m.F16[j*k+k0], k, wr, kl&^15, 1<<(kl&15)-1, biasAt(c.bias, j), b2i(k0 > 0), pf)
 		}
 	}
 }
@@ -253,8 +271,12 @@ func i8Range512(c *linearCall, lo, hi int, _ []float32) {
 		for b := 0; b*m.Block < k; b++ {
 			k0 := b * m.Block
 			kl := min(m.Block, k-k0)
+			var pf unsafe.Pointer
+			if nj, nk, ok := next(j, k0, 6, hi, k, m.Block); ok {
+				pf = unsafe.Pointer(&m.I8[nj*k+nk])
+			}
 			i8AVX512(&c.dst[j], m.Rows, &c.xq[k0], c.ldq, c.n, &m.I8[j*k+k0], k, wr, kl&^63, 1<<(kl&63)-1,
-				biasAt(c.bias, j), b2i(b > 0), &c.xscale[0], &s.scales[b*m.Rows+j], &s.corr[b*m.Rows+j])
+				biasAt(c.bias, j), b2i(b > 0), &c.xscale[0], &s.scales[b*m.Rows+j], &s.corr[b*m.Rows+j], pf)
 		}
 	}
 }
@@ -267,7 +289,11 @@ func f32Range2(c *linearCall, lo, hi int, _ []float32) {
 		wr := min(3, hi-j)
 		for k0 := 0; k0 == 0 || k0 < km; k0 += kcF32 {
 			kl := min(kcF32, km-k0)
-			f32AVX2(&c.dst[j], m.Rows, &c.x[k0], k, n, &m.F32[j*k+k0], k, wr, kl, biasAt(c.bias, j), b2i(k0 > 0))
+			var pf unsafe.Pointer
+			if nj, nk, ok := next(j, k0, 3, hi, max(km, 1), kcF32); ok {
+				pf = unsafe.Pointer(&m.F32[nj*k+nk])
+			}
+			f32AVX2(&c.dst[j], m.Rows, &c.x[k0], k, n, &m.F32[j*k+k0], k, wr, kl, biasAt(c.bias, j), b2i(k0 > 0), pf)
 		}
 		for i := 0; km < k && i < n; i++ {
 			for r := j; r < j+wr; r++ {
@@ -285,7 +311,11 @@ func f16Range2(c *linearCall, lo, hi int, _ []float32) {
 		wr := min(3, hi-j)
 		for k0 := 0; k0 == 0 || k0 < km; k0 += kcF16 {
 			kl := min(kcF16, km-k0)
-			f16AVX2(&c.dst[j], m.Rows, &c.x[k0], k, n, &m.F16[j*k+k0], k, wr, kl, biasAt(c.bias, j), b2i(k0 > 0))
+			var pf unsafe.Pointer
+			if nj, nk, ok := next(j, k0, 3, hi, max(km, 1), kcF16); ok {
+				pf = unsafe.Pointer(&m.F16[nj*k+nk])
+			}
+			f16AVX2(&c.dst[j], m.Rows, &c.x[k0], k, n, &m.F16[j*k+k0], k, wr, kl, biasAt(c.bias, j), b2i(k0 > 0), pf)
 		}
 		if km == k {
 			continue
@@ -310,7 +340,11 @@ func i8Range2(c *linearCall, lo, hi int, _ []float32) {
 			kl := min(m.Block, k-k0)
 			km := kl &^ 31
 			ws := s.scales[b*m.Rows+j:]
-			i8AVX2(&c.dst[j], m.Rows, &q[k0], c.ldq, n, &m.I8[j*k+k0], k, wr, km, biasAt(c.bias, j), b2i(b > 0), &c.xscale[0], &ws[0])
+			var pf unsafe.Pointer
+			if nj, nk, ok := next(j, k0, 4, hi, k, m.Block); ok {
+				pf = unsafe.Pointer(&m.I8[nj*k+nk])
+			}
+			i8AVX2(&c.dst[j], m.Rows, &q[k0], c.ldq, n, &m.I8[j*k+k0], k, wr, km, biasAt(c.bias, j), b2i(b > 0), &c.xscale[0], &ws[0], pf)
 			if km == kl {
 				continue
 			}

@@ -59,7 +59,7 @@
 	GLOBL f127<>(SB), RODATA|NOPTR, $4
 
 // func f32AVX512(...): see kernels_amd64.go.
-TEXT ·f32AVX512(SB), NOSPLIT, $0-96
+TEXT ·f32AVX512(SB), NOSPLIT, $24-104
 	MOVQ w+40(FP), R8
 	MOVQ kmain+64(FP), SI
 	LEAQ (R8)(SI*4), R8
@@ -87,6 +87,14 @@ TEXT ·f32AVX512(SB), NOSPLIT, $0-96
 	DECL AX
 	KMOVW AX, K2
 	KMOVQ tail+72(FP), K1
+	MOVQ pf+96(FP), DI
+	TESTQ DI, DI
+	CMOVQEQ w+40(FP), DI
+	MOVQ kmain+64(FP), SI
+	LEAQ (DI)(SI*4), DI
+	MOVQ DI, pfbase-8(SP)
+	MOVQ DI, pfp-16(SP)
+	MOVQ $0, pfr-24(SP)
 	XORQ R14, R14
 f32AVX512_tile:
 	MOVQ n+32(FP), DI
@@ -131,10 +139,24 @@ f32AVX512_tile:
 	VPXORD Z21, Z21, Z21
 	VPXORD Z22, Z22, Z22
 	VPXORD Z23, Z23, Z23
+	MOVQ pfp-16(SP), DI
+	INCQ pfr-24(SP)
+	CMPQ pfr-24(SP), $6
+	JLT f32AVX512_pfnext
+	MOVQ $0, pfr-24(SP)
+	MOVQ pfbase-8(SP), SI
+	MOVQ SI, pfp-16(SP)
+	JMP f32AVX512_pfdone
+f32AVX512_pfnext:
+	MOVQ ldw+48(FP), SI
+	SHLQ $2, SI
+	ADDQ SI, pfp-16(SP)
+f32AVX512_pfdone:
 	MOVQ kmain+64(FP), SI
 	NEGQ SI
 	JZ f32AVX512_tail
 f32AVX512_k:
+	PREFETCHT1 (DI)(SI*4)
 	VMOVUPS (R8)(SI*4), Z24
 	VMOVUPS (R9)(SI*4), Z25
 	VMOVUPS (R10)(SI*4), Z26
@@ -209,6 +231,8 @@ f32AVX512_tail:
 	VFMADD231PS Z28, Z30, Z22
 	VFMADD231PS Z29, Z30, Z23
 f32AVX512_reduce:
+	MOVQ n+32(FP), DI
+	SUBQ R14, DI
 	MOVQ ldd+8(FP), AX
 	SHLQ $2, AX
 	MOVQ AX, SI
@@ -360,7 +384,7 @@ f32AVX512_next:
 	RET
 
 // func f16AVX512(...): see kernels_amd64.go.
-TEXT ·f16AVX512(SB), NOSPLIT, $0-96
+TEXT ·f16AVX512(SB), NOSPLIT, $24-104
 	MOVQ w+40(FP), R8
 	MOVQ kmain+64(FP), SI
 	LEAQ (R8)(SI*2), R8
@@ -388,6 +412,14 @@ TEXT ·f16AVX512(SB), NOSPLIT, $0-96
 	DECL AX
 	KMOVW AX, K2
 	KMOVQ tail+72(FP), K1
+	MOVQ pf+96(FP), DI
+	TESTQ DI, DI
+	CMOVQEQ w+40(FP), DI
+	MOVQ kmain+64(FP), SI
+	LEAQ (DI)(SI*2), DI
+	MOVQ DI, pfbase-8(SP)
+	MOVQ DI, pfp-16(SP)
+	MOVQ $0, pfr-24(SP)
 	XORQ R14, R14
 f16AVX512_tile:
 	MOVQ n+32(FP), DI
@@ -432,10 +464,24 @@ f16AVX512_tile:
 	VPXORD Z21, Z21, Z21
 	VPXORD Z22, Z22, Z22
 	VPXORD Z23, Z23, Z23
+	MOVQ pfp-16(SP), DI
+	INCQ pfr-24(SP)
+	CMPQ pfr-24(SP), $6
+	JLT f16AVX512_pfnext
+	MOVQ $0, pfr-24(SP)
+	MOVQ pfbase-8(SP), SI
+	MOVQ SI, pfp-16(SP)
+	JMP f16AVX512_pfdone
+f16AVX512_pfnext:
+	MOVQ ldw+48(FP), SI
+	SHLQ $1, SI
+	ADDQ SI, pfp-16(SP)
+f16AVX512_pfdone:
 	MOVQ kmain+64(FP), SI
 	NEGQ SI
 	JZ f16AVX512_tail
 f16AVX512_k:
+	PREFETCHT1 (DI)(SI*2)
 	VCVTPH2PS (R8)(SI*2), Z24
 	VCVTPH2PS (R9)(SI*2), Z25
 	VCVTPH2PS (R10)(SI*2), Z26
@@ -516,6 +562,8 @@ f16AVX512_tail:
 	VFMADD231PS Z28, Z30, Z22
 	VFMADD231PS Z29, Z30, Z23
 f16AVX512_reduce:
+	MOVQ n+32(FP), DI
+	SUBQ R14, DI
 	MOVQ ldd+8(FP), AX
 	SHLQ $2, AX
 	MOVQ AX, SI
@@ -667,7 +715,7 @@ f16AVX512_next:
 	RET
 
 // func i8AVX512(...): see kernels_amd64.go.
-TEXT ·i8AVX512(SB), NOSPLIT, $0-120
+TEXT ·i8AVX512(SB), NOSPLIT, $24-128
 	MOVQ w+40(FP), R8
 	MOVQ kmain+64(FP), SI
 	LEAQ (R8)(SI*1), R8
@@ -694,6 +742,14 @@ TEXT ·i8AVX512(SB), NOSPLIT, $0-120
 	DECL AX
 	KMOVW AX, K2
 	KMOVQ tail+72(FP), K1
+	MOVQ pf+120(FP), DI
+	TESTQ DI, DI
+	CMOVQEQ w+40(FP), DI
+	MOVQ kmain+64(FP), SI
+	LEAQ (DI)(SI*1), DI
+	MOVQ DI, pfbase-8(SP)
+	MOVQ DI, pfp-16(SP)
+	MOVQ $0, pfr-24(SP)
 	XORQ R14, R14
 i8AVX512_tile:
 	MOVQ n+32(FP), DI
@@ -737,10 +793,23 @@ i8AVX512_tile:
 	VPXORD Z21, Z21, Z21
 	VPXORD Z22, Z22, Z22
 	VPXORD Z23, Z23, Z23
+	MOVQ pfp-16(SP), DI
+	INCQ pfr-24(SP)
+	CMPQ pfr-24(SP), $6
+	JLT i8AVX512_pfnext
+	MOVQ $0, pfr-24(SP)
+	MOVQ pfbase-8(SP), SI
+	MOVQ SI, pfp-16(SP)
+	JMP i8AVX512_pfdone
+i8AVX512_pfnext:
+	MOVQ ldw+48(FP), SI
+	ADDQ SI, pfp-16(SP)
+i8AVX512_pfdone:
 	MOVQ kmain+64(FP), SI
 	NEGQ SI
 	JZ i8AVX512_tail
 i8AVX512_k:
+	PREFETCHT1 (DI)(SI*1)
 	VMOVDQU32 (R8)(SI*1), Z24
 	VMOVDQU32 (R9)(SI*1), Z25
 	VMOVDQU32 (R10)(SI*1), Z26
@@ -815,6 +884,8 @@ i8AVX512_tail:
 	VPDPBUSD Z28, Z30, Z22
 	VPDPBUSD Z29, Z30, Z23
 i8AVX512_reduce:
+	MOVQ n+32(FP), DI
+	SUBQ R14, DI
 	MOVQ ldd+8(FP), AX
 	SHLQ $2, AX
 	MOVQ AX, SI
@@ -1072,7 +1143,7 @@ qz_done:
 	RET
 
 // func f32AVX2(...): see kernels_amd64.go.
-TEXT ·f32AVX2(SB), NOSPLIT, $0-88
+TEXT ·f32AVX2(SB), NOSPLIT, $24-96
 	MOVQ w+40(FP), R8
 	MOVQ kmain+64(FP), SI
 	LEAQ (R8)(SI*4), R8
@@ -1088,6 +1159,14 @@ TEXT ·f32AVX2(SB), NOSPLIT, $0-88
 	SHLQ $4, BX
 	LEAQ mask4<>(SB), R11
 	ADDQ BX, R11
+	MOVQ pf+88(FP), DI
+	TESTQ DI, DI
+	CMOVQEQ w+40(FP), DI
+	MOVQ kmain+64(FP), SI
+	LEAQ (DI)(SI*4), DI
+	MOVQ DI, pfbase-8(SP)
+	MOVQ DI, pfp-16(SP)
+	MOVQ $0, pfr-24(SP)
 	XORQ R14, R14
 f32AVX2_tile:
 	MOVQ n+32(FP), DI
@@ -1120,10 +1199,24 @@ f32AVX2_tile:
 	VXORPS Y9, Y9, Y9
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
+	MOVQ pfp-16(SP), DI
+	INCQ pfr-24(SP)
+	CMPQ pfr-24(SP), $3
+	JLT f32AVX2_pfnext
+	MOVQ $0, pfr-24(SP)
+	MOVQ pfbase-8(SP), SI
+	MOVQ SI, pfp-16(SP)
+	JMP f32AVX2_pfdone
+f32AVX2_pfnext:
+	MOVQ ldw+48(FP), SI
+	SHLQ $2, SI
+	ADDQ SI, pfp-16(SP)
+f32AVX2_pfdone:
 	MOVQ kmain+64(FP), SI
 	NEGQ SI
 	JZ f32AVX2_reduce
 f32AVX2_k:
+	PREFETCHT1 (DI)(SI*4)
 	VMOVUPS (R8)(SI*4), Y12
 	VMOVUPS (R9)(SI*4), Y13
 	VMOVUPS (R10)(SI*4), Y14
@@ -1146,6 +1239,8 @@ f32AVX2_k:
 	ADDQ $8, SI
 	JNZ f32AVX2_k
 f32AVX2_reduce:
+	MOVQ n+32(FP), DI
+	SUBQ R14, DI
 	MOVQ ldd+8(FP), AX
 	SHLQ $2, AX
 	MOVQ AX, SI
@@ -1230,7 +1325,7 @@ f32AVX2_next:
 	RET
 
 // func f16AVX2(...): see kernels_amd64.go.
-TEXT ·f16AVX2(SB), NOSPLIT, $0-88
+TEXT ·f16AVX2(SB), NOSPLIT, $24-96
 	MOVQ w+40(FP), R8
 	MOVQ kmain+64(FP), SI
 	LEAQ (R8)(SI*2), R8
@@ -1246,6 +1341,14 @@ TEXT ·f16AVX2(SB), NOSPLIT, $0-88
 	SHLQ $4, BX
 	LEAQ mask4<>(SB), R11
 	ADDQ BX, R11
+	MOVQ pf+88(FP), DI
+	TESTQ DI, DI
+	CMOVQEQ w+40(FP), DI
+	MOVQ kmain+64(FP), SI
+	LEAQ (DI)(SI*2), DI
+	MOVQ DI, pfbase-8(SP)
+	MOVQ DI, pfp-16(SP)
+	MOVQ $0, pfr-24(SP)
 	XORQ R14, R14
 f16AVX2_tile:
 	MOVQ n+32(FP), DI
@@ -1278,10 +1381,24 @@ f16AVX2_tile:
 	VXORPS Y9, Y9, Y9
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
+	MOVQ pfp-16(SP), DI
+	INCQ pfr-24(SP)
+	CMPQ pfr-24(SP), $3
+	JLT f16AVX2_pfnext
+	MOVQ $0, pfr-24(SP)
+	MOVQ pfbase-8(SP), SI
+	MOVQ SI, pfp-16(SP)
+	JMP f16AVX2_pfdone
+f16AVX2_pfnext:
+	MOVQ ldw+48(FP), SI
+	SHLQ $1, SI
+	ADDQ SI, pfp-16(SP)
+f16AVX2_pfdone:
 	MOVQ kmain+64(FP), SI
 	NEGQ SI
 	JZ f16AVX2_reduce
 f16AVX2_k:
+	PREFETCHT1 (DI)(SI*2)
 	VCVTPH2PS (R8)(SI*2), Y12
 	VCVTPH2PS (R9)(SI*2), Y13
 	VCVTPH2PS (R10)(SI*2), Y14
@@ -1304,6 +1421,8 @@ f16AVX2_k:
 	ADDQ $8, SI
 	JNZ f16AVX2_k
 f16AVX2_reduce:
+	MOVQ n+32(FP), DI
+	SUBQ R14, DI
 	MOVQ ldd+8(FP), AX
 	SHLQ $2, AX
 	MOVQ AX, SI
@@ -1388,7 +1507,7 @@ f16AVX2_next:
 	RET
 
 // func i8AVX2(...): see kernels_amd64.go.
-TEXT ·i8AVX2(SB), NOSPLIT, $0-104
+TEXT ·i8AVX2(SB), NOSPLIT, $24-112
 	MOVQ w+40(FP), R8
 	ADDQ kmain+64(FP), R8
 	MOVQ ldw+48(FP), AX
@@ -1406,6 +1525,14 @@ TEXT ·i8AVX2(SB), NOSPLIT, $0-104
 	LEAQ mask4<>(SB), R12
 	ADDQ BX, R12
 	VPBROADCASTD ones16<>(SB), Y12
+	MOVQ pf+104(FP), DI
+	TESTQ DI, DI
+	CMOVQEQ w+40(FP), DI
+	MOVQ kmain+64(FP), SI
+	LEAQ (DI)(SI*1), DI
+	MOVQ DI, pfbase-8(SP)
+	MOVQ DI, pfp-16(SP)
+	MOVQ $0, pfr-24(SP)
 	XORQ R14, R14
 i8AVX2_tile:
 	MOVQ n+32(FP), DI
@@ -1426,10 +1553,23 @@ i8AVX2_tile:
 	VPXOR Y5, Y5, Y5
 	VPXOR Y6, Y6, Y6
 	VPXOR Y7, Y7, Y7
+	MOVQ pfp-16(SP), DI
+	INCQ pfr-24(SP)
+	CMPQ pfr-24(SP), $4
+	JLT i8AVX2_pfnext
+	MOVQ $0, pfr-24(SP)
+	MOVQ pfbase-8(SP), SI
+	MOVQ SI, pfp-16(SP)
+	JMP i8AVX2_pfdone
+i8AVX2_pfnext:
+	MOVQ ldw+48(FP), SI
+	ADDQ SI, pfp-16(SP)
+i8AVX2_pfdone:
 	MOVQ kmain+64(FP), SI
 	NEGQ SI
 	JZ i8AVX2_reduce
 i8AVX2_k:
+	PREFETCHT1 (DI)(SI*1)
 	VMOVDQU (AX)(SI*1), Y8
 	VPABSB Y8, Y10
 	VMOVDQU (BX)(SI*1), Y9
@@ -1473,6 +1613,8 @@ i8AVX2_k:
 	ADDQ $32, SI
 	JNZ i8AVX2_k
 i8AVX2_reduce:
+	MOVQ n+32(FP), DI
+	SUBQ R14, DI
 	MOVQ ldd+8(FP), AX
 	SHLQ $2, AX
 	MOVQ AX, SI

@@ -178,3 +178,30 @@ func BenchmarkKernels(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkKernelsCold cycles through 400 MB of weights, as a model forward
+// does, so W comes from memory rather than the last-level cache.
+func BenchmarkKernelsCold(b *testing.B) {
+	defer SetThreads(Threads())
+	SetThreads(1)
+	r := rand.New(rand.NewPCG(5, 6))
+	n, rows, cols := 50, 3072, 768
+	w := randSlice(r, rows*cols)
+	x := randSlice(r, n*cols)
+	dst := make([]float32, n*rows)
+	for _, dt := range []DType{F32, F16, Int8} {
+		copies := 400 << 20 / (rows * cols * map[DType]int{F32: 4, F16: 2, Int8: 1}[dt])
+		ms := make([]*Matrix, copies)
+		for i := range ms {
+			ms[i], _ = Quantize(rows, cols, w, dt, 0)
+		}
+		b.Run(dt.String(), func(b *testing.B) {
+			i := 0
+			for b.Loop() {
+				ms[i%len(ms)].Linear(dst, x, n, nil)
+				i++
+			}
+			b.ReportMetric(2*float64(n*rows*cols)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}

@@ -89,11 +89,11 @@ func (g *gen) data() {
 func (g *gen) avx512(t string) {
 	const mx, mw = 4, 6
 	name := t + "AVX512"
-	frame := 96
+	frame, pfArg := 104, "pf+96(FP)"
 	if t == "i8" {
-		frame = 120
+		frame, pfArg = 128, "pf+120(FP)"
 	}
-	g.b.WriteString(fmt.Sprintf("// func %s(...): see kernels_amd64.go.\nTEXT ·%s(SB), NOSPLIT, $0-%d\n", name, name, frame))
+	g.b.WriteString(fmt.Sprintf("// func %s(...): see kernels_amd64.go.\nTEXT ·%s(SB), NOSPLIT, $24-%d\n", name, name, frame))
 	xsize, wsize, step := 4, 4, 16
 	switch t {
 	case "f16":
@@ -125,6 +125,7 @@ func (g *gen) avx512(t string) {
 	g.i("DECL AX")
 	g.i("KMOVW AX, K2")
 	g.i("KMOVQ tail+72(FP), K1")
+	g.pfInit(pfArg, wsize)
 	g.i("XORQ R14, R14")
 	g.label(name + "_tile")
 	// x row pointers for rows i..i+3 at row start + kmain; rows past n repeat the last.
@@ -147,10 +148,12 @@ func (g *gen) avx512(t string) {
 	for a := 0; a < mx*mw; a++ {
 		g.i("VPXORD Z%d, Z%d, Z%d", a, a, a)
 	}
+	g.pfTile(name, mw, wsize)
 	g.i("MOVQ kmain+64(FP), SI")
 	g.i("NEGQ SI")
 	g.i("JZ %s_tail", name)
 	g.label(name + "_k")
+	g.i("PREFETCHT1 (DI)(SI*%d)", wsize)
 	for c := 0; c < mw; c++ {
 		switch t {
 		case "f32":
@@ -205,6 +208,8 @@ func (g *gen) avx512(t string) {
 	}
 	g.label(name + "_reduce")
 	// SI: dst row i; AX: dst row stride in bytes; DI: rows left.
+	g.i("MOVQ n+32(FP), DI")
+	g.i("SUBQ R14, DI")
 	g.i("MOVQ ldd+8(FP), AX")
 	g.i("SHLQ $2, AX")
 	g.i("MOVQ AX, SI")
@@ -246,6 +251,41 @@ func (g *gen) avx512(t string) {
 	g.i("VZEROUPPER")
 	g.i("RET")
 	g.b.WriteString("\n")
+}
+
+// pfInit sets the locals of the software prefetch: each tile of x rows
+// prefetches (to L2) one row of the W block of the caller's next call,
+// rows in turn, so the next block arrives while this one is in use and no
+// tile waits for a whole block from memory. pf is that block (nil: none,
+// then this block is prefetched again, which costs little).
+func (g *gen) pfInit(pfArg string, wsize int) {
+	g.i("MOVQ %s, DI", pfArg)
+	g.i("TESTQ DI, DI")
+	g.i("CMOVQEQ w+40(FP), DI")
+	g.i("MOVQ kmain+64(FP), SI")
+	g.i("LEAQ (DI)(SI*%d), DI", wsize)
+	g.i("MOVQ DI, pfbase-8(SP)")
+	g.i("MOVQ DI, pfp-16(SP)")
+	g.i("MOVQ $0, pfr-24(SP)")
+}
+
+// pfTile loads this tile's prefetch row into DI and moves on to the next.
+func (g *gen) pfTile(name string, rows, wsize int) {
+	g.i("MOVQ pfp-16(SP), DI")
+	g.i("INCQ pfr-24(SP)")
+	g.i("CMPQ pfr-24(SP), $%d", rows)
+	g.i("JLT %s_pfnext", name)
+	g.i("MOVQ $0, pfr-24(SP)")
+	g.i("MOVQ pfbase-8(SP), SI")
+	g.i("MOVQ SI, pfp-16(SP)")
+	g.i("JMP %s_pfdone", name)
+	g.label(name + "_pfnext")
+	g.i("MOVQ ldw+48(FP), SI")
+	if wsize > 1 {
+		g.i("SHLQ $%d, SI", map[int]int{2: 1, 4: 2}[wsize])
+	}
+	g.i("ADDQ SI, pfp-16(SP)")
+	g.label(name + "_pfdone")
 }
 
 func (g *gen) madd(t string) string {
@@ -391,7 +431,7 @@ func (g *gen) quantAVX512() {
 func (g *gen) avx2(t string) {
 	const mx, mw = 4, 3
 	name := t + "AVX2"
-	g.b.WriteString(fmt.Sprintf("// func %s(...): see kernels_amd64.go.\nTEXT ·%s(SB), NOSPLIT, $0-88\n", name, name))
+	g.b.WriteString(fmt.Sprintf("// func %s(...): see kernels_amd64.go.\nTEXT ·%s(SB), NOSPLIT, $24-96\n", name, name))
 	wsize := 4
 	if t == "f16" {
 		wsize = 2
@@ -412,6 +452,7 @@ func (g *gen) avx2(t string) {
 	g.i("SHLQ $4, BX")
 	g.i("LEAQ mask4<>(SB), R11")
 	g.i("ADDQ BX, R11") // R11: the wrows-lane mask
+	g.pfInit("pf+88(FP)", wsize)
 	g.i("XORQ R14, R14")
 	g.label(name + "_tile")
 	g.i("MOVQ n+32(FP), DI")
@@ -431,10 +472,12 @@ func (g *gen) avx2(t string) {
 	for a := 0; a < mx*mw; a++ {
 		g.i("VXORPS Y%d, Y%d, Y%d", a, a, a)
 	}
+	g.pfTile(name, mw, wsize)
 	g.i("MOVQ kmain+64(FP), SI")
 	g.i("NEGQ SI")
 	g.i("JZ %s_reduce", name)
 	g.label(name + "_k")
+	g.i("PREFETCHT1 (DI)(SI*%d)", wsize)
 	for c := 0; c < mw; c++ {
 		if t == "f16" {
 			g.i("VCVTPH2PS (%s)(SI*2), Y%d", wreg[c], 12+c)
@@ -451,6 +494,8 @@ func (g *gen) avx2(t string) {
 	g.i("ADDQ $8, SI")
 	g.i("JNZ %s_k", name)
 	g.label(name + "_reduce")
+	g.i("MOVQ n+32(FP), DI")
+	g.i("SUBQ R14, DI")
 	g.i("MOVQ ldd+8(FP), AX")
 	g.i("SHLQ $2, AX")
 	g.i("MOVQ AX, SI")
@@ -502,7 +547,7 @@ func (g *gen) avx2(t string) {
 func (g *gen) avx2i8() {
 	const mx, mw = 2, 4
 	name := "i8AVX2"
-	g.b.WriteString(fmt.Sprintf("// func %s(...): see kernels_amd64.go.\nTEXT ·%s(SB), NOSPLIT, $0-104\n", name, name))
+	g.b.WriteString(fmt.Sprintf("// func %s(...): see kernels_amd64.go.\nTEXT ·%s(SB), NOSPLIT, $24-112\n", name, name))
 	wreg := []string{"R8", "R9", "R10", "R11"}
 	xreg := []string{"AX", "BX"}
 	g.i("MOVQ w+40(FP), R8")
@@ -518,6 +563,7 @@ func (g *gen) avx2i8() {
 	g.i("LEAQ mask4<>(SB), R12")
 	g.i("ADDQ BX, R12")
 	g.i("VPBROADCASTD ones16<>(SB), Y12")
+	g.pfInit("pf+104(FP)", 1)
 	g.i("XORQ R14, R14")
 	g.label(name + "_tile")
 	g.i("MOVQ n+32(FP), DI")
@@ -533,10 +579,12 @@ func (g *gen) avx2i8() {
 	for a := 0; a < mx*mw; a++ {
 		g.i("VPXOR Y%d, Y%d, Y%d", a, a, a)
 	}
+	g.pfTile(name, mw, 1)
 	g.i("MOVQ kmain+64(FP), SI")
 	g.i("NEGQ SI")
 	g.i("JZ %s_reduce", name)
 	g.label(name + "_k")
+	g.i("PREFETCHT1 (DI)(SI*1)")
 	for r := 0; r < mx; r++ {
 		g.i("VMOVDQU (%s)(SI*1), Y%d", xreg[r], 8+r)
 		g.i("VPABSB Y%d, Y%d", 8+r, 10+r)
@@ -553,6 +601,8 @@ func (g *gen) avx2i8() {
 	g.i("ADDQ $32, SI")
 	g.i("JNZ %s_k", name)
 	g.label(name + "_reduce")
+	g.i("MOVQ n+32(FP), DI")
+	g.i("SUBQ R14, DI")
 	g.i("MOVQ ldd+8(FP), AX")
 	g.i("SHLQ $2, AX")
 	g.i("MOVQ AX, SI")
