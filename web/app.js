@@ -232,7 +232,7 @@ function renderModel() {
     facts.append(dt, dd);
   }
   facts.hidden = false;
-  $('#model-pick-label').textContent = 'Load a different model…';
+  $('#model-pick-label span').textContent = 'Load a different model…';
   $('#model-pick-label').classList.remove('primary');
 }
 
@@ -943,6 +943,14 @@ window.__clip4clip = {
   },
   pause() {
     indexer.pause();
+  },
+  // timeSearch runs a search as Enter does and times it to the rendered results.
+  async timeSearch(text) {
+    const t0 = performance.now();
+    typedAt = t0;
+    $('#query').value = text;
+    await search(text);
+    return { ms: performance.now() - t0, ...state.lastSearch };
   },
   async memory() {
     const out = {};

@@ -53,6 +53,9 @@ export class Indexer extends EventTarget {
     this.waiters = [];
     this.stamps = [];
     this.totalDone = 0;
+    // Where the time goes: reading frames here, embedding them in workers
+    // (round trip, queueing excluded).
+    this.timing = { grabs: 0, grabMs: 0, embeds: 0, embedMs: 0 };
   }
 
   get maxQueue() {
@@ -90,7 +93,11 @@ export class Indexer extends EventTarget {
     }
     const rate = rateOf(this.stamps, now);
     const left = total - done;
-    return { done, total, rate, eta: rate > 0 ? left / rate : Infinity, videos: this.active().length, paused: this.paused };
+    const tm = this.timing;
+    return {
+      done, total, rate, eta: rate > 0 ? left / rate : Infinity, videos: this.active().length, paused: this.paused,
+      msPerGrab: tm.grabs ? tm.grabMs / tm.grabs : null, msPerEmbed: tm.embeds ? tm.embedMs / tm.embeds : null,
+    };
   }
 
   pause() {
@@ -169,7 +176,10 @@ export class Indexer extends EventTarget {
       for (let i = 0; i < job.total; i++) {
         while ((this.paused || this.queue.length >= this.maxQueue) && job.status === 'reading') await this.sleep();
         if (job.status !== 'reading') break;
+        const t0 = performance.now();
         const f = await s.grab(job.times[i]);
+        this.timing.grabs++;
+        this.timing.grabMs += performance.now() - t0;
         if (job.status !== 'reading') break;
         job.thumbs[i] = f.thumb;
         if (job.debugFrames) job.debugFrames[i] = { t: job.times[i], width: f.width, height: f.height, rgba: new Uint8Array(f.rgba) };
@@ -210,7 +220,10 @@ export class Indexer extends EventTarget {
   async run(w, { job, i, rgba, width, height }) {
     try {
       const buf = rgba.buffer;
+      const t0 = performance.now();
       const feature = await w.call('embedFrame', { rgba: buf, width, height }, [buf]);
+      this.timing.embeds++;
+      this.timing.embedMs += performance.now() - t0;
       if (job.status === 'canceled' || job.status === 'failed') return;
       job.features.set(feature, i * job.embedDim);
       job.done++;

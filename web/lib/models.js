@@ -50,7 +50,8 @@ export function last() {
 export async function startup() {
   const cache = await openCache();
   const prev = last();
-  if (cache && prev && prev.url) {
+  const wasDefault = prev && (prev.source === 'default' || prev.source === 'default-cache');
+  if (cache && prev && prev.url && !wasDefault) {
     const hit = await cache.match(prev.url);
     if (hit) return { blob: await hit.blob(), name: prev.name, source: 'cache', url: prev.url };
   }
