@@ -10,6 +10,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -480,4 +481,45 @@ func TestStorageFull(t *testing.T) {
 	}
 	run("search", chromedp.SendKeys(chromedp.CSS("#query"), "a square"))
 	waitFor(t, ctx, "results from the unsaved index", `(() => { const s = window.__clip4clip.state(); return s.results && s.results.hits.length === 1; })()`, 10*time.Second)
+}
+
+// TestDefaultModel serves a default model next to the page: it loads by
+// itself, and again (revalidated) after a reload.
+func TestDefaultModel(t *testing.T) {
+	chromium(t)
+	work := t.TempDir()
+	modelPath := tinyModel(t, work)
+	dir := filepath.Join(work, "site")
+	if b, err := exec.Command("cp", "-R", buildSite(t), dir).CombinedOutput(); err != nil {
+		t.Fatalf("copying the site: %v\n%s", err, b)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "models"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := exec.Command("cp", modelPath, filepath.Join(dir, "models", "default.c4c")).CombinedOutput(); err != nil {
+		t.Fatalf("copying the model: %v\n%s", err, b)
+	}
+	base, _ := startServer(t, dir)
+	bctx, cancel := browser(t)
+	defer cancel()
+	ctx, cancelT := context.WithTimeout(bctx, 60*time.Second)
+	defer cancelT()
+	for i, what := range []string{"open the page", "reload"} {
+		action := chromedp.Navigate(base)
+		if i > 0 {
+			action = chromedp.Reload()
+		}
+		if err := chromedp.Do(ctx, action); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		waitFor(t, ctx, "the default model", `window.__clip4clip && window.__clip4clip.state().ready`, 30*time.Second)
+		st := state(t, ctx)
+		if st.Model.Source != "default" || st.Model.Name != "default.c4c" {
+			t.Errorf("%s: model %q from %q, want default.c4c from the default", what, st.Model.Name, st.Model.Source)
+		}
+		status := eval[string](t, ctx, `document.querySelector('#model-status').textContent`)
+		if strings.Contains(status, "No default model") || !strings.Contains(status, "default model bundled with this page") {
+			t.Errorf("%s: the model status says %q", what, status)
+		}
+	}
 }
