@@ -205,6 +205,14 @@ func TestBrowserApp(t *testing.T) {
 		t.Errorf("no message about the broken video; messages:\n%s", m)
 	}
 
+	// A zero-length file, dropped on the page.
+	run("drop an empty file", chromedp.Evaluate[chromedp.Void](`(() => {
+		const dt = new DataTransfer();
+		dt.items.add(new File([], 'dropped-empty.webm', {type: 'video/webm'}));
+		document.body.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));
+	})()`))
+	waitFor(t, ctx, "the empty-file error", `[...document.querySelectorAll('.message.error')].some(m => m.textContent.includes('“dropped-empty.webm”: the file is empty'))`, 10*time.Second)
+
 	// An empty query says so.
 	run("search for nothing", chromedp.Focus(chromedp.CSS("#query")), chromedp.KeyEvent(kb.Enter))
 	waitFor(t, ctx, "the empty-query notice", `document.querySelector('#query-note').textContent.includes('empty')`, 5*time.Second)

@@ -769,13 +769,17 @@ function play(v, start, end) {
 }
 
 function closePlayer() {
+  if ($('#player').open) $('#player').close(); // the close event cleans up
+}
+
+// onPlayerClosed runs however the dialog closed (button, Esc, backdrop).
+function onPlayerClosed() {
   const video = $('#player-video');
   video.pause();
   video.removeAttribute('src');
   video.load();
   if (playerURL) URL.revokeObjectURL(playerURL);
   playerURL = null;
-  $('#player').close();
 }
 
 // ---------------------------------------------------------- export/import
@@ -1023,7 +1027,7 @@ function wire() {
     }
   };
   $('#player-close').onclick = closePlayer;
-  $('#player').addEventListener('close', () => $('#player-video').pause());
+  $('#player').addEventListener('close', onPlayerClosed);
   $('#player').addEventListener('click', (e) => { if (e.target === $('#player')) closePlayer(); });
 
   // Drag and drop anywhere.
