@@ -8,7 +8,7 @@
 ;;   linear_i8(w, scales, nb, block, x, dst, bias, n, in, out, lo, hi, scratch)
 ;;       scratch: 2*n*ceil16(in) + 8*n + 32*nb + 16 bytes
 ;; dst(n, out)[:, lo:hi] = x(n, in) @ W(out, in)[lo:hi]^T + bias; bias 0 = none.
-;; Register blocks: f32 2x4, int8 3x4, k unrolled 2x.
+;; Register blocks: f32 2x4, int8 2x4, k unrolled 1x.
 (module
   (import "go" "mem" (memory 0))
 
@@ -92,8 +92,8 @@
     (local.set $a11 (v128.const i64x2 0 0))
     (local.set $a12 (v128.const i64x2 0 0))
     (local.set $a13 (v128.const i64x2 0 0))
-    ;; main loop: 2 steps of 4 floats
-    (local.set $kend (i32.shl (i32.and (local.get $in) (i32.const -8)) (i32.const 2)))
+    ;; main loop: 1 steps of 4 floats
+    (local.set $kend (i32.shl (i32.and (local.get $in) (i32.const -4)) (i32.const 2)))
     (local.set $k (i32.const 0))
     (if (i32.gt_u (local.get $kend) (i32.const 0)) (then (loop $k
       (local.set $v0 (v128.load offset=0 align=4 (i32.add (local.get $w0) (local.get $k))))
@@ -110,21 +110,7 @@
       (local.set $a11 (f32x4.add (local.get $a11) (f32x4.mul (local.get $xv) (local.get $v1))))
       (local.set $a12 (f32x4.add (local.get $a12) (f32x4.mul (local.get $xv) (local.get $v2))))
       (local.set $a13 (f32x4.add (local.get $a13) (f32x4.mul (local.get $xv) (local.get $v3))))
-      (local.set $v0 (v128.load offset=16 align=4 (i32.add (local.get $w0) (local.get $k))))
-      (local.set $v1 (v128.load offset=16 align=4 (i32.add (local.get $w1) (local.get $k))))
-      (local.set $v2 (v128.load offset=16 align=4 (i32.add (local.get $w2) (local.get $k))))
-      (local.set $v3 (v128.load offset=16 align=4 (i32.add (local.get $w3) (local.get $k))))
-      (local.set $xv (v128.load offset=16 align=4 (i32.add (local.get $x0) (local.get $k))))
-      (local.set $a00 (f32x4.add (local.get $a00) (f32x4.mul (local.get $xv) (local.get $v0))))
-      (local.set $a01 (f32x4.add (local.get $a01) (f32x4.mul (local.get $xv) (local.get $v1))))
-      (local.set $a02 (f32x4.add (local.get $a02) (f32x4.mul (local.get $xv) (local.get $v2))))
-      (local.set $a03 (f32x4.add (local.get $a03) (f32x4.mul (local.get $xv) (local.get $v3))))
-      (local.set $xv (v128.load offset=16 align=4 (i32.add (local.get $x1) (local.get $k))))
-      (local.set $a10 (f32x4.add (local.get $a10) (f32x4.mul (local.get $xv) (local.get $v0))))
-      (local.set $a11 (f32x4.add (local.get $a11) (f32x4.mul (local.get $xv) (local.get $v1))))
-      (local.set $a12 (f32x4.add (local.get $a12) (f32x4.mul (local.get $xv) (local.get $v2))))
-      (local.set $a13 (f32x4.add (local.get $a13) (f32x4.mul (local.get $xv) (local.get $v3))))
-      (local.set $k (i32.add (local.get $k) (i32.const 32)))
+      (local.set $k (i32.add (local.get $k) (i32.const 16)))
       (br_if $k (i32.lt_u (local.get $k) (local.get $kend))))))
     ;; the remaining whole steps of 4
     (block $rest (loop $r
@@ -175,8 +161,8 @@
     (local.set $a01 (v128.const i64x2 0 0))
     (local.set $a02 (v128.const i64x2 0 0))
     (local.set $a03 (v128.const i64x2 0 0))
-    ;; main loop: 2 steps of 4 floats
-    (local.set $kend (i32.shl (i32.and (local.get $in) (i32.const -8)) (i32.const 2)))
+    ;; main loop: 1 steps of 4 floats
+    (local.set $kend (i32.shl (i32.and (local.get $in) (i32.const -4)) (i32.const 2)))
     (local.set $k (i32.const 0))
     (if (i32.gt_u (local.get $kend) (i32.const 0)) (then (loop $k
       (local.set $v0 (v128.load offset=0 align=4 (i32.add (local.get $w0) (local.get $k))))
@@ -188,16 +174,7 @@
       (local.set $a01 (f32x4.add (local.get $a01) (f32x4.mul (local.get $xv) (local.get $v1))))
       (local.set $a02 (f32x4.add (local.get $a02) (f32x4.mul (local.get $xv) (local.get $v2))))
       (local.set $a03 (f32x4.add (local.get $a03) (f32x4.mul (local.get $xv) (local.get $v3))))
-      (local.set $v0 (v128.load offset=16 align=4 (i32.add (local.get $w0) (local.get $k))))
-      (local.set $v1 (v128.load offset=16 align=4 (i32.add (local.get $w1) (local.get $k))))
-      (local.set $v2 (v128.load offset=16 align=4 (i32.add (local.get $w2) (local.get $k))))
-      (local.set $v3 (v128.load offset=16 align=4 (i32.add (local.get $w3) (local.get $k))))
-      (local.set $xv (v128.load offset=16 align=4 (i32.add (local.get $x0) (local.get $k))))
-      (local.set $a00 (f32x4.add (local.get $a00) (f32x4.mul (local.get $xv) (local.get $v0))))
-      (local.set $a01 (f32x4.add (local.get $a01) (f32x4.mul (local.get $xv) (local.get $v1))))
-      (local.set $a02 (f32x4.add (local.get $a02) (f32x4.mul (local.get $xv) (local.get $v2))))
-      (local.set $a03 (f32x4.add (local.get $a03) (f32x4.mul (local.get $xv) (local.get $v3))))
-      (local.set $k (i32.add (local.get $k) (i32.const 32)))
+      (local.set $k (i32.add (local.get $k) (i32.const 16)))
       (br_if $k (i32.lt_u (local.get $k) (local.get $kend))))))
     ;; the remaining whole steps of 4
     (block $rest (loop $r
@@ -364,15 +341,15 @@
       (local.set $k (i32.add (local.get $k) (i32.const 1)))
       (br $l))))
 
-  ;; mk_i8_3: dst rows 0..2 at columns j..j+nc-1 from 3 rows of quantised x
+  ;; mk_i8_2: dst rows 0..1 at columns j..j+nc-1 from 2 rows of quantised x
   ;; at px (stride xs bytes) and nc rows of int8 W at pw (stride ws = in bytes).
   ;; pswv/pwsum: per block, the 4 rows' scales (f32x4) and weight sums (i32x4);
   ;; psx/pzp: the x rows' scales (f32) and zero points (i32).
-  (func $mk_i8_3 (param $px i32) (param $xs i32) (param $pw i32) (param $ws i32) (param $in i32)
+  (func $mk_i8_2 (param $px i32) (param $xs i32) (param $pw i32) (param $ws i32) (param $in i32)
       (param $nb i32) (param $blk i32) (param $pswv i32) (param $pwsum i32) (param $psx i32) (param $pzp i32)
       (param $pd i32) (param $ds i32) (param $pb i32) (param $nc i32)
-    (local $w0 i32) (local $w1 i32) (local $w2 i32) (local $w3 i32) (local $x0 i32) (local $x1 i32) (local $x2 i32) (local $k i32) (local $k2 i32) (local $kb i32) (local $kend i32) (local $b i32)
-    (local $a00 v128) (local $a01 v128) (local $a02 v128) (local $a03 v128) (local $a10 v128) (local $a11 v128) (local $a12 v128) (local $a13 v128) (local $a20 v128) (local $a21 v128) (local $a22 v128) (local $a23 v128) (local $f0 v128) (local $f1 v128) (local $f2 v128) (local $v0 v128) (local $v1 v128) (local $v2 v128) (local $v3 v128) (local $xv v128) (local $u01 v128) (local $u23 v128) (local $s v128) (local $sw v128) (local $ws4 v128)
+    (local $w0 i32) (local $w1 i32) (local $w2 i32) (local $w3 i32) (local $x0 i32) (local $x1 i32) (local $k i32) (local $k2 i32) (local $kb i32) (local $kend i32) (local $b i32)
+    (local $a00 v128) (local $a01 v128) (local $a02 v128) (local $a03 v128) (local $a10 v128) (local $a11 v128) (local $a12 v128) (local $a13 v128) (local $f0 v128) (local $f1 v128) (local $v0 v128) (local $v1 v128) (local $v2 v128) (local $v3 v128) (local $xv v128) (local $u01 v128) (local $u23 v128) (local $s v128) (local $sw v128) (local $ws4 v128)
     (local.set $w0 (local.get $pw))
     (local.set $w1 (select (i32.add (local.get $w0) (local.get $ws)) (local.get $w0) (i32.gt_u (local.get $nc) (i32.const 1))))
     (local.set $w2 (select (i32.add (local.get $w1) (local.get $ws)) (local.get $w1) (i32.gt_u (local.get $nc) (i32.const 2))))
@@ -381,8 +358,6 @@
     (local.set $f0 (v128.const i64x2 0 0))
     (local.set $x1 (i32.add (local.get $px) (i32.mul (local.get $xs) (i32.const 1))))
     (local.set $f1 (v128.const i64x2 0 0))
-    (local.set $x2 (i32.add (local.get $px) (i32.mul (local.get $xs) (i32.const 2))))
-    (local.set $f2 (v128.const i64x2 0 0))
     (local.set $kb (i32.const 0))
     (local.set $b (i32.const 0))
     (loop $blocks
@@ -396,13 +371,9 @@
       (local.set $a11 (v128.const i64x2 0 0))
       (local.set $a12 (v128.const i64x2 0 0))
       (local.set $a13 (v128.const i64x2 0 0))
-      (local.set $a20 (v128.const i64x2 0 0))
-      (local.set $a21 (v128.const i64x2 0 0))
-      (local.set $a22 (v128.const i64x2 0 0))
-      (local.set $a23 (v128.const i64x2 0 0))
       (local.set $k (local.get $kb))
       (block $main (loop $k
-        (br_if $main (i32.gt_s (i32.add (local.get $k) (i32.const 16)) (local.get $kend)))
+        (br_if $main (i32.gt_s (i32.add (local.get $k) (i32.const 8)) (local.get $kend)))
         (local.set $k2 (i32.shl (local.get $k) (i32.const 1)))
         (local.set $v0 (v128.load8x8_s offset=0 align=1 (i32.add (local.get $w0) (local.get $k))))
         (local.set $v1 (v128.load8x8_s offset=0 align=1 (i32.add (local.get $w1) (local.get $k))))
@@ -418,31 +389,7 @@
         (local.set $a11 (i32x4.add (local.get $a11) (i32x4.dot_i16x8_s (local.get $xv) (local.get $v1))))
         (local.set $a12 (i32x4.add (local.get $a12) (i32x4.dot_i16x8_s (local.get $xv) (local.get $v2))))
         (local.set $a13 (i32x4.add (local.get $a13) (i32x4.dot_i16x8_s (local.get $xv) (local.get $v3))))
-        (local.set $xv (v128.load offset=0 align=2 (i32.add (local.get $x2) (local.get $k2))))
-        (local.set $a20 (i32x4.add (local.get $a20) (i32x4.dot_i16x8_s (local.get $xv) (local.get $v0))))
-        (local.set $a21 (i32x4.add (local.get $a21) (i32x4.dot_i16x8_s (local.get $xv) (local.get $v1))))
-        (local.set $a22 (i32x4.add (local.get $a22) (i32x4.dot_i16x8_s (local.get $xv) (local.get $v2))))
-        (local.set $a23 (i32x4.add (local.get $a23) (i32x4.dot_i16x8_s (local.get $xv) (local.get $v3))))
-        (local.set $v0 (v128.load8x8_s offset=8 align=1 (i32.add (local.get $w0) (local.get $k))))
-        (local.set $v1 (v128.load8x8_s offset=8 align=1 (i32.add (local.get $w1) (local.get $k))))
-        (local.set $v2 (v128.load8x8_s offset=8 align=1 (i32.add (local.get $w2) (local.get $k))))
-        (local.set $v3 (v128.load8x8_s offset=8 align=1 (i32.add (local.get $w3) (local.get $k))))
-        (local.set $xv (v128.load offset=16 align=2 (i32.add (local.get $x0) (local.get $k2))))
-        (local.set $a00 (i32x4.add (local.get $a00) (i32x4.dot_i16x8_s (local.get $xv) (local.get $v0))))
-        (local.set $a01 (i32x4.add (local.get $a01) (i32x4.dot_i16x8_s (local.get $xv) (local.get $v1))))
-        (local.set $a02 (i32x4.add (local.get $a02) (i32x4.dot_i16x8_s (local.get $xv) (local.get $v2))))
-        (local.set $a03 (i32x4.add (local.get $a03) (i32x4.dot_i16x8_s (local.get $xv) (local.get $v3))))
-        (local.set $xv (v128.load offset=16 align=2 (i32.add (local.get $x1) (local.get $k2))))
-        (local.set $a10 (i32x4.add (local.get $a10) (i32x4.dot_i16x8_s (local.get $xv) (local.get $v0))))
-        (local.set $a11 (i32x4.add (local.get $a11) (i32x4.dot_i16x8_s (local.get $xv) (local.get $v1))))
-        (local.set $a12 (i32x4.add (local.get $a12) (i32x4.dot_i16x8_s (local.get $xv) (local.get $v2))))
-        (local.set $a13 (i32x4.add (local.get $a13) (i32x4.dot_i16x8_s (local.get $xv) (local.get $v3))))
-        (local.set $xv (v128.load offset=16 align=2 (i32.add (local.get $x2) (local.get $k2))))
-        (local.set $a20 (i32x4.add (local.get $a20) (i32x4.dot_i16x8_s (local.get $xv) (local.get $v0))))
-        (local.set $a21 (i32x4.add (local.get $a21) (i32x4.dot_i16x8_s (local.get $xv) (local.get $v1))))
-        (local.set $a22 (i32x4.add (local.get $a22) (i32x4.dot_i16x8_s (local.get $xv) (local.get $v2))))
-        (local.set $a23 (i32x4.add (local.get $a23) (i32x4.dot_i16x8_s (local.get $xv) (local.get $v3))))
-        (local.set $k (i32.add (local.get $k) (i32.const 16)))
+        (local.set $k (i32.add (local.get $k) (i32.const 8)))
         (br $k)))
       (block $rest (loop $r
         (br_if $rest (i32.ge_s (local.get $k) (local.get $kend)))
@@ -461,11 +408,6 @@
         (local.set $a11 (i32x4.add (local.get $a11) (i32x4.dot_i16x8_s (local.get $xv) (local.get $v1))))
         (local.set $a12 (i32x4.add (local.get $a12) (i32x4.dot_i16x8_s (local.get $xv) (local.get $v2))))
         (local.set $a13 (i32x4.add (local.get $a13) (i32x4.dot_i16x8_s (local.get $xv) (local.get $v3))))
-        (local.set $xv (v128.load offset=0 align=2 (i32.add (local.get $x2) (local.get $k2))))
-        (local.set $a20 (i32x4.add (local.get $a20) (i32x4.dot_i16x8_s (local.get $xv) (local.get $v0))))
-        (local.set $a21 (i32x4.add (local.get $a21) (i32x4.dot_i16x8_s (local.get $xv) (local.get $v1))))
-        (local.set $a22 (i32x4.add (local.get $a22) (i32x4.dot_i16x8_s (local.get $xv) (local.get $v2))))
-        (local.set $a23 (i32x4.add (local.get $a23) (i32x4.dot_i16x8_s (local.get $xv) (local.get $v3))))
         (local.set $k (i32.add (local.get $k) (i32.const 8)))
         (br $r)))
       (local.set $sw (v128.load align=4 (i32.add (local.get $pswv) (i32.shl (local.get $b) (i32.const 4)))))
@@ -477,10 +419,6 @@
       (local.set $u23 (i32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a12) (local.get $a13)) (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a12) (local.get $a13))))
       (local.set $s (i32x4.add (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $u01) (local.get $u23)) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $u01) (local.get $u23))))
       (local.set $f1 (f32x4.add (local.get $f1) (f32x4.mul (f32x4.convert_i32x4_s (local.get $s)) (local.get $sw))))
-      (local.set $u01 (i32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a20) (local.get $a21)) (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a20) (local.get $a21))))
-      (local.set $u23 (i32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a22) (local.get $a23)) (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a22) (local.get $a23))))
-      (local.set $s (i32x4.add (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $u01) (local.get $u23)) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $u01) (local.get $u23))))
-      (local.set $f2 (f32x4.add (local.get $f2) (f32x4.mul (f32x4.convert_i32x4_s (local.get $s)) (local.get $sw))))
       (local.set $kb (i32.add (local.get $kb) (local.get $blk)))
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br_if $blocks (i32.lt_s (local.get $b) (local.get $nb)))
@@ -490,10 +428,7 @@
     (call $store_part (i32.add (local.get $pd) (i32.mul (local.get $ds) (i32.const 0))) (local.get $s) (local.get $nc))
     (local.set $s (f32x4.mul (local.get $f1) (f32x4.splat (f32.load offset=4 (local.get $psx)))))
     (if (local.get $pb) (then (local.set $s (f32x4.add (local.get $s) (call $load_part (local.get $pb) (local.get $nc))))))
-    (call $store_part (i32.add (local.get $pd) (i32.mul (local.get $ds) (i32.const 1))) (local.get $s) (local.get $nc))
-    (local.set $s (f32x4.mul (local.get $f2) (f32x4.splat (f32.load offset=8 (local.get $psx)))))
-    (if (local.get $pb) (then (local.set $s (f32x4.add (local.get $s) (call $load_part (local.get $pb) (local.get $nc))))))
-    (call $store_part (i32.add (local.get $pd) (i32.mul (local.get $ds) (i32.const 2))) (local.get $s) (local.get $nc)))
+    (call $store_part (i32.add (local.get $pd) (i32.mul (local.get $ds) (i32.const 1))) (local.get $s) (local.get $nc)))
 
   ;; mk_i8_1: dst rows 0..0 at columns j..j+nc-1 from 1 rows of quantised x
   ;; at px (stride xs bytes) and nc rows of int8 W at pw (stride ws = in bytes).
@@ -521,7 +456,7 @@
       (local.set $a03 (v128.const i64x2 0 0))
       (local.set $k (local.get $kb))
       (block $main (loop $k
-        (br_if $main (i32.gt_s (i32.add (local.get $k) (i32.const 16)) (local.get $kend)))
+        (br_if $main (i32.gt_s (i32.add (local.get $k) (i32.const 8)) (local.get $kend)))
         (local.set $k2 (i32.shl (local.get $k) (i32.const 1)))
         (local.set $v0 (v128.load8x8_s offset=0 align=1 (i32.add (local.get $w0) (local.get $k))))
         (local.set $v1 (v128.load8x8_s offset=0 align=1 (i32.add (local.get $w1) (local.get $k))))
@@ -532,16 +467,7 @@
         (local.set $a01 (i32x4.add (local.get $a01) (i32x4.dot_i16x8_s (local.get $xv) (local.get $v1))))
         (local.set $a02 (i32x4.add (local.get $a02) (i32x4.dot_i16x8_s (local.get $xv) (local.get $v2))))
         (local.set $a03 (i32x4.add (local.get $a03) (i32x4.dot_i16x8_s (local.get $xv) (local.get $v3))))
-        (local.set $v0 (v128.load8x8_s offset=8 align=1 (i32.add (local.get $w0) (local.get $k))))
-        (local.set $v1 (v128.load8x8_s offset=8 align=1 (i32.add (local.get $w1) (local.get $k))))
-        (local.set $v2 (v128.load8x8_s offset=8 align=1 (i32.add (local.get $w2) (local.get $k))))
-        (local.set $v3 (v128.load8x8_s offset=8 align=1 (i32.add (local.get $w3) (local.get $k))))
-        (local.set $xv (v128.load offset=16 align=2 (i32.add (local.get $x0) (local.get $k2))))
-        (local.set $a00 (i32x4.add (local.get $a00) (i32x4.dot_i16x8_s (local.get $xv) (local.get $v0))))
-        (local.set $a01 (i32x4.add (local.get $a01) (i32x4.dot_i16x8_s (local.get $xv) (local.get $v1))))
-        (local.set $a02 (i32x4.add (local.get $a02) (i32x4.dot_i16x8_s (local.get $xv) (local.get $v2))))
-        (local.set $a03 (i32x4.add (local.get $a03) (i32x4.dot_i16x8_s (local.get $xv) (local.get $v3))))
-        (local.set $k (i32.add (local.get $k) (i32.const 16)))
+        (local.set $k (i32.add (local.get $k) (i32.const 8)))
         (br $k)))
       (block $rest (loop $r
         (br_if $rest (i32.ge_s (local.get $k) (local.get $kend)))
@@ -621,9 +547,9 @@
       (local.set $i (i32.const 0))
       (block $done
         (loop $rows
-          (br_if $done (i32.gt_s (i32.add (local.get $i) (i32.const 3)) (local.get $n)))
-          (call $mk_i8_3 (i32.add (local.get $xq) (i32.mul (local.get $i) (local.get $xs))) (local.get $xs) (local.get $pw) (local.get $in) (local.get $in) (local.get $nb) (local.get $blk) (local.get $swv) (local.get $wsum) (i32.add (local.get $sx) (i32.shl (local.get $i) (i32.const 2))) (i32.add (local.get $zp) (i32.shl (local.get $i) (i32.const 2))) (i32.add (local.get $pd) (i32.mul (local.get $i) (local.get $ds))) (local.get $ds) (local.get $pb) (local.get $nc))
-          (local.set $i (i32.add (local.get $i) (i32.const 3)))
+          (br_if $done (i32.gt_s (i32.add (local.get $i) (i32.const 2)) (local.get $n)))
+          (call $mk_i8_2 (i32.add (local.get $xq) (i32.mul (local.get $i) (local.get $xs))) (local.get $xs) (local.get $pw) (local.get $in) (local.get $in) (local.get $nb) (local.get $blk) (local.get $swv) (local.get $wsum) (i32.add (local.get $sx) (i32.shl (local.get $i) (i32.const 2))) (i32.add (local.get $zp) (i32.shl (local.get $i) (i32.const 2))) (i32.add (local.get $pd) (i32.mul (local.get $i) (local.get $ds))) (local.get $ds) (local.get $pb) (local.get $nc))
+          (local.set $i (i32.add (local.get $i) (i32.const 2)))
           (br $rows)))
       (block $done1
         (loop $rows1
