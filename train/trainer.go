@@ -55,7 +55,13 @@ type Trainer struct {
 
 	// EvalHook, if set, receives every evaluation's result.
 	EvalHook func(step int, r EvalResult)
+	// Stop, if set, is asked after every step; true ends Run with
+	// ErrStopped (the CLI sets it on Ctrl-C and then saves a checkpoint).
+	Stop func() bool
 }
+
+// ErrStopped is Run's error when Stop asked it to end early.
+var ErrStopped = errors.New("train: stopped")
 
 // NewTrainer returns a Trainer for net on data with a fresh optimiser.
 func NewTrainer(net *Net, tok *bpe.Tokenizer, data Dataset, opts Options) (*Trainer, error) {
@@ -165,6 +171,9 @@ func (t *Trainer) Run() error {
 			if _, err := t.Evaluate(); err != nil {
 				return err
 			}
+		}
+		if t.Stop != nil && t.Step < t.Opts.Steps && t.Stop() {
+			return ErrStopped
 		}
 	}
 	return nil

@@ -160,3 +160,12 @@ func TestSavedModelLoads(t *testing.T) {
 		t.Fatalf("evaluated %d pairs", r.N)
 	}
 }
+
+func TestStop(t *testing.T) {
+	data := colourClips(t, 4, 8)
+	tr := toyTrainer(t, model.MeanP, data, Options{Steps: 10, Batch: 4, LR: 1e-3, MaxFrames: 3, MaxWords: 8, Seed: 1})
+	tr.Stop = func() bool { return tr.Step == 3 }
+	if err := tr.Run(); err != ErrStopped || tr.Step != 3 {
+		t.Fatalf("Run: %v at step %d; want ErrStopped at step 3", err, tr.Step)
+	}
+}

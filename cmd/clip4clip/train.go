@@ -1,10 +1,12 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"runtime"
 	"strconv"
 	"strings"
@@ -163,12 +165,26 @@ func runTrain(args []string) error {
 	fmt.Fprintf(os.Stderr, "training %s head: vision %dx%d (res %d, patch %d), text %dx%d, embed %d, vocabulary %d, %.2fM parameters; %d clips, batch %d, %d steps, %d threads (%s kernels)\n",
 		cfg.Head.Type, cfg.Vision.Layers, cfg.Vision.Width, cfg.Vision.Resolution, cfg.Vision.PatchSize, cfg.Text.Layers, cfg.Text.Width,
 		cfg.EmbedDim, cfg.Text.VocabSize, float64(nParams)/1e6, ds.Len(), opts.Batch, opts.Steps, train.Threads(), train.KernelName())
+	interrupt := make(chan os.Signal, 1)
+	signal.Notify(interrupt, os.Interrupt)
+	defer signal.Stop(interrupt)
+	tr.Stop = func() bool {
+		select {
+		case <-interrupt:
+			return true
+		default:
+			return false
+		}
+	}
 	begin, firstStep := time.Now(), tr.Step
 	if err := tr.Run(); err != nil {
-		if tr.Step > firstStep && tr.CheckpointPath != "" {
+		if tr.Step > firstStep {
 			if cerr := tr.SaveCheckpoint(); cerr == nil {
-				fmt.Fprintf(os.Stderr, "saved a checkpoint at step %d; fix the problem and rerun with -resume\n", tr.Step)
+				fmt.Fprintf(os.Stderr, "stopped at step %d with a checkpoint; rerun the same command with -resume to continue\n", tr.Step)
 			}
+		}
+		if errors.Is(err, train.ErrStopped) {
+			return nil
 		}
 		return err
 	}
