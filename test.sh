@@ -21,5 +21,12 @@ if ! command -v node >/dev/null; then
 	echo "node is not installed: the js/wasm tests need it (apt-get install nodejs)" >&2
 	exit 1
 fi
-PATH="$(go env GOROOT)/lib/wasm:$PATH" GOOS=js GOARCH=wasm \
+# tools/wasmexec/go_js_wasm_exec is Go's plus the clip4clip_simd imports
+# (quant's WebAssembly SIMD kernels) that these binaries need.
+PATH="$PWD/tools/wasmexec:$PATH" GOOS=js GOARCH=wasm \
 	go test -count=1 ./quant/ ./model/... ./weights/ ./internal/npy/ ./synth/
+
+step "wasm SIMD kernels: generated files up to date, self-test"
+[ -d tools/node_modules/wabt ] || npm ci --prefix tools --no-audit --no-fund ||
+	echo "npm ci failed: the staleness check of quant/simd will skip" >&2
+node --test quant/simd/build.test.mjs

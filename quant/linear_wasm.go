@@ -1,0 +1,108 @@
+//go:build js && wasm
+
+package quant
+
+import (
+	"sync"
+	"unsafe"
+)
+
+// Under js/wasm, Linear runs WebAssembly SIMD kernels. Go's wasm backend
+// emits no SIMD, so the kernels are a second, hand-written module
+// (quant/simd: gen.mjs generates the text, kernels_*.wasm are committed)
+// that imports this instance's memory and works on the slices in place:
+// Go's heap does not move, so a pointer is its byte address.
+//
+// The host links them in as the import module "clip4clip_simd". Every host
+// that runs a binary using quant must provide it: quant/simd/kernels.js
+// does, for the browser and for tools/wasmexec (go test in Node). Each call
+// covers a whole Linear (or a worker's range of output columns), so the
+// trip through the host's trampoline is paid once per matrix product.
+// A kernel returns 0 when it declines (no SIMD in the engine, an int8 block
+// size it does not handle), and linearRows then runs the Go kernel.
+
+//go:wasmimport clip4clip_simd linear_f32
+func simdLinearF32(w, x, dst, bias unsafe.Pointer, n, in, out, lo, hi int32) int32
+
+//go:wasmimport clip4clip_simd linear_f16
+func simdLinearF16(w, x, dst, bias unsafe.Pointer, n, in, out, lo, hi int32, scratch unsafe.Pointer) int32
+
+//go:wasmimport clip4clip_simd linear_i8
+func simdLinearI8(w, scales unsafe.Pointer, nb, block int32, x, dst, bias unsafe.Pointer, n, in, out, lo, hi int32, scratch unsafe.Pointer) int32
+
+// simdVariant returns the host's kernels: 0 none (Go's), 1 SIMD128, 2 relaxed SIMD.
+//
+//go:wasmimport clip4clip_simd variant
+func simdVariant() int32
+
+// simdUse selects kernels by simdVariant's codes; 0 if the host lacks them.
+//
+//go:wasmimport clip4clip_simd use
+func simdUse(v int32) int32
+
+func init() { linearKernel = linearSIMD }
+
+// linearSIMD is linearRows through the SIMD kernels. The int8 kernels
+// quantise x per row (see quant/simd/gen.mjs), so their results differ
+// from the Go kernel's by that rounding as well.
+func linearSIMD(m *Matrix, dst, x []float32, n int, bias []float32, lo, hi int, _ []float32) bool {
+	if n <= 0 || m.Cols == 0 || lo >= hi {
+		return false
+	}
+	in, out := m.Cols, m.Rows
+	var pb unsafe.Pointer
+	if bias != nil {
+		pb = unsafe.Pointer(&bias[0])
+	}
+	px, pd := unsafe.Pointer(&x[0]), unsafe.Pointer(&dst[0])
+	switch m.DType {
+	case F32:
+		return simdLinearF32(unsafe.Pointer(&m.F32[0]), px, pd, pb, int32(n), int32(in), int32(out), int32(lo), int32(hi)) != 0
+	case F16:
+		sp := simdScratch.get(4 * in) // 4 rows of W widened to f32
+		defer simdScratch.put(sp)
+		return simdLinearF16(unsafe.Pointer(&m.F16[0]), px, pd, pb, int32(n), int32(in), int32(out), int32(lo), int32(hi), unsafe.Pointer(&(*sp)[0])) != 0
+	case Int8:
+		// x quantized (n rows of ceil16(in) int16 at most), its scales and
+		// zero points, and per block the scales and sums of 4 rows of W.
+		nb := (in + m.Block - 1) / m.Block
+		kp := (in + 15) &^ 15
+		sp := simdScratch.get((2*n*kp + 8*n + 32*nb + 64) / 4)
+		defer simdScratch.put(sp)
+		return simdLinearI8(unsafe.Pointer(&m.I8[0]), unsafe.Pointer(&m.Scales[0]), int32(nb), int32(m.Block),
+			px, pd, pb, int32(n), int32(in), int32(out), int32(lo), int32(hi), unsafe.Pointer(&(*sp)[0])) != 0
+	}
+	return false
+}
+
+// simdScratch keeps the kernels' scratch buffers between calls: a free list
+// rather than a sync.Pool, which would drop them at every GC.
+var simdScratch scratchList
+
+type scratchList struct {
+	mu   sync.Mutex
+	free []*[]float32
+}
+
+// get returns a buffer of at least n floats (n > 0).
+func (l *scratchList) get(n int) *[]float32 {
+	l.mu.Lock()
+	var p *[]float32
+	if k := len(l.free); k > 0 {
+		p, l.free = l.free[k-1], l.free[:k-1]
+	} else {
+		p = new([]float32)
+	}
+	l.mu.Unlock()
+	if cap(*p) < n {
+		*p = make([]float32, n)
+	}
+	*p = (*p)[:n]
+	return p
+}
+
+func (l *scratchList) put(p *[]float32) {
+	l.mu.Lock()
+	l.free = append(l.free, p)
+	l.mu.Unlock()
+}

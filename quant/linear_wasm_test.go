@@ -1,0 +1,292 @@
+//go:build js && wasm
+
+package quant
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// The kernels' variants as simdUse numbers them. Run the tests under
+// tools/wasmexec/go_js_wasm_exec; it provides both where Node has relaxed
+// SIMD (Node 20 does, behind a flag it sets).
+var simdVariants = []struct {
+	code    int32
+	name    string
+	relaxed bool
+}{{1, "simd", false}, {2, "relaxed", true}}
+
+// useVariant selects variant code for the test and restores the host's
+// choice afterwards; it skips if the host lacks that variant.
+func useVariant(t testing.TB, code int32, name string) {
+	t.Helper()
+	prev := simdVariant()
+	if simdUse(code) == 0 {
+		t.Skipf("the host has no %s kernels", name)
+	}
+	t.Cleanup(func() { simdUse(prev) })
+}
+
+// TestSIMDHostHasKernels fails when the host (tools/wasmexec, a browser
+// loader) links the fallback only: then every test below would pass on Go's
+// kernel without running a SIMD one.
+func TestSIMDHostHasKernels(t *testing.T) {
+	require.NotZero(t, simdVariant(), "the host provides clip4clip_simd without SIMD kernels (CLIP4CLIP_SIMD=none, or an engine without SIMD)")
+}
+
+// TestSIMDLinearMatchesRef runs every SIMD kernel directly (so a kernel that
+// declines fails the test instead of falling back) on seeded random shapes
+// with ragged edges: n = 1 and not a multiple of the register block, out
+// not a multiple of 4, in not a multiple of 4, 8 or 16, column ranges
+// [lo, hi) inside the matrix. Columns outside [lo, hi) must be untouched.
+// f32 and f16 are compared with LinearRef; int8 with linearI8Ref, which
+// quantises x as the kernel does (exactly, up to float32 rounding), and
+// with LinearRef within the bound that quantising x allows.
+func TestSIMDLinearMatchesRef(t *testing.T) {
+	shapes := [][3]int{{1, 1, 1}, {1, 7, 3}, {3, 5, 9}, {4, 16, 16}, {5, 33, 65}, {9, 130, 67},
+		{2, 9, 17}, {6, 4, 33}, {1, 3, 1000}, {7, 12, 48}, {50, 96, 128}, {77, 64, 200}, {13, 37, 768}}
+	for _, v := range simdVariants {
+		t.Run(v.name, func(t *testing.T) {
+			useVariant(t, v.code, v.name)
+			r := rand.New(rand.NewPCG(7, 8))
+			for _, dt := range []DType{F32, F16, Int8} {
+				for _, block := range []int{0, 16, 32, 24, 7} {
+					if dt != Int8 && block != 0 {
+						continue
+					}
+					for _, sh := range shapes {
+						n, rows, cols := sh[0], sh[1], sh[2]
+						for _, withBias := range []bool{true, false} {
+							name := fmt.Sprintf("%v/block%d/n%d_%dx%d/bias%v", dt, block, n, rows, cols, withBias)
+							checkSIMD(t, r, name, v.relaxed, n, rows, cols, dt, block, withBias)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+func checkSIMD(t *testing.T, r *rand.Rand, name string, relaxed bool, n, rows, cols int, dt DType, block int, withBias bool) {
+	t.Helper()
+	m, err := Quantize(rows, cols, randSlice(r, rows*cols), dt, block)
+	require.NoError(t, err)
+	x := randSlice(r, n*cols)
+	var bias []float32
+	if withBias {
+		bias = randSlice(r, rows)
+	}
+	// A column range inside the matrix, and the whole of it.
+	lo, hi := r.IntN(rows), rows
+	hi = lo + 1 + r.IntN(hi-lo)
+	for _, span := range [][2]int{{lo, hi}, {0, rows}} {
+		lo, hi := span[0], span[1]
+		got := make([]float32, n*rows)
+		for i := range got {
+			got[i] = float32(math.NaN())
+		}
+		step := 8
+		if relaxed {
+			step = 16
+		}
+		declines := dt == Int8 && m.Block < cols && m.Block%step != 0
+		ran := linearSIMD(m, got, x, n, bias, lo, hi, nil)
+		if declines {
+			require.False(t, ran, "%s: int8 block %d should be declined", name, m.Block)
+			continue
+		}
+		require.True(t, ran, "%s: the kernel declined", name)
+		want := make([]float32, n*rows)
+		LinearRef(m, want, x, n, bias)
+		for i := 0; i < n; i++ {
+			for j := 0; j < rows; j++ {
+				if (j < lo || j >= hi) && !math.IsNaN(float64(got[i*rows+j])) {
+					t.Fatalf("%s [%d, %d): wrote dst[%d, %d] outside its columns", name, lo, hi, i, j)
+				}
+				if j < lo || j >= hi {
+					got[i*rows+j], want[i*rows+j] = 0, 0
+				}
+			}
+		}
+		switch dt {
+		case F32, F16:
+			requireClose(t, name, want, got, 1e-4*math.Sqrt(float64(cols)))
+		case Int8:
+			exact := make([]float32, n*rows)
+			linearI8Ref(m, exact, x, n, bias, relaxed)
+			for i := 0; i < n; i++ {
+				for j := 0; j < rows; j++ {
+					if j < lo || j >= hi {
+						exact[i*rows+j] = 0
+					}
+				}
+			}
+			requireClose(t, name+" vs linearI8Ref", exact, got, 1e-5*math.Sqrt(float64(cols)))
+			requireWithinQuantBound(t, name, m, x, n, want, got, lo, hi, relaxed)
+		}
+	}
+}
+
+// i16Limit is the int8 SIMD128 kernel's quantisation range for x: as large
+// as possible such that one block's integer dot, blk*127*lim, fits in int32.
+func i16Limit(blk int) int32 {
+	return int32(min(32767, 2147483647/(127*blk)))
+}
+
+// quantRow is the kernel's quantisation of one row of x: q (len(x) values),
+// the scale and the zero point, with x[k] ~= (q[k] - zp) * scale.
+//   - SIMD128: q = round(x * lim/amax), zp = 0.
+//   - relaxed: q = clamp(round(x/s) + zp, 0, 127) with s = (max - min)/127
+//     over the range [min(x, 0), max(x, 0)] and zp = round(-min/s).
+//
+// Every step is float32 as in the kernel, round to nearest even.
+func quantRow(q []int32, x []float32, lim int32, relaxed bool) (scale float32, zp int32) {
+	var inv float32
+	if relaxed {
+		var lo, hi float32
+		for _, v := range x {
+			lo, hi = min(lo, v), max(hi, v)
+		}
+		scale = (hi - lo) / 127
+		if scale > 0 {
+			inv = 1 / scale
+		}
+		zp = int32(math.RoundToEven(float64(-(lo * inv))))
+	} else {
+		var amax float32
+		for _, v := range x {
+			amax = max(amax, float32(math.Abs(float64(v))))
+		}
+		scale = amax / float32(lim)
+		if amax > 0 {
+			inv = float32(lim) / amax
+		}
+	}
+	for k, v := range x {
+		qq := int32(math.RoundToEven(float64(v * inv)))
+		if relaxed {
+			qq = max(0, min(127, qq+zp))
+		}
+		q[k] = qq
+	}
+	return scale, zp
+}
+
+// linearI8Ref is what the int8 SIMD kernels compute: x quantised per row
+// by quantRow, exact integer dots per block of W's row, each block's sum
+// scaled by its weight scale in float32, the total by the row's x scale.
+func linearI8Ref(m *Matrix, dst, x []float32, n int, bias []float32, relaxed bool) {
+	in, nb := m.Cols, (m.Cols+m.Block-1)/m.Block
+	q := make([]int32, in)
+	for i := 0; i < n; i++ {
+		sx, zp := quantRow(q, x[i*in:(i+1)*in], i16Limit(min(m.Block, in)), relaxed)
+		for j := 0; j < m.Rows; j++ {
+			var f float32
+			for b := 0; b < nb; b++ {
+				var s int64
+				for k := b * m.Block; k < min((b+1)*m.Block, in); k++ {
+					s += int64(q[k]-zp) * int64(m.I8[j*in+k])
+				}
+				f += float32(s) * m.Scales[j*nb+b]
+			}
+			dst[i*m.Rows+j] = f * sx
+			if bias != nil {
+				dst[i*m.Rows+j] += bias[j]
+			}
+		}
+	}
+}
+
+// requireWithinQuantBound checks got against the exact product with the
+// dequantised weights: quantising x moves each x[k] by at most one step,
+// so an output moves by at most step * sum_k |w[k]|.
+func requireWithinQuantBound(t *testing.T, name string, m *Matrix, x []float32, n int, want, got []float32, lo, hi int, relaxed bool) {
+	t.Helper()
+	in := m.Cols
+	w := m.Float32()
+	q := make([]int32, in)
+	for i := 0; i < n; i++ {
+		step, _ := quantRow(q, x[i*in:(i+1)*in], i16Limit(min(m.Block, in)), relaxed)
+		for j := lo; j < hi; j++ {
+			var wabs float64
+			for k := 0; k < in; k++ {
+				wabs += math.Abs(float64(w[j*in+k]))
+			}
+			d := math.Abs(float64(got[i*m.Rows+j] - want[i*m.Rows+j]))
+			if bound := float64(step)*wabs + 1e-4*math.Sqrt(float64(in)); d > bound {
+				t.Fatalf("%s: dst[%d, %d] = %g, exact %g: |diff| %.3g > bound %.3g", name, i, j, got[i*m.Rows+j], want[i*m.Rows+j], d, bound)
+			}
+		}
+	}
+}
+
+// TestSIMDLinearThreads runs Linear itself (worker goroutines splitting the
+// columns, Go's kernel as the fallback) with every variant, none included.
+func TestSIMDLinearThreads(t *testing.T) {
+	defer SetThreads(1)
+	for _, v := range append([]struct {
+		code    int32
+		name    string
+		relaxed bool
+	}{{0, "none", false}}, simdVariants...) {
+		t.Run(v.name, func(t *testing.T) {
+			useVariant(t, v.code, v.name)
+			r := rand.New(rand.NewPCG(9, 10))
+			for _, threads := range []int{1, 3} {
+				SetThreads(threads)
+				for _, dt := range []DType{F32, F16, Int8} {
+					n, rows, cols := 50, 96, 128
+					m, err := Quantize(rows, cols, randSlice(r, rows*cols), dt, 0)
+					require.NoError(t, err)
+					x, bias := randSlice(r, n*cols), randSlice(r, rows)
+					got, want := make([]float32, n*rows), make([]float32, n*rows)
+					m.Linear(got, x, n, bias)
+					if dt == Int8 && v.code != 0 {
+						linearI8Ref(m, want, x, n, bias, v.relaxed)
+					} else {
+						LinearRef(m, want, x, n, bias)
+					}
+					requireClose(t, fmt.Sprintf("%s/threads%d/%v", v.name, threads, dt), want, got, 1e-4*math.Sqrt(float64(cols)))
+				}
+			}
+		})
+	}
+}
+
+// TestSIMDDeclines: with no SIMD kernels the hook leaves Linear to Go.
+func TestSIMDDeclines(t *testing.T) {
+	useVariant(t, 0, "none")
+	m := NewF32(4, 4, make([]float32, 16))
+	require.False(t, linearSIMD(m, make([]float32, 4), make([]float32, 4), 1, nil, 0, 4, nil))
+}
+
+// BenchmarkSIMDLinear is BenchmarkLinear's ViT-B/32 MLP product,
+// (50, 768) x (3072, 768)^T, per kernel variant (go: Go's kernel) and dtype.
+func BenchmarkSIMDLinear(b *testing.B) {
+	r := rand.New(rand.NewPCG(5, 6))
+	n, rows, cols := 50, 3072, 768
+	w := randSlice(r, rows*cols)
+	x := randSlice(r, n*cols)
+	dst := make([]float32, n*rows)
+	for _, v := range append([]struct {
+		code    int32
+		name    string
+		relaxed bool
+	}{{0, "go", false}}, simdVariants...) {
+		for _, dt := range []DType{F32, F16, Int8} {
+			m, _ := Quantize(rows, cols, w, dt, 0)
+			b.Run(v.name+"/"+dt.String(), func(b *testing.B) {
+				useVariant(b, v.code, v.name)
+				b.ReportAllocs()
+				for b.Loop() {
+					m.Linear(dst, x, n, nil)
+				}
+				b.ReportMetric(2*float64(n*rows*cols)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}
