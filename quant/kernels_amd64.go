@@ -114,6 +114,7 @@ func init() {
 	case "avx2":
 		p = min(p, pathAVX2)
 	}
+	// avx512 or anything else: the best there is.
 	setPath(p)
 }
 
@@ -143,9 +144,9 @@ func detectCPU() (kernelPath, bool) {
 // setPath selects the kernels (tests force each path the CPU has).
 func setPath(p kernelPath) {
 	path = min(p, bestPath)
-	platformKernel = nil
+	platformKernel, matMulTKernel = nil, nil
 	if path != pathGo {
-		platformKernel = amd64Kernel
+		platformKernel, matMulTKernel = amd64Kernel, matMulTAsm
 	}
 }
 
@@ -195,6 +196,7 @@ func amd64Kernel(c *linearCall) (rangeKernel, int) {
 		if m.Block > 1<<16 {
 			return nil, 0 // the int32 sums could overflow
 		}
+		m.int8Sums() // built here once, not by every worker
 		if avx512 && hasVNNI && (m.Block == m.Cols || m.Block%64 == 0) {
 			c.ldq = (m.Cols + 63) &^ 63
 			c.growQ()
@@ -234,16 +236,23 @@ func next(j, k0, step, hi, k, kc int) (int, int, bool) {
 }
 
 func f32Range512(c *linearCall, lo, hi int, _ []float32) {
-	m, k := c.m, c.m.Cols
+	k := c.m.Cols
+	f32Blocks512(c.dst, c.m.Rows, c.x, k, c.n, c.m.F32, k, lo, hi, k, c.bias)
+}
+
+// f32Blocks512 computes columns [lo, hi) of dst = x @ w^T + bias (bias may
+// be nil) with f32AVX512: x is (n, k) with row stride ldx, w (>= hi, k) with
+// row stride ldw, dst (n, >= hi) with row stride ldd.
+func f32Blocks512(dst []float32, ldd int, x []float32, ldx, n int, w []float32, ldw, lo, hi, k int, bias []float32) {
 	for j := lo; j < hi; j += 6 {
 		wr := min(6, hi-j)
 		for k0 := 0; k0 < k; k0 += kcF32 {
 			kl := min(kcF32, k-k0)
 			var pf unsafe.Pointer
 			if nj, nk, ok := next(j, k0, 6, hi, k, kcF32); ok {
-				pf = unsafe.Pointer(&m.F32[nj*k+nk])
+				pf = unsafe.Pointer(&w[nj*ldw+nk])
 			}
-			f32AVX512(&c.dst[j], m.Rows, &c.x[k0], k, c.n, &m.F32[j*k+k0], k, wr, kl&^15, 1<<(kl&15)-1, biasAt(c.bias, j), b2i(k0 > 0), pf)
+			f32AVX512(&dst[j], ldd, &x[k0], ldx, n, &w[j*ldw+k0], ldw, wr, kl&^15, 1<<(kl&15)-1, biasAt(bias, j), b2i(k0 > 0), pf)
 		}
 	}
 }
@@ -283,7 +292,12 @@ func i8Range512(c *linearCall, lo, hi int, _ []float32) {
 
 // f32Range2 and f16Range2 run the AVX2 kernels on k &^ 7 and add the rest.
 func f32Range2(c *linearCall, lo, hi int, _ []float32) {
-	m, k, n := c.m, c.m.Cols, c.n
+	k := c.m.Cols
+	f32Blocks2(c.dst, c.m.Rows, c.x, k, c.n, c.m.F32, k, lo, hi, k, c.bias)
+}
+
+// f32Blocks2 is f32Blocks512 with f32AVX2.
+func f32Blocks2(dst []float32, ldd int, x []float32, ldx, n int, w []float32, ldw, lo, hi, k int, bias []float32) {
 	km := k &^ 7
 	for j := lo; j < hi; j += 3 {
 		wr := min(3, hi-j)
@@ -291,16 +305,29 @@ func f32Range2(c *linearCall, lo, hi int, _ []float32) {
 			kl := min(kcF32, km-k0)
 			var pf unsafe.Pointer
 			if nj, nk, ok := next(j, k0, 3, hi, max(km, 1), kcF32); ok {
-				pf = unsafe.Pointer(&m.F32[nj*k+nk])
+				pf = unsafe.Pointer(&w[nj*ldw+nk])
 			}
-			f32AVX2(&c.dst[j], m.Rows, &c.x[k0], k, n, &m.F32[j*k+k0], k, wr, kl, biasAt(c.bias, j), b2i(k0 > 0), pf)
+			f32AVX2(&dst[j], ldd, &x[k0], ldx, n, &w[j*ldw+k0], ldw, wr, kl, biasAt(bias, j), b2i(k0 > 0), pf)
 		}
 		for i := 0; km < k && i < n; i++ {
 			for r := j; r < j+wr; r++ {
-				c.dst[i*m.Rows+r] += dot(m.F32[r*k+km:(r+1)*k], c.x[i*k+km:(i+1)*k])
+				dst[i*ldd+r] += dot(w[r*ldw+km:r*ldw+k], x[i*ldx+km:i*ldx+k])
 			}
 		}
 	}
+}
+
+// matMulTAsm is matMulTKernel on amd64.
+func matMulTAsm(dst []float32, ldd int, a []float32, lda int, b []float32, ldb int, m, n, k int) bool {
+	switch path {
+	case pathAVX512:
+		f32Blocks512(dst, ldd, a, lda, m, b, ldb, 0, n, k, nil)
+	case pathAVX2:
+		f32Blocks2(dst, ldd, a, lda, m, b, ldb, 0, n, k, nil)
+	default:
+		return false
+	}
+	return true
 }
 
 func f16Range2(c *linearCall, lo, hi int, _ []float32) {

@@ -205,3 +205,10 @@ func BenchmarkKernelsCold(b *testing.B) {
 		})
 	}
 }
+
+// TestMatMulTPaths runs TestMatMulT's cases on every kernel path.
+func TestMatMulTPaths(t *testing.T) {
+	for _, p := range paths() {
+		withPath(p, func() { testMatMulT(t, p.String()+"/") })
+	}
+}
