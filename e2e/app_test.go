@@ -186,7 +186,7 @@ func TestBrowserApp(t *testing.T) {
 	// Two real videos and a broken one.
 	start = time.Now()
 	run("add videos", chromedp.SetUploadFiles(chromedp.CSS("#video-files"), []string{warm, cool, broken}))
-	waitFor(t, ctx, "indexing to finish", `(() => { const s = window.__clip4clip.state(); return s.videos.length === 3 && !s.indexing && s.videos.every(v => v.status === 'indexed' || v.status === 'failed'); })()`, 60*time.Second)
+	waitFor(t, ctx, "indexing to finish", `(() => { const s = window.__clip4clip.state(); return s.videos.length === 3 && !s.indexing && s.videos.every(v => (v.status === 'indexed' && v.persisted) || v.status === 'failed'); })()`, 60*time.Second)
 	t.Logf("indexed in %v", time.Since(start).Round(time.Millisecond))
 	st = state(t, ctx)
 	for _, v := range st.Videos {
@@ -435,7 +435,7 @@ func TestBrowserApp(t *testing.T) {
 		t.Errorf("paused, the progress panel says %q", label)
 	}
 	run("resume", chromedp.Click(chromedp.CSS("#pause")))
-	waitFor(t, ctx, "third.webm to be indexed", `window.__clip4clip.state().videos.some(v => v.name === 'third.webm' && v.status === 'indexed')`, 20*time.Second)
+	waitFor(t, ctx, "third.webm to be indexed and saved", `window.__clip4clip.state().videos.some(v => v.name === 'third.webm' && v.status === 'indexed' && v.persisted)`, 20*time.Second)
 	run("pause again", chromedp.Evaluate[chromedp.Void](`window.__clip4clip.pause()`))
 	run("add fourth.webm", chromedp.SetUploadFiles(chromedp.CSS("#video-files"), []string{fourth}))
 	waitFor(t, ctx, "fourth.webm to start", `window.__clip4clip.state().videos.some(v => v.name === 'fourth.webm' && v.total === 4)`, 10*time.Second)
