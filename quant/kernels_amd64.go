@@ -10,10 +10,12 @@ import (
 
 //go:generate go run kernels_gen_amd64.go
 
-// The amd64 kernels of Linear, chosen at start-up by the CPU's features:
-// AVX-512 (F, BW, VL; VNNI for int8) or AVX2 with FMA and F16C, else the Go
-// kernel. CLIP4CLIP_KERNEL=go, avx2 or avx512 asks for a path (the best the
-// CPU has at most); -tags purego leaves this file out.
+// The amd64 kernels of Linear (and MatMulT), chosen at start-up by the CPU's
+// features: AVX-512 (F, BW, VL; VNNI for int8), else AVX2 with FMA and F16C
+// (AVX-VNNI for int8 where present), else the Go kernel. int8 weights with a
+// block that is not a multiple of 64 take the AVX2-class kernel under
+// AVX-512 too. CLIP4CLIP_KERNEL=go or avx2 asks for a lesser path; -tags
+// purego leaves this file out.
 //
 // Every assembly kernel (kernels_amd64.s, written by kernels_gen_amd64.go)
 // computes one block of wrows consecutive output columns over all n rows of
@@ -76,12 +78,18 @@ func f16AVX2(dst *float32, ldd int, x *float32, ldx, n int, w *uint16, ldw, wrow
 //go:noescape
 func i8AVX2(dst *float32, ldd int, x *int8, ldx, n int, w *int8, ldw, wrows, kmain int, bias *float32, accum int, xs, ws *float32, pf unsafe.Pointer)
 
-// quantizeAVX2 quantizes the first k&^31 columns of each row of x to signed
-// bytes, taking scales[i] in as max|x| over the rest of the row and leaving
+// quantizeAVX2 quantizes the first k&^31 columns of each row of x to bytes
+// q ^ flip (0: signed q; 0x80808080: q+128), taking scales[i] in as max|x| over the rest of the row and leaving
 // there the row's scale, and in inv[i] 127/max|x| (0 for a zero row).
 //
 //go:noescape
-func quantizeAVX2(dst *byte, ldd int, x *float32, ldx, n, k int, scales, inv *float32)
+func quantizeAVX2(dst *byte, ldd int, x *float32, ldx, n, k int, scales, inv *float32, flip uint32)
+
+// i8AVXVNNI is the AVX-VNNI kernel for int8 weights: x as for i8AVX512
+// (q+128), wrows <= 3, kmain a multiple of 32, no tail (the caller adds it).
+//
+//go:noescape
+func i8AVXVNNI(dst *float32, ldd int, x *byte, ldx, n int, w *int8, ldw, wrows, kmain int, bias *float32, accum int, xs, ws *float32, corr *int32, pf unsafe.Pointer)
 
 func cpuid(leaf, sub uint32) (eax, ebx, ecx, edx uint32)
 func xgetbv() (eax uint32)
@@ -90,60 +98,76 @@ func xgetbv() (eax uint32)
 type kernelPath uint8
 
 const (
-	pathGo kernelPath = iota
-	pathAVX2
-	pathAVX512
+	pathGo      kernelPath = iota
+	pathAVX2               // AVX2, FMA, F16C
+	pathAVXVNNI            // pathAVX2, and AVX-VNNI for int8
+	pathAVX512             // AVX-512 F, BW, VL, and VNNI for int8 where present
 )
 
 func (p kernelPath) String() string {
-	return [...]string{"go", "avx2", "avx512"}[p]
+	return [...]string{"go", "avx2", "avxvnni", "avx512"}[p]
 }
 
 var (
-	bestPath kernelPath // the best the CPU runs
-	hasVNNI  bool       // AVX512_VNNI, for the AVX-512 int8 kernel
-	path     kernelPath // in use
+	cpuPaths   []kernelPath // the paths the CPU runs, best last
+	hasVNNI512 bool         // AVX512_VNNI
+	hasAVXVNNI bool         // AVX-VNNI (VEX-encoded VPDPBUSD)
+	path       kernelPath   // in use
 )
 
 func init() {
-	bestPath, hasVNNI = detectCPU()
-	p := bestPath
+	cpuPaths, hasVNNI512, hasAVXVNNI = detectCPU()
+	p := cpuPaths[len(cpuPaths)-1]
 	switch os.Getenv("CLIP4CLIP_KERNEL") {
 	case "go":
 		p = pathGo
 	case "avx2":
-		p = min(p, pathAVX2)
+		p = pathAVXVNNI // AVX-VNNI if the CPU has it
 	}
-	// avx512 or anything else: the best there is.
 	setPath(p)
 }
 
 // detectCPU reads CPUID and XCR0 (the OS must save the YMM, and for
 // AVX-512 the opmask and ZMM, state).
-func detectCPU() (kernelPath, bool) {
+func detectCPU() (paths []kernelPath, vnni512, avxvnni bool) {
+	paths = []kernelPath{pathGo}
 	if max, _, _, _ := cpuid(0, 0); max < 7 {
-		return pathGo, false
+		return paths, false, false
 	}
 	_, _, ecx1, _ := cpuid(1, 0)
 	fma, osxsave, avx, f16c := ecx1&(1<<12) != 0, ecx1&(1<<27) != 0, ecx1&(1<<28) != 0, ecx1&(1<<29) != 0
 	if !osxsave || !avx || !fma || !f16c {
-		return pathGo, false
+		return paths, false, false
 	}
 	xcr0 := xgetbv()
-	_, ebx7, ecx7, _ := cpuid(7, 0)
+	sub7, ebx7, ecx7, _ := cpuid(7, 0)
 	if xcr0&6 != 6 || ebx7&(1<<5) == 0 {
-		return pathGo, false
+		return paths, false, false
+	}
+	paths = append(paths, pathAVX2)
+	if sub7 >= 1 {
+		eax71, _, _, _ := cpuid(7, 1)
+		if avxvnni = eax71&(1<<4) != 0; avxvnni {
+			paths = append(paths, pathAVXVNNI)
+		}
 	}
 	const f, bw, vl = 1 << 16, 1 << 30, 1 << 31
-	if xcr0&0xe0 != 0xe0 || ebx7&(f|bw|vl) != f|bw|vl {
-		return pathAVX2, false
+	if xcr0&0xe0 == 0xe0 && ebx7&(f|bw|vl) == f|bw|vl {
+		paths = append(paths, pathAVX512)
+		vnni512 = ecx7&(1<<11) != 0
 	}
-	return pathAVX512, ecx7&(1<<11) != 0
+	return paths, vnni512, avxvnni
 }
 
-// setPath selects the kernels (tests force each path the CPU has).
+// setPath selects the best path the CPU runs that is not above p (tests
+// force each one).
 func setPath(p kernelPath) {
-	path = min(p, bestPath)
+	path = pathGo
+	for _, q := range cpuPaths {
+		if q <= p {
+			path = q
+		}
+	}
 	platformKernel, matMulTKernel = nil, nil
 	if path != pathGo {
 		platformKernel, matMulTKernel = amd64Kernel, matMulTAsm
@@ -197,7 +221,7 @@ func amd64Kernel(c *linearCall) (rangeKernel, int) {
 			return nil, 0 // the int32 sums could overflow
 		}
 		m.int8Sums() // built here once, not by every worker
-		if avx512 && hasVNNI && (m.Block == m.Cols || m.Block%64 == 0) {
+		if avx512 && hasVNNI512 && (m.Block == m.Cols || m.Block%64 == 0) {
 			c.ldq = (m.Cols + 63) &^ 63
 			c.growQ()
 			quantizeAVX512(&c.xq[0], c.ldq, &c.x[0], m.Cols, c.n, m.Cols, &c.xscale[0])
@@ -206,7 +230,11 @@ func amd64Kernel(c *linearCall) (rangeKernel, int) {
 		if m.Block == m.Cols || m.Block%32 == 0 {
 			c.ldq = (m.Cols + 31) &^ 31
 			c.growQ()
-			quantize2(c)
+			if path >= pathAVXVNNI && hasAVXVNNI {
+				quantize2(c, 0x80808080)
+				return i8RangeVNNI, 3
+			}
+			quantize2(c, 0)
 			return i8Range2, 4
 		}
 	}
@@ -390,9 +418,44 @@ func i8Range2(c *linearCall, lo, hi int, _ []float32) {
 	}
 }
 
-// quantize2 quantizes c.x into c.xq as signed bytes for the AVX2 kernel:
-// the assembly does the columns below k&^31, Go the rest.
-func quantize2(c *linearCall) {
+// i8RangeVNNI is i8Range2 with i8AVXVNNI, on x stored as q+128.
+func i8RangeVNNI(c *linearCall, lo, hi int, _ []float32) {
+	m, k, n := c.m, c.m.Cols, c.n
+	s := m.int8Sums()
+	for j := lo; j < hi; j += 3 {
+		wr := min(3, hi-j)
+		for b := 0; b*m.Block < k; b++ {
+			k0 := b * m.Block
+			kl := min(m.Block, k-k0)
+			km := kl &^ 31
+			ws := s.scales[b*m.Rows+j:]
+			var pf unsafe.Pointer
+			if nj, nk, ok := next(j, k0, 3, hi, k, m.Block); ok {
+				pf = unsafe.Pointer(&m.I8[nj*k+nk])
+			}
+			i8AVXVNNI(&c.dst[j], m.Rows, &c.xq[k0], c.ldq, n, &m.I8[j*k+k0], k, wr, km, biasAt(c.bias, j), b2i(b > 0), &c.xscale[0], &ws[0], &s.corr[b*m.Rows+j], pf)
+			if km == kl {
+				continue
+			}
+			for i := 0; i < n; i++ {
+				xq := c.xq[i*c.ldq+k0+km : i*c.ldq+k0+kl]
+				for r := 0; r < wr; r++ {
+					w := m.I8[(j+r)*k+k0+km : (j+r)*k+k0+kl]
+					// q+128 as in the kernel, whose corr covers the tail too.
+					var acc int32
+					for t, v := range w {
+						acc += int32(v) * int32(xq[t])
+					}
+					c.dst[i*m.Rows+j+r] += float32(acc) * ws[r] * c.xscale[i]
+				}
+			}
+		}
+	}
+}
+
+// quantize2 quantizes c.x into c.xq for the AVX2 kernels, as bytes q ^
+// flip: the assembly does the columns below k&^31, Go the rest.
+func quantize2(c *linearCall, flip uint32) {
 	k, n := c.m.Cols, c.n
 	km := k &^ 31
 	for i := 0; i < n; i++ {
@@ -402,13 +465,17 @@ func quantize2(c *linearCall) {
 		}
 		c.xscale[i] = amax
 	}
-	quantizeAVX2(&c.xq[0], c.ldq, &c.x[0], k, n, k, &c.xscale[0], &c.xinv[0])
+	quantizeAVX2(&c.xq[0], c.ldq, &c.x[0], k, n, k, &c.xscale[0], &c.xinv[0], flip)
 	if km == k {
 		return
 	}
 	q := unsafe.Slice((*int8)(unsafe.Pointer(&c.xq[0])), len(c.xq))
 	for i := 0; i < n; i++ {
-		quantizeTail(q[i*c.ldq+km:i*c.ldq+k], c.x[i*k+km:(i+1)*k], c.xinv[i])
+		t := q[i*c.ldq+km : i*c.ldq+k]
+		quantizeTail(t, c.x[i*k+km:(i+1)*k], c.xinv[i])
+		for j := range t {
+			t[j] ^= int8(uint8(flip))
+		}
 	}
 }
 

@@ -12,13 +12,7 @@ import (
 )
 
 // paths returns the kernel paths this CPU runs, the Go kernel first.
-func paths() []kernelPath {
-	var ps []kernelPath
-	for p := pathGo; p <= bestPath; p++ {
-		ps = append(ps, p)
-	}
-	return ps
-}
+func paths() []kernelPath { return cpuPaths }
 
 // withPath runs f with the kernels of p, then restores the default.
 func withPath(p kernelPath, f func()) {
@@ -130,13 +124,19 @@ func TestQuantizeKernels(t *testing.T) {
 		for _, p := range paths()[1:] {
 			c.ldq = (k + 63) &^ 63
 			c.growQ()
-			if p == pathAVX512 {
+			switch p {
+			case pathAVX512:
 				quantizeAVX512(&c.xq[0], c.ldq, &x[0], k, n, k, &c.xscale[0])
 				for i := range c.xq {
 					c.xq[i] ^= 0x80
 				}
-			} else {
-				quantize2(c)
+			case pathAVXVNNI:
+				quantize2(c, 0x80808080)
+				for i := range c.xq {
+					c.xq[i] ^= 0x80
+				}
+			default:
+				quantize2(c, 0)
 			}
 			for i := 0; i < n; i++ {
 				require.Equal(t, wantS[i], c.xscale[i], "%v k %d row %d scale", p, k, i)

@@ -41,6 +41,7 @@ func main() {
 		g.avx2(t)
 	}
 	g.avx2i8()
+	g.avxvnni()
 	g.quantAVX2()
 	g.cpuid()
 	if err := os.WriteFile("kernels_amd64.s", g.b.Bytes(), 0o644); err != nil {
@@ -649,20 +650,151 @@ func (g *gen) avx2i8() {
 	g.b.WriteString("\n")
 }
 
+// vexDPBUSD encodes the AVX-VNNI (VEX) VPDPBUSD Y(acc), Y(u), Y(w), which
+// the Go assembler has only in its EVEX (AVX-512 VL) form:
+// VEX.256.66.0F38.W0 50 /r, reg = acc, vvvv = u, r/m = w.
+func vexDPBUSD(acc, u, w int) string {
+	b1 := 0x40 | 0x02 // X̄ set, map 0F38
+	if acc < 8 {
+		b1 |= 0x80 // R̄
+	}
+	if w < 8 {
+		b1 |= 0x20 // B̄
+	}
+	b2 := (^u&15)<<3 | 1<<2 | 1 // W0, vvvv, L=256, pp=66
+	modrm := 0xc0 | (acc&7)<<3 | w&7
+	return fmt.Sprintf("BYTE $0xc4; BYTE $0x%02x; BYTE $0x%02x; BYTE $0x50; BYTE $0x%02x // VPDPBUSD Y%d, Y%d, Y%d", b1, b2, modrm, w, u, acc)
+}
+
+// avxvnni writes the 4x3 AVX-VNNI int8 kernel, for CPUs with AVX-VNNI and
+// no AVX-512:
+//
+//	func i8AVXVNNI(dst *float32, ldd int, x *byte, ldx, n int, w *int8, ldw, wrows, kmain int, bias *float32, accum int, xs, ws *float32, corr *int32, pf unsafe.Pointer)
+//
+// x holds q+128 as i8AVX512's; kmain is a multiple of 32 and the caller adds
+// the tail. Y0..Y11 accumulate acc(r, c) = Y(3r+c), Y12..Y14 hold W, Y15 x.
+func (g *gen) avxvnni() {
+	const mx, mw = 4, 3
+	name := "i8AVXVNNI"
+	g.b.WriteString(fmt.Sprintf("// func %s(...): see kernels_amd64.go.\nTEXT ·%s(SB), NOSPLIT, $24-120\n", name, name))
+	wreg := []string{"R8", "R9", "R10"}
+	xreg := []string{"AX", "BX", "CX", "DX"}
+	g.i("MOVQ w+40(FP), R8")
+	g.i("ADDQ kmain+64(FP), R8")
+	g.i("MOVQ ldw+48(FP), AX")
+	g.i("MOVQ wrows+56(FP), BX")
+	for c := 1; c < mw; c++ {
+		g.i("LEAQ (%s)(AX*1), %s", wreg[c-1], wreg[c])
+		g.i("CMPQ BX, $%d", c)
+		g.i("CMOVQLE %s, %s", wreg[c-1], wreg[c])
+	}
+	g.i("SHLQ $4, BX")
+	g.i("LEAQ mask4<>(SB), R11")
+	g.i("ADDQ BX, R11")
+	g.pfInit("pf+112(FP)", 1)
+	g.i("XORQ R14, R14")
+	g.label(name + "_tile")
+	g.i("MOVQ n+32(FP), DI")
+	g.i("SUBQ R14, DI")
+	g.i("MOVQ ldx+24(FP), SI")
+	g.i("MOVQ SI, AX")
+	g.i("IMULQ R14, AX")
+	g.i("ADDQ x+16(FP), AX")
+	g.i("ADDQ kmain+64(FP), AX")
+	for r := 1; r < mx; r++ {
+		g.i("LEAQ (%s)(SI*1), %s", xreg[r-1], xreg[r])
+		g.i("CMPQ DI, $%d", r)
+		g.i("CMOVQLE %s, %s", xreg[r-1], xreg[r])
+	}
+	for a := 0; a < mx*mw; a++ {
+		g.i("VPXOR Y%d, Y%d, Y%d", a, a, a)
+	}
+	g.pfTile(name, mw, 1)
+	g.i("MOVQ kmain+64(FP), SI")
+	g.i("NEGQ SI")
+	g.i("JZ %s_reduce", name)
+	g.label(name + "_k")
+	g.i("PREFETCHT1 (DI)(SI*1)")
+	for c := 0; c < mw; c++ {
+		g.i("VMOVDQU (%s)(SI*1), Y%d", wreg[c], 12+c)
+	}
+	for r := 0; r < mx; r++ {
+		g.i("VMOVDQU (%s)(SI*1), Y15", xreg[r])
+		for c := 0; c < mw; c++ {
+			g.i("%s", vexDPBUSD(mw*r+c, 15, 12+c))
+		}
+	}
+	g.i("ADDQ $32, SI")
+	g.i("JNZ %s_k", name)
+	g.label(name + "_reduce")
+	g.i("MOVQ n+32(FP), DI")
+	g.i("SUBQ R14, DI")
+	g.i("MOVQ ldd+8(FP), AX")
+	g.i("SHLQ $2, AX")
+	g.i("MOVQ AX, SI")
+	g.i("IMULQ R14, SI")
+	g.i("ADDQ dst+0(FP), SI")
+	g.i("MOVQ xs+88(FP), DX")
+	g.i("LEAQ (DX)(R14*4), DX")
+	g.i("MOVQ ws+96(FP), CX")
+	g.i("VMOVDQU (R11), X15")
+	for r := 0; r < mx; r++ {
+		if r > 0 {
+			g.i("CMPQ DI, $%d", r)
+			g.i("JLE %s_next", name)
+		}
+		a := mw * r
+		g.i("VPHADDD Y%d, Y%d, Y12", a+1, a)
+		g.i("VPHADDD Y%d, Y%d, Y13", a+2, a+2)
+		g.i("VPHADDD Y13, Y12, Y12")
+		g.i("VEXTRACTI128 $1, Y12, X13")
+		g.i("VPADDD X13, X12, X12")
+		g.i("MOVQ corr+104(FP), BX")
+		g.i("VPMASKMOVD (BX), X15, X13")
+		g.i("VPSUBD X13, X12, X12")
+		g.i("VCVTDQ2PS X12, X12")
+		g.i("VMASKMOVPS (CX), X15, X13")
+		g.i("VMULPS X13, X12, X12")
+		g.i("VBROADCASTSS %d(DX), X13", 4*r)
+		g.i("VMULPS X13, X12, X12")
+		g.i("CMPQ accum+80(FP), $0")
+		g.i("JNE %s_acc%d", name, r)
+		g.i("MOVQ bias+72(FP), BX")
+		g.i("VMASKMOVPS (BX), X15, X13")
+		g.i("JMP %s_store%d", name, r)
+		g.label(fmt.Sprintf("%s_acc%d", name, r))
+		g.i("VMASKMOVPS (SI), X15, X13")
+		g.label(fmt.Sprintf("%s_store%d", name, r))
+		g.i("VADDPS X13, X12, X12")
+		g.i("VMASKMOVPS X12, X15, (SI)")
+		g.i("ADDQ AX, SI")
+	}
+	g.label(name + "_next")
+	g.i("ADDQ $%d, R14", mx)
+	g.i("CMPQ R14, n+32(FP)")
+	g.i("JLT %s_tile", name)
+	g.i("VZEROUPPER")
+	g.i("RET")
+	g.b.WriteString("\n")
+}
+
 // quantAVX2 writes
 //
-//	func quantizeAVX2(dst *byte, ldd int, x *float32, ldx, n, k int, scales, inv *float32)
+//	func quantizeAVX2(dst *byte, ldd int, x *float32, ldx, n, k int, scales, inv *float32, flip uint32)
 //
-// the signed twin of quantizeAVX512 (bytes q, no offset) over the first
-// k &^ 31 columns of every row. scales[i] comes in as max|x| over the rest
+// the AVX2 twin of quantizeAVX512 over the first k &^ 31 columns of every
+// row, storing q ^ flip per byte (flip 0: signed q; 0x80808080: q+128). scales[i] comes in as max|x| over the rest
 // of the row, which the caller then quantizes with inv[i] = 127/max|x|.
 func (g *gen) quantAVX2() {
-	g.b.WriteString("// func quantizeAVX2(...): see kernels_amd64.go.\nTEXT ·quantizeAVX2(SB), NOSPLIT, $0-64\n")
+	g.b.WriteString("// func quantizeAVX2(...): see kernels_amd64.go.\nTEXT ·quantizeAVX2(SB), NOSPLIT, $0-68\n")
 	g.i("MOVQ k+40(FP), BX")
 	g.i("ANDQ $-32, BX")
 	g.i("VBROADCASTSS f127<>(SB), Y14")
 	g.i("VBROADCASTSS absmask<>(SB), Y13")
 	g.i("VMOVDQU perm8<>(SB), Y12")
+	g.i("MOVL flip+64(FP), AX")
+	g.i("VMOVD AX, X11")
+	g.i("VPBROADCASTD X11, Y11")
 	g.i("MOVQ x+16(FP), SI")
 	g.i("MOVQ dst+0(FP), DI")
 	g.i("MOVQ scales+48(FP), DX")
@@ -716,6 +848,7 @@ func (g *gen) quantAVX2() {
 	g.i("VPACKSSDW Y6, Y5, Y5")
 	g.i("VPACKSSWB Y5, Y3, Y3") // a0-3 b0-3 c0-3 d0-3 | a4-7 b4-7 c4-7 d4-7 (i8)
 	g.i("VPERMD Y3, Y12, Y3")   // a0-7 b0-7 c0-7 d0-7
+	g.i("VPXOR Y11, Y3, Y3")
 	g.i("VMOVDQU Y3, (DI)(R9*1)")
 	g.i("ADDQ $32, R9")
 	g.i("CMPQ R9, BX")
