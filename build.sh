@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # build.sh builds the browser app: the engine for GOOS=js GOARCH=wasm into
-# web/clip4clip.wasm, Go's wasm_exec.js beside it, and precompressed copies
+# web/clip4clip.wasm, Go's wasm_exec.js beside it, quant's WebAssembly SIMD
+# kernels (quant/simd) in web/simd/, and precompressed copies
 # (.gz always, .br when the brotli tool is installed) that serve.go sends
 # to browsers accepting them. Then: go run serve.go
 #
@@ -36,7 +37,13 @@ fi
 cp "$exec_js" "$out/wasm_exec.js"
 chmod u+w "$out/wasm_exec.js"
 
-for f in "$out/clip4clip.wasm" "$out/wasm_exec.js"; do
+# quant's WebAssembly SIMD kernels: the engine imports them as the module
+# clip4clip_simd, which worker.js links in with kernels.js.
+mkdir -p "$out/simd"
+cp quant/simd/kernels.js quant/simd/kernels_relaxed.wasm quant/simd/kernels_simd.wasm "$out/simd/"
+chmod u+w "$out"/simd/*
+
+for f in "$out/clip4clip.wasm" "$out/wasm_exec.js" "$out/simd/kernels_relaxed.wasm" "$out/simd/kernels_simd.wasm"; do
 	gzip -9 -n -k -f "$f"
 	if command -v brotli >/dev/null; then
 		brotli -q 11 -f -k -o "$f.br" "$f"

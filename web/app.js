@@ -218,6 +218,7 @@ function renderModel() {
     ['Similarity head', info.head === info.modelHead ? info.head : `${info.head} (the file carries ${info.modelHead})`],
     ['Query length', `up to ${info.context - 2} tokens (context ${info.context}${info.maxWords ? `; trained on ${info.maxWords}` : ''})`],
     ['Moments', `${info.window} frames each`],
+    ['Matrix kernels', info.simd === 'none' ? 'plain WebAssembly (this browser has no WebAssembly SIMD)' : `WebAssembly ${info.simd}`],
     ['Identity', `SHA-256 ${m.id.slice(0, 16)}…`],
   ];
   for (const [k, v] of Object.entries(meta)) {

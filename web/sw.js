@@ -19,6 +19,9 @@ const FILES = [
   'worker.js',
   'wasm_exec.js',
   'clip4clip.wasm',
+  'simd/kernels.js',
+  'simd/kernels_relaxed.wasm',
+  'simd/kernels_simd.wasm',
   'favicon.svg',
 ];
 

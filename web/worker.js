@@ -1,14 +1,19 @@
 // worker.js runs one clip4clip engine (the Go program in clip4clip.wasm)
-// in a Web Worker. The page sends {id, op, args} and gets back
+// in a module Web Worker. The page sends {id, op, args} and gets back
 // {id, result} or {id, error, kind}; large arrays travel as transferables.
 // Go calls are synchronous: this worker is busy while one runs, which is
 // why embedding never happens on the page's own thread.
-'use strict';
 
-importScripts('wasm_exec.js');
+import './wasm_exec.js'; // defines globalThis.Go
+import { loadKernels } from './simd/kernels.js';
 
 const ready = (async () => {
   const go = new Go();
+  // quant's matrix kernels are WebAssembly SIMD, imported by the engine as
+  // clip4clip_simd; where the browser lacks SIMD they decline and Go's run.
+  const kernels = await loadKernels(go, { warn: (m) => console.warn(m) });
+  Object.assign(go.importObject, kernels);
+  self.clip4clipSIMD = () => ['none', 'SIMD128', 'relaxed SIMD'][kernels.clip4clip_simd.variant()];
   let instance;
   try {
     ({ instance } = await WebAssembly.instantiateStreaming(fetch('clip4clip.wasm'), go.importObject));
@@ -49,6 +54,7 @@ const ops = {
     const info = api.loadModel(new Uint8Array(buffer));
     buffer = null; // the engine has its own copy
     if (info.error) return info;
+    info.simd = self.clip4clipSIMD();
     return { info, id };
   },
   embedFrame(api, { rgba, width, height }) {
@@ -96,7 +102,7 @@ const ops = {
     return api.decodeIndex(new Uint8Array(bytes));
   },
   memory() {
-    return { wasmBytes: self.clip4clipMemory ? self.clip4clipMemory.buffer.byteLength : null };
+    return { wasmBytes: self.clip4clipMemory ? self.clip4clipMemory.buffer.byteLength : null, simd: self.clip4clipSIMD() };
   },
 };
 

@@ -15,7 +15,7 @@ export class EngineError extends Error {
 export class EngineWorker {
   constructor(name) {
     this.name = name;
-    this.worker = new Worker('worker.js', { name });
+    this.worker = new Worker('worker.js', { type: 'module', name });
     this.pending = new Map();
     this.next = 1;
     this.busy = 0;
