@@ -404,3 +404,29 @@ func FuzzIndex(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkEmbedFrame720p is one 1280x720 canvas frame through EmbedFrame
+// to 224x224 with a small model (one block of width 32, patch 32): almost
+// all of it is the PIL-exact resize.
+func BenchmarkEmbedFrame720p(b *testing.B) {
+	m := tinyModel(b, model.HeadConfig{Type: model.MeanP})
+	m.Config.Vision.Resolution, m.Config.Vision.PatchSize = 224, 32
+	big, err := model.Random(m.Config, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	big.Tokenizer = m.Tokenizer
+	e, err := FromModel(big)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rgba := randomFrame(rand.New(rand.NewPCG(1, 2)), 1280, 720)
+	dst := make([]float32, dim)
+	b.SetBytes(int64(len(rgba)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := e.EmbedFrame(dst, rgba, 1280, 720); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
