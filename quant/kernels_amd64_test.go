@@ -212,3 +212,49 @@ func TestMatMulTPaths(t *testing.T) {
 		withPath(p, func() { testMatMulT(t, p.String()+"/") })
 	}
 }
+
+// TestLinearConcurrent runs Linear from several goroutines at once on shared
+// matrices (one engine per goroutine), the int8 sums built by whichever
+// call comes first; each result must equal the one computed alone.
+func TestLinearConcurrent(t *testing.T) {
+	defer SetThreads(Threads())
+	SetThreads(2)
+	r := rand.New(rand.NewPCG(9, 10))
+	n, rows, cols := 13, 70, 150
+	w := randSlice(r, rows*cols)
+	var ms []*Matrix
+	for _, dt := range []DType{F32, F16, Int8} {
+		m, err := Quantize(rows, cols, w, dt, 0)
+		require.NoError(t, err)
+		ms = append(ms, m)
+	}
+	x := randSlice(r, n*cols)
+	want := make([][]float32, len(ms))
+	done := make(chan []float32)
+	for g := 0; g < 4; g++ {
+		go func() {
+			for _, m := range ms {
+				for range 20 {
+					dst := make([]float32, n*rows)
+					m.Linear(dst, x, n, nil)
+					done <- dst
+				}
+			}
+		}()
+	}
+	got := make([][]float32, 0, 4*20*len(ms))
+	for range cap(got) {
+		got = append(got, <-done)
+	}
+	for i, m := range ms {
+		want[i] = make([]float32, n*rows)
+		m.Linear(want[i], x, n, nil)
+	}
+	for _, g := range got {
+		ok := false
+		for _, w := range want {
+			ok = ok || fmt.Sprint(g) == fmt.Sprint(w)
+		}
+		require.True(t, ok, "a concurrent result differs from every serial one")
+	}
+}
