@@ -343,7 +343,8 @@ func TestBrowserApp(t *testing.T) {
 		}
 	}
 
-	// A screenshot of the results.
+	// A screenshot of the results, from the top (the header is sticky).
+	run("scroll to the top", chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`))
 	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatal(err)
