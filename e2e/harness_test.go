@@ -55,6 +55,15 @@ func ffmpeg(t testing.TB) string {
 	return p
 }
 
+// TestMain removes the assembled app after the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if site.dir != "" {
+		os.RemoveAll(site.dir)
+	}
+	os.Exit(code)
+}
+
 var site struct {
 	once sync.Once
 	dir  string
