@@ -9,6 +9,11 @@ package train
 //go:noescape
 func kernelAVX2(kb int, a *float32, ars, acs int, b *float32, ldb int, c *float32, ldc int, acc bool)
 
+// kernelAVX512 is kernelAVX2 for 12 rows with AVX-512.
+//
+//go:noescape
+func kernelAVX512(kb int, a *float32, ars, acs int, b *float32, ldb int, c *float32, ldc int, acc bool)
+
 // geluAVX2 is quickGELUForward for n (a multiple of 8) float32s.
 //
 //go:noescape
@@ -42,12 +47,21 @@ func hasAVX2FMA() bool {
 	return ebx7&(1<<5) != 0
 }
 
-// The micro-kernels gemm uses, and the name of the set for logs.
-var (
-	kernel     = kernelGo
-	kernelName = "go"
-	hasAVX2    = false
-)
+// hasAVX512 reports whether the CPU has AVX-512F and the OS saves the ZMM
+// registers.
+func hasAVX512() bool {
+	if !hasAVX2FMA() {
+		return false
+	}
+	if xcr0, _ := xgetbv(); xcr0&0xe6 != 0xe6 {
+		return false
+	}
+	_, ebx7, _, _ := cpuid(7, 0)
+	return ebx7&(1<<16) != 0
+}
+
+// hasAVX2 selects the AVX2 QuickGELU.
+var hasAVX2 = false
 
 // geluForward32 runs QuickGELU over whole groups of 8 with AVX2, and
 // returns how many elements it did (0 without AVX2).
@@ -70,18 +84,43 @@ func geluBackward32(d, inp []float32) int {
 	return n
 }
 
-func init() {
-	if !hasAVX2FMA() {
-		return
-	}
-	kernel = func(kb int, a []float32, ars, acs int, b []float32, ldb int, c []float32, ldc int, acc bool) {
+// avx2Kernel and avx512Kernel wrap the assembly kernels with the bounds
+// checks Go would do.
+var (
+	avx2Kernel = microKernel{"avx2", 6, func(kb int, a []float32, ars, acs int, b []float32, ldb int, c []float32, ldc int, acc bool) {
 		if kb == 0 {
 			kernelGo(kb, a, ars, acs, b, ldb, c, ldc, acc)
 			return
 		}
-		_, _, _ = a[(mr-1)*ars+(kb-1)*acs], b[(kb-1)*ldb+nr-1], c[(mr-1)*ldc+nr-1]
+		_, _, _ = a[5*ars+(kb-1)*acs], b[(kb-1)*ldb+nr-1], c[5*ldc+nr-1]
 		kernelAVX2(kb, &a[0], ars, acs, &b[0], ldb, &c[0], ldc, acc)
+	}}
+	avx512Kernel = microKernel{"avx512", 12, func(kb int, a []float32, ars, acs int, b []float32, ldb int, c []float32, ldc int, acc bool) {
+		if kb == 0 {
+			for r := 0; r < 12; r += 6 {
+				kernelGo(0, a, ars, acs, b, ldb, c[r*ldc:], ldc, acc)
+			}
+			return
+		}
+		_, _, _ = a[11*ars+(kb-1)*acs], b[(kb-1)*ldb+nr-1], c[11*ldc+nr-1]
+		kernelAVX512(kb, &a[0], ars, acs, &b[0], ldb, &c[0], ldc, acc)
+	}}
+)
+
+// kernels lists the micro-kernels this CPU runs, portable first.
+func kernels() []microKernel {
+	ks := []microKernel{{"go", 6, kernelGo}}
+	if hasAVX2FMA() {
+		ks = append(ks, avx2Kernel)
 	}
-	kernelName = "avx2"
-	hasAVX2 = true
+	if hasAVX512() {
+		ks = append(ks, avx512Kernel)
+	}
+	return ks
+}
+
+func init() {
+	hasAVX2 = hasAVX2FMA()
+	ks := kernels()
+	kern = ks[len(ks)-1]
 }

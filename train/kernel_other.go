@@ -2,11 +2,8 @@
 
 package train
 
-// The micro-kernels gemm uses, and the name of the set for logs.
-var (
-	kernel     = kernelGo
-	kernelName = "go"
-)
+// kernels lists the micro-kernels this CPU runs: the portable one.
+func kernels() []microKernel { return []microKernel{kern} }
 
 // geluForward32 has no fast path here: it does 0 elements.
 func geluForward32(out, inp []float32) int { return 0 }

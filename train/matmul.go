@@ -19,11 +19,23 @@ import "sync"
 // these must match.
 
 const (
-	mr = 6   // rows of a micro-kernel tile
-	nr = 16  // columns of a micro-kernel tile
-	kc = 256 // depth of a block
-	nc = 512 // columns of a block of B
+	mrMax = 12  // most rows of a micro-kernel tile
+	nr    = 16  // columns of a micro-kernel tile
+	kc    = 256 // depth of a block
+	nc    = 512 // columns of a block of B
 )
+
+// microKernel is one implementation of the micro-kernel: rows (at most
+// mrMax) by nr tiles of C, as kernelGo defines them.
+type microKernel struct {
+	name string
+	rows int
+	fn   func(kb int, a []float32, ars, acs int, b []float32, ldb int, c []float32, ldc int, acc bool)
+}
+
+// kern is the micro-kernel gemm uses: the fastest one the CPU runs
+// (setKernel), kernelGo by default.
+var kern = microKernel{"go", 6, kernelGo}
 
 // matmulForward computes out (N, OC) = inp (N, C) @ weight (OC, C)^T + bias
 // (OC, or nil): nn.Linear.
@@ -67,110 +79,176 @@ func matmulBackward(dinp, dweight, dbias, dout, inp, weight []float32, N, C, OC 
 // a[i*ars+k*acs] and b's element (k, j) is b[k*brs+j*bcs], so either may
 // be read transposed in place. It splits the rows over the threads.
 func gemm(c []float32, ldc int, a []float32, ars, acs int, b []float32, brs, bcs int, M, N, K int, accumulate bool) {
-	gemmOn(parallelFor, c, ldc, a, ars, acs, b, brs, bcs, M, N, K, accumulate)
+	g := &gemmJob{c: c, ldc: ldc, a: a, ars: ars, acs: acs, b: b, brs: brs, bcs: bcs, M: M, N: N, K: K, accumulate: accumulate}
+	if !g.start() {
+		return
+	}
+	for g.next() {
+		g.runParallel()
+	}
+	g.finish()
 }
 
 // gemmSerial is gemm on the calling goroutine, for products that are
-// already one of many running in parallel (attention's, per head).
+// already one of many running in parallel (attention's, per head). It
+// allocates nothing.
 func gemmSerial(c []float32, ldc int, a []float32, ars, acs int, b []float32, brs, bcs int, M, N, K int, accumulate bool) {
-	gemmOn(serialFor, c, ldc, a, ars, acs, b, brs, bcs, M, N, K, accumulate)
-}
-
-func serialFor(n, _ int, fn func(lo, hi int)) {
-	if n > 0 {
-		fn(0, n)
-	}
-}
-
-func gemmOn(pfor func(n, cost int, fn func(lo, hi int)), c []float32, ldc int, a []float32, ars, acs int, b []float32, brs, bcs int, M, N, K int, accumulate bool) {
-	if M == 0 || N == 0 {
+	g := gemmJob{c: c, ldc: ldc, a: a, ars: ars, acs: acs, b: b, brs: brs, bcs: bcs, M: M, N: N, K: K, accumulate: accumulate}
+	if !g.start() {
 		return
 	}
-	if K == 0 {
-		if !accumulate {
-			for i := 0; i < M; i++ {
-				clear(c[i*ldc : i*ldc+N])
+	for g.next() {
+		if !g.directB {
+			g.pack(0, g.panels)
+		}
+		g.tiles(0, g.ntiles)
+	}
+	g.finish()
+}
+
+// gemmJob is one gemm call: its operands, and the block being computed.
+type gemmJob struct {
+	c          []float32
+	ldc        int
+	a          []float32
+	ars, acs   int
+	b          []float32
+	brs, bcs   int
+	M, N, K    int
+	accumulate bool
+
+	k       microKernel
+	directB bool       // B's rows are read in place
+	bpBuf   *[]float32 // packed panels of a transposed B
+	ntiles  int        // row tiles
+	pc, kb  int        // depth block [pc, pc+kb)
+	jc, nb  int        // column block [jc, jc+nb)
+	panels  int        // column panels in the block
+	acc     bool       // add to c (a later depth block, or accumulate)
+}
+
+// start prepares the job and reports whether there is a product to
+// compute (K = 0 only clears c).
+func (g *gemmJob) start() bool {
+	if g.M == 0 || g.N == 0 {
+		return false
+	}
+	if g.K == 0 {
+		if !g.accumulate {
+			for i := 0; i < g.M; i++ {
+				clear(g.c[i*g.ldc : i*g.ldc+g.N])
 			}
 		}
-		return
+		return false
 	}
 	// A is read in place (any strides); so is B when its rows are
 	// contiguous. A transposed B is packed into panels of nr columns once
 	// per block, and ragged edges go through zero-padded copies.
-	directB := bcs == 1
-	var bp []float32
-	if !directB {
-		bpBuf := getBuf(kc * (nc + nr))
-		defer putBuf(bpBuf)
-		bp = *bpBuf
+	g.k = kern
+	g.directB = g.bcs == 1
+	if !g.directB {
+		g.bpBuf = getBuf(kc * (nc + nr))
 	}
-	tiles := (M + mr - 1) / mr
-	for pc := 0; pc < K; pc += kc {
-		kb := min(kc, K-pc)
-		acc := accumulate || pc > 0
-		for jc := 0; jc < N; jc += nc {
-			nb := min(nc, N-jc)
-			panels := (nb + nr - 1) / nr
-			if !directB {
-				pfor(panels, kb*nr, func(lo, hi int) {
-					for p := lo; p < hi; p++ {
-						packB(bp[p*kb*nr:(p+1)*kb*nr], b, brs, bcs, pc, kb, jc+p*nr, min(nr, N-jc-p*nr))
-					}
-				})
+	g.ntiles = (g.M + g.k.rows - 1) / g.k.rows
+	g.pc, g.kb, g.jc, g.nb = 0, 0, 0, 0
+	return true
+}
+
+// next moves to the next (depth, column) block, reporting false after the
+// last.
+func (g *gemmJob) next() bool {
+	if g.kb == 0 { // the first block
+		g.kb = min(kc, g.K)
+	} else if g.jc += nc; g.jc >= g.N {
+		g.jc = 0
+		if g.pc += kc; g.pc >= g.K {
+			return false
+		}
+		g.kb = min(kc, g.K-g.pc)
+	}
+	g.acc = g.accumulate || g.pc > 0
+	g.nb = min(nc, g.N-g.jc)
+	g.panels = (g.nb + nr - 1) / nr
+	return true
+}
+
+// finish returns the job's buffer.
+func (g *gemmJob) finish() {
+	if g.bpBuf != nil {
+		putBuf(g.bpBuf)
+		g.bpBuf = nil
+	}
+}
+
+// runParallel splits the current block over the threads.
+func (g *gemmJob) runParallel() {
+	if !g.directB {
+		parallelFor(g.panels, g.kb*nr, g.pack)
+	}
+	parallelFor(g.ntiles, 2*g.kb*g.nb*g.k.rows, g.tiles)
+}
+
+// pack packs panels [lo, hi) of the current block of a transposed B.
+func (g *gemmJob) pack(lo, hi int) {
+	for p := lo; p < hi; p++ {
+		j0 := g.jc + p*nr
+		packB((*g.bpBuf)[p*g.kb*nr:(p+1)*g.kb*nr], g.b, g.brs, g.bcs, g.pc, g.kb, j0, min(nr, g.N-j0))
+	}
+}
+
+// tiles computes row tiles [lo, hi) of the current block.
+func (g *gemmJob) tiles(lo, hi int) {
+	k, mr, kb := g.k, g.k.rows, g.kb
+	a, b, c, ldc := g.a, g.b, g.c, g.ldc
+	edgeBuf := getBuf(kc*(mrMax+nr) + mrMax*nr)
+	defer putBuf(edgeBuf)
+	ap, ep := (*edgeBuf)[:kb*mr], (*edgeBuf)[kc*mrMax:kc*mrMax+kb*nr]
+	tile := (*edgeBuf)[kc*(mrMax+nr):]
+	for t := lo; t < hi; t++ {
+		i0 := t * mr
+		rows := min(mr, g.M-i0)
+		at, tars, tacs := a[i0*g.ars+g.pc*g.acs:], g.ars, g.acs
+		if rows < mr {
+			packA(ap, mr, a, g.ars, g.acs, i0, rows, g.pc, kb)
+			at, tars, tacs = ap, 1, mr
+		}
+		for p := 0; p < g.panels; p++ {
+			j0 := g.jc + p*nr
+			cols := min(nr, g.N-j0)
+			var bt []float32
+			ldb := nr
+			switch {
+			case !g.directB:
+				bt = (*g.bpBuf)[p*kb*nr : (p+1)*kb*nr]
+			case cols == nr:
+				bt, ldb = b[g.pc*g.brs+j0:], g.brs
+			default:
+				packB(ep, b, g.brs, g.bcs, g.pc, kb, j0, cols)
+				bt = ep
 			}
-			pfor(tiles, 2*kb*nb*mr, func(lo, hi int) {
-				edgeBuf := getBuf(kc * (mr + nr))
-				defer putBuf(edgeBuf)
-				ap, ep := (*edgeBuf)[:kb*mr], (*edgeBuf)[kc*mr:kc*mr+kb*nr]
-				var tile [mr * nr]float32
-				for t := lo; t < hi; t++ {
-					i0 := t * mr
-					rows := min(mr, M-i0)
-					at, tars, tacs := a[i0*ars+pc*acs:], ars, acs
-					if rows < mr {
-						packA(ap, a, ars, acs, i0, rows, pc, kb)
-						at, tars, tacs = ap, 1, mr
+			if rows == mr && cols == nr {
+				k.fn(kb, at, tars, tacs, bt, ldb, c[i0*ldc+j0:], ldc, g.acc)
+				continue
+			}
+			k.fn(kb, at, tars, tacs, bt, ldb, tile, nr, false)
+			for r := 0; r < rows; r++ {
+				dst := c[(i0+r)*ldc+j0 : (i0+r)*ldc+j0+cols]
+				src := tile[r*nr : r*nr+cols]
+				if g.acc {
+					for j, v := range src {
+						dst[j] += v
 					}
-					for p := 0; p < panels; p++ {
-						j0 := jc + p*nr
-						cols := min(nr, N-j0)
-						var bt []float32
-						ldb := nr
-						switch {
-						case !directB:
-							bt = bp[p*kb*nr : (p+1)*kb*nr]
-						case cols == nr:
-							bt, ldb = b[pc*brs+j0:], brs
-						default:
-							packB(ep, b, brs, bcs, pc, kb, j0, cols)
-							bt = ep
-						}
-						if rows == mr && cols == nr {
-							kernel(kb, at, tars, tacs, bt, ldb, c[i0*ldc+j0:], ldc, acc)
-							continue
-						}
-						kernel(kb, at, tars, tacs, bt, ldb, tile[:], nr, false)
-						for r := 0; r < rows; r++ {
-							dst := c[(i0+r)*ldc+j0 : (i0+r)*ldc+j0+cols]
-							src := tile[r*nr : r*nr+cols]
-							if acc {
-								for j, v := range src {
-									dst[j] += v
-								}
-							} else {
-								copy(dst, src)
-							}
-						}
-					}
+				} else {
+					copy(dst, src)
 				}
-			})
+			}
 		}
 	}
 }
 
 // packA copies rows [i0, i0+rows) and depths [k0, k0+kb) of a into ap
 // (kb, mr), depth-major, zero-filling rows past the end.
-func packA(ap, a []float32, ars, acs, i0, rows, k0, kb int) {
+func packA(ap []float32, mr int, a []float32, ars, acs, i0, rows, k0, kb int) {
 	if rows < mr {
 		clear(ap[:kb*mr])
 	}
@@ -179,7 +257,7 @@ func packA(ap, a []float32, ars, acs, i0, rows, k0, kb int) {
 			for k := 0; k < kb; k++ {
 				src := a[i0+(k0+k)*acs : i0+(k0+k)*acs+mr]
 				dst := ap[k*mr : k*mr+mr]
-				for r := range mr { // a loop, not copy: no memmove call per 6 floats
+				for r := range mr { // a loop, not copy: no memmove call per few floats
 					dst[r] = src[r]
 				}
 			}
@@ -235,15 +313,16 @@ func packB(bp, b []float32, brs, bcs, k0, kb, j0, cols int) {
 	}
 }
 
-// kernelGo is the portable micro-kernel, one (mr, nr) tile of C:
+// kernelGo is the portable micro-kernel, one (6, nr) tile of C:
 //
 //	c[r*ldc+j] (+)= sum over k < kb of a[r*ars+k*acs] * b[k*ldb+j]
 //
 // adding to c if acc, overwriting it otherwise. A may be row-major (ars =
-// row stride, acs = 1), transposed (ars = 1) or a packed tile (1, mr); B
-// is row-major with row stride ldb (nr for a packed panel). kernelAVX2
-// computes exactly this.
+// row stride, acs = 1), transposed (ars = 1) or a packed tile (1, rows);
+// B is row-major with row stride ldb (nr for a packed panel). The assembly
+// kernels compute exactly this, kernelAVX512 for 12 rows.
 func kernelGo(kb int, a []float32, ars, acs int, b []float32, ldb int, c []float32, ldc int, acc bool) {
+	const mr = 6
 	var sum [mr][nr]float32
 	for k := 0; k < kb; k++ {
 		bk := (*[nr]float32)(b[k*ldb : k*ldb+nr])
@@ -267,11 +346,25 @@ func kernelGo(kb int, a []float32, ars, acs int, b []float32, ldb int, c []float
 	}
 }
 
-// bufPool recycles packing buffers across gemm calls and goroutines.
-var bufPool = sync.Pool{New: func() any { return new([]float32) }}
+// bufs is a free list of scratch buffers shared by gemm calls and
+// goroutines. Unlike a sync.Pool it is not emptied by the GC: the few
+// buffers the kernels need live as long as the program.
+var bufs struct {
+	sync.Mutex
+	free []*[]float32
+}
 
 func getBuf(n int) *[]float32 {
-	p := bufPool.Get().(*[]float32)
+	bufs.Lock()
+	var p *[]float32
+	if k := len(bufs.free); k > 0 {
+		p = bufs.free[k-1]
+		bufs.free = bufs.free[:k-1]
+	}
+	bufs.Unlock()
+	if p == nil {
+		p = new([]float32)
+	}
 	if cap(*p) < n {
 		*p = make([]float32, n)
 	}
@@ -279,4 +372,8 @@ func getBuf(n int) *[]float32 {
 	return p
 }
 
-func putBuf(p *[]float32) { bufPool.Put(p) }
+func putBuf(p *[]float32) {
+	bufs.Lock()
+	bufs.free = append(bufs.free, p)
+	bufs.Unlock()
+}

@@ -65,13 +65,14 @@ func widen(x []float32) []float64 {
 // CPU has it, and kernelGo) on shapes with ragged edges and compares them
 // with the float64 reference loops.
 func TestMatmulMatchesRef(t *testing.T) {
-	for name, k := range map[string]func(int, []float32, int, int, []float32, int, []float32, int, bool){"go": kernelGo, kernelName: kernel} {
+	for _, k := range kernels() {
+		name := k.name
 		for _, sh := range [][3]int{{1, 1, 1}, {7, 5, 3}, {13, 33, 17}, {50, 64, 384}, {6, 300, 16}, {70, 129, 530}, {12, 600, 32}} {
 			N, C, OC := sh[0], sh[1], sh[2]
 			t.Run(fmt.Sprintf("%s/%dx%dx%d", name, N, C, OC), func(t *testing.T) {
-				saved := kernel
-				kernel = k
-				defer func() { kernel = saved }()
+				saved := kern
+				kern = k
+				defer func() { kern = saved }()
 				rng := rand.New(rand.NewPCG(uint64(N), uint64(C*OC)))
 				inp, w, b := randSlice(rng, N*C, 1), randSlice(rng, OC*C, 1), randSlice(rng, OC, 1)
 				dout := randSlice(rng, N*OC, 1)
@@ -120,16 +121,21 @@ func BenchmarkMatmul(b *testing.B) {
 	out, dout := make([]float32, N*OC), randSlice(rng, N*OC, 1)
 	dinp, dw, db := make([]float32, N*C), make([]float32, OC*C), make([]float32, OC)
 	flops := float64(2 * N * C * OC)
-	b.Run("forward", func(b *testing.B) {
-		for b.Loop() {
-			matmulForward(out, inp, w, bias, N, C, OC)
-		}
-		b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-	})
-	b.Run("backward", func(b *testing.B) {
-		for b.Loop() {
-			matmulBackward(dinp, dw, db, dout, inp, w, N, C, OC)
-		}
-		b.ReportMetric(2*flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-	})
+	for _, k := range kernels() {
+		saved := kern
+		kern = k
+		b.Run(k.name+"/forward", func(b *testing.B) {
+			for b.Loop() {
+				matmulForward(out, inp, w, bias, N, C, OC)
+			}
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+		b.Run(k.name+"/backward", func(b *testing.B) {
+			for b.Loop() {
+				matmulBackward(dinp, dw, db, dout, inp, w, N, C, OC)
+			}
+			b.ReportMetric(2*flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+		kern = saved
+	}
 }

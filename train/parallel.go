@@ -46,5 +46,5 @@ func parallelFor(n, cost int, fn func(lo, hi int)) {
 	wg.Wait()
 }
 
-// KernelName says which matrix micro-kernels run: "avx2" or "go".
-func KernelName() string { return kernelName }
+// KernelName says which matrix micro-kernel runs: "avx512", "avx2" or "go".
+func KernelName() string { return kern.name }
