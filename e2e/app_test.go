@@ -167,6 +167,18 @@ func TestBrowserApp(t *testing.T) {
 	run("pick a video as the model", chromedp.SetUploadFiles(chromedp.CSS("#model-file"), []string{warm}))
 	waitFor(t, ctx, "the not-a-model error", `[...document.querySelectorAll('.message.error')].some(m => m.textContent.includes('not a clip4clip model file'))`, 10*time.Second)
 
+	// A model file cut short (an interrupted download).
+	whole, err := os.ReadFile(modelPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(work, "cut.c4c")
+	if err := os.WriteFile(cut, whole[:len(whole)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run("pick a truncated model", chromedp.SetUploadFiles(chromedp.CSS("#model-file"), []string{cut}))
+	waitFor(t, ctx, "the truncated-model error", `[...document.querySelectorAll('.message.error')].some(m => m.textContent.includes('“cut.c4c” is not a usable clip4clip model file') && m.textContent.includes('truncated'))`, 20*time.Second)
+
 	// The model.
 	start := time.Now()
 	run("pick the model", chromedp.SetUploadFiles(chromedp.CSS("#model-file"), []string{modelPath}))

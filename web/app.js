@@ -146,7 +146,7 @@ async function loadModel(blob, name, source) {
     loaded = await pool.load(blob, workerCount(blob.size));
   } catch (err) {
     status.textContent = before;
-    const what = err instanceof EngineError && err.kind === 'format' ? 'is not a clip4clip model file' : 'could not be loaded';
+    const what = err instanceof EngineError && err.kind === 'format' ? 'is not a usable clip4clip model file' : 'could not be loaded';
     say(`“${name}” ${what}: ${errorText(err)}`, 'error');
     if (!state.model) noModel(true);
     return false;
