@@ -64,9 +64,19 @@ func matmulBackward(dinp, dweight, dbias, dout, inp, weight []float32, N, C, OC 
 	if dbias != nil {
 		parallelFor(OC, N, func(lo, hi int) {
 			db := dbias[lo:hi]
-			for i := 0; i < N; i++ {
-				d := dout[i*OC+lo : i*OC+hi]
-				for j, v := range d {
+			i := 0
+			for ; i+4 <= N; i += 4 { // four rows per pass over db
+				d0 := dout[i*OC+lo : i*OC+hi]
+				d1 := dout[(i+1)*OC+lo : (i+1)*OC+hi][:len(d0)]
+				d2 := dout[(i+2)*OC+lo : (i+2)*OC+hi][:len(d0)]
+				d3 := dout[(i+3)*OC+lo : (i+3)*OC+hi][:len(d0)]
+				db := db[:len(d0)]
+				for j, v := range d0 {
+					db[j] += (v + d1[j]) + (d2[j] + d3[j])
+				}
+			}
+			for ; i < N; i++ {
+				for j, v := range dout[i*OC+lo : i*OC+hi] {
 					db[j] += v
 				}
 			}
