@@ -110,11 +110,15 @@ func TestAttentionGradient(t *testing.T) {
 					}
 				}
 			}
-			// float32 forward against float64
+			// float32 (the gemm kernels) against float64 (plain loops)
 			out32, att32 := make([]float32, S*T*C), make([]float32, S*NH*T*T)
 			attentionForward(out32, att32, narrow(qkv), narrow(km), S, T, C, NH, tc.causal)
 			loss()
 			requireClose(t, "float32 out", out, out32, 1e-5, 1e-5)
+			d32 := make([]float32, S*T*3*C)
+			attentionBackward(d32, make([]float32, S*NH*T*T), narrow(r), narrow(qkv), att32, S, T, C, NH, tc.causal)
+			attentionBackward(d, make([]float64, S*NH*T*T), r, qkv, att, S, T, C, NH, tc.causal)
+			requireClose(t, "float32 dqkv", d, d32, 1e-5, 1e-5)
 		})
 	}
 }
