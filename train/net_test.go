@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"clip4clip/model"
+	"clip4clip/quant"
 	"clip4clip/weights"
 )
 
@@ -223,5 +224,33 @@ func BenchmarkStep(b *testing.B) {
 				b.ReportMetric(32*float64(b.N)/b.Elapsed().Seconds(), "clips/s")
 			})
 		}
+	}
+}
+
+// TestFromModelHead adds a seqTransf head to the fixture CLIP the way
+// CLIP4Clip's from_pretrained does.
+func TestFromModelHead(t *testing.T) {
+	m := tinyModel(t)
+	hc := model.HeadConfig{Type: model.SeqTransf, Layers: 1, Heads: 2, MaxFrames: 6, MaxWords: 32}
+	net, err := FromModelHead(m, hc, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd, err := m.StateDict(quant.F32, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := func(name string) []float32 {
+		v, err := sd.Tensors[name].Float32()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	requireClose(t, "frame positions", want("positional_embedding")[:6*128], net.Params.Get("frame_position_embeddings.weight"), 0, 0)
+	requireClose(t, "block 0", want("transformer.resblocks.0.mlp.c_fc.weight"), net.Params.Get("transformerClip.resblocks.0.mlp.c_fc.weight"), 0, 0)
+	requireClose(t, "backbone", want("visual.proj"), net.Params.Get("visual.proj"), 0, 0)
+	if _, err := net.Forward(fixtureBatch(t, 224)); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"clip4clip/model"
+	"clip4clip/quant"
 )
 
 // colourClips is a toy dataset: n clips of flat colours with their names
@@ -139,7 +140,7 @@ func TestSavedModelLoads(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "m.c4c")
-	if err := tr.Save(path, 2); err != nil { // f16
+	if err := tr.Save(path, quant.F16); err != nil {
 		t.Fatal(err)
 	}
 	m, err := model.LoadFile(path)
