@@ -91,6 +91,11 @@ func quantizeAVX2(dst *byte, ldd int, x *float32, ldx, n, k int, scales, inv *fl
 //go:noescape
 func i8AVXVNNI(dst *float32, ldd int, x *byte, ldx, n int, w *int8, ldw, wrows, kmain int, bias *float32, accum int, xs, ws *float32, corr *int32, pf unsafe.Pointer)
 
+// sumI8AVX2 returns the sum of p[:n&^31].
+//
+//go:noescape
+func sumI8AVX2(p *int8, n int) int64
+
 func cpuid(leaf, sub uint32) (eax, ebx, ecx, edx uint32)
 func xgetbv() (eax uint32)
 
@@ -523,11 +528,15 @@ func (m *Matrix) int8Sums() *int8Sums {
 	}
 	for r := 0; r < m.Rows; r++ {
 		for b := 0; b < nb; b++ {
-			var sum int32
-			for _, v := range m.I8[r*m.Cols+b*m.Block : r*m.Cols+min((b+1)*m.Block, m.Cols)] {
-				sum += int32(v)
+			w := m.I8[r*m.Cols+b*m.Block : r*m.Cols+min((b+1)*m.Block, m.Cols)]
+			var sum int64
+			if len(w) >= 32 {
+				sum = sumI8AVX2(&w[0], len(w))
 			}
-			s.corr[b*m.Rows+r] = 128 * sum
+			for _, v := range w[len(w)&^31:] {
+				sum += int64(v)
+			}
+			s.corr[b*m.Rows+r] = 128 * int32(sum)
 		}
 	}
 	m.sums.Store(s)

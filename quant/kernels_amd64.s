@@ -1972,6 +1972,38 @@ q2_done:
 	VZEROUPPER
 	RET
 
+// func sumI8AVX2(p *int8, n int) int64
+TEXT ·sumI8AVX2(SB), NOSPLIT, $0-24
+	MOVQ p+0(FP), SI
+	MOVQ n+8(FP), CX
+	ANDQ $-32, CX
+	MOVQ CX, DX
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	MOVL $0x80808080, AX
+	VMOVD AX, X2
+	VPBROADCASTD X2, Y2
+	ADDQ CX, SI
+	NEGQ CX
+	JZ si_done
+si_loop:
+	VPXOR (SI)(CX*1), Y2, Y3
+	VPSADBW Y1, Y3, Y3
+	VPADDQ Y3, Y0, Y0
+	ADDQ $32, CX
+	JNZ si_loop
+si_done:
+	VEXTRACTI128 $1, Y0, X1
+	VPADDQ X1, X0, X0
+	VPSHUFD $0x4e, X0, X1
+	VPADDQ X1, X0, X0
+	VMOVQ X0, AX
+	SHLQ $7, DX
+	SUBQ DX, AX
+	MOVQ AX, ret+16(FP)
+	VZEROUPPER
+	RET
+
 // func cpuid(leaf, sub uint32) (eax, ebx, ecx, edx uint32)
 TEXT ·cpuid(SB), NOSPLIT, $0-24
 	MOVL leaf+0(FP), AX

@@ -258,3 +258,24 @@ func TestLinearConcurrent(t *testing.T) {
 		require.True(t, ok, "a concurrent result differs from every serial one")
 	}
 }
+
+// TestSumI8 checks the assembly byte sum, used for the int8 corrections.
+func TestSumI8(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, n := range []int{32, 33, 64, 100, 768, 3072} {
+		w := make([]int8, n)
+		for i := range w {
+			w[i] = int8(r.IntN(255) - 127)
+		}
+		if n == 64 {
+			for i := range w {
+				w[i] = -127
+			}
+		}
+		var want int64
+		for _, v := range w[:n&^31] {
+			want += int64(v)
+		}
+		require.Equal(t, want, sumI8AVX2(&w[0], n), "n %d", n)
+	}
+}

@@ -43,6 +43,7 @@ func main() {
 	g.avx2i8()
 	g.avxvnni()
 	g.quantAVX2()
+	g.sumI8()
 	g.cpuid()
 	if err := os.WriteFile("kernels_amd64.s", g.b.Bytes(), 0o644); err != nil {
 		panic(err)
@@ -862,6 +863,46 @@ func (g *gen) quantAVX2() {
 	g.i("DECQ R8")
 	g.i("JNZ q2_row")
 	g.label("q2_done")
+	g.i("VZEROUPPER")
+	g.i("RET")
+	g.b.WriteString("\n")
+}
+
+// sumI8 writes
+//
+//	func sumI8AVX2(p *int8, n int) int64
+//
+// the sum of n&^31 signed bytes: VPSADBW sums unsigned bytes (b^0x80 =
+// b+128) in groups of 8, and the 128 per byte comes off at the end.
+func (g *gen) sumI8() {
+	g.b.WriteString("// func sumI8AVX2(p *int8, n int) int64\nTEXT ·sumI8AVX2(SB), NOSPLIT, $0-24\n")
+	g.i("MOVQ p+0(FP), SI")
+	g.i("MOVQ n+8(FP), CX")
+	g.i("ANDQ $-32, CX")
+	g.i("MOVQ CX, DX")
+	g.i("VPXOR Y0, Y0, Y0")
+	g.i("VPXOR Y1, Y1, Y1")
+	g.i("MOVL $0x80808080, AX")
+	g.i("VMOVD AX, X2")
+	g.i("VPBROADCASTD X2, Y2")
+	g.i("ADDQ CX, SI")
+	g.i("NEGQ CX")
+	g.i("JZ si_done")
+	g.label("si_loop")
+	g.i("VPXOR (SI)(CX*1), Y2, Y3")
+	g.i("VPSADBW Y1, Y3, Y3")
+	g.i("VPADDQ Y3, Y0, Y0")
+	g.i("ADDQ $32, CX")
+	g.i("JNZ si_loop")
+	g.label("si_done")
+	g.i("VEXTRACTI128 $1, Y0, X1")
+	g.i("VPADDQ X1, X0, X0")
+	g.i("VPSHUFD $0x4e, X0, X1")
+	g.i("VPADDQ X1, X0, X0")
+	g.i("VMOVQ X0, AX")
+	g.i("SHLQ $7, DX")
+	g.i("SUBQ DX, AX")
+	g.i("MOVQ AX, ret+16(FP)")
 	g.i("VZEROUPPER")
 	g.i("RET")
 	g.b.WriteString("\n")
