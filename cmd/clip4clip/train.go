@@ -20,7 +20,7 @@ import (
 
 func runTrain(args []string) error {
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
-	data := fs.String("data", "", "training set: a directory with captions.json ([{video, caption}]) and the frames of each video (VIDEO/NNN.png or VIDEO.npy), as `clip4clip synth` writes")
+	data := fs.String("data", "", "training set: a directory with captions.json ([{video, caption}]) and the frames of each video (VIDEO/NNN.png or VIDEO.npy), as `clip4clip synth` writes; or synth:SEED:N for N clips of the synthetic world drawn on the fly")
 	vocab := fs.String("vocab", "", "BPE merges file for the tokenizer (CLIP's bpe_simple_vocab_16e6.txt.gz or one written by bpe.WriteMerges)")
 	learn := fs.Int("learn-merges", 0, "without -vocab: learn this many BPE merges from the training captions")
 	out := fs.String("o", "", "model file to write at the end")
@@ -90,11 +90,16 @@ func runTrain(args []string) error {
 		}
 		resolution = c.Vision.Resolution
 	}
-	ds, err := train.OpenDir(*data, resolution, *frames, *cacheMB<<20)
+	var ds train.Dataset
+	if strings.HasPrefix(*data, "synth:") {
+		ds, err = parseSynthData(*data, resolution, *frames)
+	} else {
+		ds, err = train.OpenDir(*data, resolution, *frames, *cacheMB<<20)
+	}
 	if err != nil {
 		return err
 	}
-	tok, err := tokenizer(*vocab, *learn, ds, start)
+	tok, err := tokenizer(*vocab, *learn, ds.(interface{ Captions() []string }), start)
 	if err != nil {
 		return err
 	}
@@ -199,7 +204,7 @@ func runTrain(args []string) error {
 
 // tokenizer returns the vocabulary to train with: -vocab, merges learned
 // from the training captions, or the starting model's own.
-func tokenizer(vocab string, learn int, ds *train.DirDataset, start *model.CLIP) (*bpe.Tokenizer, error) {
+func tokenizer(vocab string, learn int, ds interface{ Captions() []string }, start *model.CLIP) (*bpe.Tokenizer, error) {
 	switch {
 	case vocab != "":
 		f, err := os.Open(vocab)
