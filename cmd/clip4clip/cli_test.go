@@ -304,3 +304,21 @@ func TestEvalData(t *testing.T) {
 	require.JSONEq(t, want, got)
 	t.Logf("metrics: %s", got)
 }
+
+// TestEvalSynth runs eval on clips of the synthetic world drawn on the fly,
+// with the temporal-order pairs (the fixture CLIP is random, so only the
+// shape of the output is checked here; the default model's figures are
+// checked in weights/).
+func TestEvalSynth(t *testing.T) {
+	m := convertModel(t, "f16", fixture(t, "clip/clip_tiny_openai.pt"))
+	out := mustRun(t, "eval", "-model", m, "-data", "synth:5:4", "-order", "2", "-json")
+	var res struct {
+		N     int                `json:"n"`
+		Order map[string]float64 `json:"temporal_order"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &res))
+	require.Equal(t, 4, res.N)
+	require.Contains(t, res.Order, "meanP")
+	_, err := run(t, "eval", "-model", m, "-data", "synth:x:4")
+	require.Error(t, err)
+}

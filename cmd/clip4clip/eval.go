@@ -14,18 +14,21 @@ import (
 	"clip4clip/internal/npy"
 	"clip4clip/model"
 	"clip4clip/model/preprocess"
+	"clip4clip/synth"
 )
 
 func runEval(args []string) error {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	modelPath := fs.String("model", "", "model file (with -data)")
-	data := fs.String("data", "", "dataset directory: captions.json ([{video, caption}]) and per video either VIDEO.npy (uint8 frames (T, H, W, 3)) or a folder VIDEO/ of frame images")
+	data := fs.String("data", "", "dataset directory: captions.json ([{video, caption}]) and per video either VIDEO.npy (uint8 frames (T, H, W, 3)) or a folder VIDEO/ of frame images; or synth:SEED:N for N clips of the synthetic world")
 	head := fs.String("head", "", "similarity head (default: the model's own)")
 	maxFrames := fs.Int("max-frames", 12, "frames per clip; longer clips are sampled uniformly down to this")
 	simPath := fs.String("sim", "", "precomputed similarity matrix .npy (N, N), rows captions, columns videos")
 	textFeat := fs.String("text-features", "", "precomputed caption features .npy (N, D) (with -video-features)")
 	videoFeat := fs.String("video-features", "", "precomputed video features .npy (N, D): cosine similarity is used")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	order := fs.Int("order", 0, "with -model: also score this many temporal-order pairs of the synthetic world (seed -order-seed) with the model's head and meanP")
+	orderSeed := fs.Uint64("order-seed", 3000, "seed of the -order pairs")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -45,6 +48,18 @@ func runEval(args []string) error {
 	if err != nil {
 		return err
 	}
+	var orderAcc map[string]float64
+	if *order > 0 {
+		heads := []string{model.MeanP}
+		if m, err := loadModel(*modelPath); err != nil {
+			return err
+		} else if m.Config.Head.Type != model.MeanP {
+			heads = append(heads, m.Config.Head.Type)
+		}
+		if orderAcc, err = evalOrder(*modelPath, *orderSeed, *order, heads); err != nil {
+			return err
+		}
+	}
 	t2v, err := model.ComputeMetrics(sim, n)
 	if err != nil {
 		return err
@@ -62,6 +77,9 @@ func runEval(args []string) error {
 			"text_to_video": row{t2v.R1, t2v.R5, t2v.R10, t2v.MedianR, t2v.MeanR},
 			"video_to_text": row{v2t.R1, v2t.R5, v2t.R10, v2t.MedianR, v2t.MeanR},
 		}
+		if orderAcc != nil {
+			out["temporal_order"] = orderAcc
+		}
 		return json.NewEncoder(os.Stdout).Encode(out)
 	}
 	fmt.Printf("%d pairs\n%-14s %6s %6s %6s %6s %7s\n", n, "direction", "R@1", "R@5", "R@10", "MdR", "MnR")
@@ -70,6 +88,9 @@ func runEval(args []string) error {
 		m    model.Metrics
 	}{{"text-to-video", t2v}, {"video-to-text", v2t}} {
 		fmt.Printf("%-14s %6.1f %6.1f %6.1f %6.1f %7.2f\n", r.name, r.m.R1, r.m.R5, r.m.R10, r.m.MedianR, r.m.MeanR)
+	}
+	for h, acc := range orderAcc {
+		fmt.Printf("temporal order, %s: %.1f%% of %d captions pick their own clip\n", h, 100*acc, 2**order)
 	}
 	return nil
 }
@@ -148,9 +169,10 @@ type pair struct {
 	Caption string `json:"caption"`
 }
 
-// evalData embeds a dataset directory and returns its (captions, videos)
-// logits under head; video j is pair j's video.
-func evalData(modelPath, dir, head string, maxFrames int) ([]float32, int, error) {
+// evalData embeds a dataset and returns its (captions, videos) logits
+// under head; video j is pair j's video. data is a directory or
+// synth:SEED:N (N clips of the synthetic world).
+func evalData(modelPath, data, head string, maxFrames int) ([]float32, int, error) {
 	m, err := loadModel(modelPath)
 	if err != nil {
 		return nil, 0, err
@@ -158,26 +180,38 @@ func evalData(modelPath, dir, head string, maxFrames int) ([]float32, int, error
 	if head == "" {
 		head = m.Config.Head.Type
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "captions.json"))
-	if err != nil {
-		return nil, 0, fmt.Errorf("%s: %v (want captions.json with [{\"video\": ..., \"caption\": ...}])", dir, err)
-	}
+	res := m.Config.Vision.Resolution
 	var pairs []pair
-	if err := json.Unmarshal(b, &pairs); err != nil {
-		return nil, 0, fmt.Errorf("%s/captions.json: %v", dir, err)
-	}
-	if len(pairs) == 0 {
-		return nil, 0, fmt.Errorf("%s/captions.json lists no pairs", dir)
+	var load func(video string) ([]float32, error)
+	if strings.HasPrefix(data, "synth:") {
+		sd, err := parseSynthData(data, res, 8)
+		if err != nil {
+			return nil, 0, err
+		}
+		clips := map[string]int{}
+		for i := 0; i < sd.n; i++ {
+			c := synth.GenerateAt(sd.seed, i, synth.Options{Resolution: 8})
+			pairs = append(pairs, pair{Video: c.ID, Caption: c.Caption})
+			clips[c.ID] = i
+		}
+		load = func(video string) ([]float32, error) {
+			frames, _, err := sd.Clip(clips[video])
+			if err != nil {
+				return nil, err
+			}
+			return concat(sampleUniform(frames, maxFrames)), nil
+		}
+	} else {
+		if pairs, err = readPairs(data); err != nil {
+			return nil, 0, err
+		}
+		load = func(video string) ([]float32, error) { return loadClip(data, video, res, maxFrames) }
 	}
 	n, d := len(pairs), m.Config.EmbedDim
 	e := m.NewEncoder()
 	text := make([]float32, n*d)
 	for i, p := range pairs {
-		ids, _, err := m.Tokenizer.Tokenize(p.Caption, m.Config.Head.MaxWords)
-		if err != nil {
-			return nil, 0, err
-		}
-		if err := e.EncodeText(text[i*d:(i+1)*d], ids); err != nil {
+		if err := encodeCaption(m, e, text[i*d:(i+1)*d], p.Caption); err != nil {
 			return nil, 0, err
 		}
 	}
@@ -188,17 +222,16 @@ func evalData(modelPath, dir, head string, maxFrames int) ([]float32, int, error
 		if _, ok := feats[p.Video]; ok {
 			continue
 		}
-		frames, err := loadClip(dir, p.Video, m.Config.Vision.Resolution, maxFrames)
+		frames, err := load(p.Video)
 		if err != nil {
 			return nil, 0, err
 		}
-		k := len(frames) / (3 * m.Config.Vision.Resolution * m.Config.Vision.Resolution)
-		f := make([]float32, k*d)
-		if err := e.EncodeFrames(f, frames, k); err != nil {
+		f, err := encodeClip(m, e, frames)
+		if err != nil {
 			return nil, 0, fmt.Errorf("video %s: %w", p.Video, err)
 		}
 		feats[p.Video] = f
-		t = max(t, k)
+		t = max(t, len(f)/d)
 		fmt.Fprintf(os.Stderr, "\rembedded %d/%d clips", i+1, n)
 	}
 	fmt.Fprintln(os.Stderr)
@@ -213,6 +246,103 @@ func evalData(modelPath, dir, head string, maxFrames int) ([]float32, int, error
 	}
 	logits, err := e.Logits(head, text, n, vis, mask, n, t)
 	return logits, n, err
+}
+
+func readPairs(dir string) ([]pair, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "captions.json"))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v (want captions.json with [{\"video\": ..., \"caption\": ...}])", dir, err)
+	}
+	var pairs []pair
+	if err := json.Unmarshal(b, &pairs); err != nil {
+		return nil, fmt.Errorf("%s/captions.json: %v", dir, err)
+	}
+	if len(pairs) == 0 {
+		return nil, fmt.Errorf("%s/captions.json lists no pairs", dir)
+	}
+	return pairs, nil
+}
+
+// encodeCaption writes a caption's feature, tokenized to max_words as
+// CLIP4Clip does.
+func encodeCaption(m *model.CLIP, e *model.Encoder, dst []float32, caption string) error {
+	ids, _, err := m.Tokenizer.Tokenize(caption, m.Config.Head.MaxWords)
+	if err != nil {
+		return err
+	}
+	return e.EncodeText(dst, ids)
+}
+
+// encodeClip returns the frame features (k, embed) of k preprocessed frames.
+func encodeClip(m *model.CLIP, e *model.Encoder, frames []float32) ([]float32, error) {
+	res := m.Config.Vision.Resolution
+	k := len(frames) / (3 * res * res)
+	f := make([]float32, k*m.Config.EmbedDim)
+	return f, e.EncodeFrames(f, frames, k)
+}
+
+func concat(frames [][]float32) []float32 {
+	var out []float32
+	for _, f := range frames {
+		out = append(out, f...)
+	}
+	return out
+}
+
+// evalOrder scores n temporal-order pairs of the synthetic world (the same
+// two events in either order): for each caption, the head is right when it
+// scores the caption's own clip strictly above the other. It returns the
+// fraction right for each head in heads.
+func evalOrder(modelPath string, seed uint64, n int, heads []string) (map[string]float64, error) {
+	m, err := loadModel(modelPath)
+	if err != nil {
+		return nil, err
+	}
+	res, d := m.Config.Vision.Resolution, m.Config.EmbedDim
+	e := m.NewEncoder()
+	right := map[string]int{}
+	sd := &synthData{res: res}
+	for _, p := range synth.OrderPairs(seed, n, synth.Options{Resolution: res}) {
+		text := make([]float32, 2*d)
+		var vis []float32
+		t := 0
+		for k, c := range p {
+			if err := encodeCaption(m, e, text[k*d:(k+1)*d], c.Caption); err != nil {
+				return nil, err
+			}
+			frames, err := sd.frames(c)
+			if err != nil {
+				return nil, err
+			}
+			f, err := encodeClip(m, e, concat(frames))
+			if err != nil {
+				return nil, err
+			}
+			vis = append(vis, f...)
+			t = len(f) / d
+		}
+		mask := make([]bool, 2*t)
+		for i := range mask {
+			mask[i] = true
+		}
+		for _, h := range heads {
+			l, err := e.Logits(h, text, 2, vis, mask, 2, t)
+			if err != nil {
+				return nil, err
+			}
+			if l[0] > l[1] {
+				right[h]++
+			}
+			if l[3] > l[2] {
+				right[h]++
+			}
+		}
+	}
+	out := map[string]float64{}
+	for _, h := range heads {
+		out[h] = float64(right[h]) / float64(2*n)
+	}
+	return out, nil
 }
 
 // loadClip reads a clip's frames as model input (k, 3, res, res), sampled

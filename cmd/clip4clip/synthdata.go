@@ -37,15 +37,21 @@ func (d *synthData) Len() int { return d.n }
 
 func (d *synthData) Clip(i int) ([][]float32, string, error) {
 	c := synth.GenerateAt(d.seed, i, d.opts)
+	frames, err := d.frames(c)
+	return frames, c.Caption, err
+}
+
+// frames preprocesses a clip's frames for the model.
+func (d *synthData) frames(c synth.Clip) ([][]float32, error) {
 	frames := make([][]float32, len(c.Frames))
 	for f, img := range c.Frames {
 		p, err := preprocess.Image(img, d.res)
 		if err != nil {
-			return nil, "", fmt.Errorf("synthetic clip %d frame %d: %w", i, f, err)
+			return nil, fmt.Errorf("synthetic clip %s frame %d: %w", c.ID, f, err)
 		}
 		frames[f] = p
 	}
-	return frames, c.Caption, nil
+	return frames, nil
 }
 
 // Captions returns the captions of the first clips (at most 20,000: enough
