@@ -3,7 +3,8 @@
 # web/clip4clip.wasm, Go's wasm_exec.js beside it, quant's WebAssembly SIMD
 # kernels (quant/simd) in web/simd/, and precompressed copies
 # (.gz always, .br when the brotli tool is installed) that serve.go sends
-# to browsers accepting them. Then: go run serve.go
+# to browsers accepting them, and weights/default.c4c (if there is one) as
+# models/default.c4c. web/demos/ holds the demo videos. Then: go run serve.go
 #
 #   ./build.sh          build into web/
 #   ./build.sh DIR      assemble the whole app in DIR (web/ is copied there
@@ -42,6 +43,15 @@ chmod u+w "$out/wasm_exec.js"
 mkdir -p "$out/simd"
 cp quant/simd/kernels.js quant/simd/kernels_relaxed.wasm quant/simd/kernels_simd.wasm "$out/simd/"
 chmod u+w "$out"/simd/*
+
+# The default model, when the repository has one: the page loads
+# models/default.c4c by itself (web/lib/models.js). Without it the page
+# asks for a model file.
+if [ -f weights/default.c4c ]; then
+	mkdir -p "$out/models"
+	cp weights/default.c4c "$out/models/default.c4c"
+	chmod u+w "$out/models/default.c4c"
+fi
 
 for f in "$out/clip4clip.wasm" "$out/wasm_exec.js" "$out/simd/kernels_relaxed.wasm" "$out/simd/kernels_simd.wasm"; do
 	gzip -9 -n -k -f "$f"
