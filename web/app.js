@@ -176,6 +176,19 @@ async function loadModel(blob, name, source) {
   return true;
 }
 
+/**
+ * isDemoModel tells whether a model is the one trained on the demo world:
+ * the default model next to the page (models/default.c4c), or any model
+ * whose metadata says it was trained on the synthetic data (`clip4clip
+ * train -data synth:...` records train_data).
+ */
+function isDemoModel(m = state.model) {
+  if (!m) return false;
+  if (m.source === 'default' || m.source === 'default-cache') return true;
+  const meta = (m.info && m.info.meta) || {};
+  return /^synth/i.test(meta.train_data || '') || /synth/i.test(meta.trained_on || '');
+}
+
 function renderChip() {
   const chip = $('#model-chip');
   const m = state.model;
@@ -185,7 +198,8 @@ function renderChip() {
     return;
   }
   const meta = m.info.meta || {};
-  chip.textContent = `${meta.source || m.name} · ${meta.dtype || '?'} · ${m.info.head}`;
+  const label = isDemoModel(m) ? `${m.name} (demo world only)` : meta.source || m.name;
+  chip.textContent = `${label} · ${meta.dtype || '?'} · ${m.info.head}`;
   chip.title = `Model ${m.name}, id ${m.id}`;
 }
 
@@ -208,10 +222,15 @@ function renderModel() {
   const strong = document.createElement('strong');
   strong.textContent = `Loaded ${m.name}`;
   status.append(strong, ` — ${where}. `);
-  if (m.source !== 'default' && m.source !== 'default-cache') status.append('No default model is bundled with this page yet.');
+  if (m.source !== 'default' && m.source !== 'default-cache') status.append('No default model is bundled with this page yet. ');
+  if (isDemoModel(m)) {
+    const knows = document.createElement('strong');
+    knows.textContent = 'It knows only the demo world:';
+    status.append(knows, ' it was trained on synthetic clips of simple shapes, their colours and their motions, never on real scenes. Try it on the demo videos; to search your own videos, load a real CLIP model converted with `clip4clip convert`.');
+  }
   if (info.headNote) status.append(` Note: ${info.headNote}.`);
   const rows = [
-    ['Source', meta.source || 'not recorded'],
+    ['Source', meta.source || (meta.train_data ? `trained with ${meta.created_by || 'clip4clip train'} on ${meta.train_data}${/^synth/i.test(meta.train_data) ? ' (the synthetic shapes world)' : ''}` : 'not recorded')],
     ['Weights', `${meta.dtype || 'unknown dtype'}, ${fmt.bytes(info.weightBytes)} in memory per worker`],
     ['Architecture', `ViT ${info.config.vision.layers}×${info.config.vision.width}, patch ${info.config.vision.patch_size}, text ${info.config.text.layers}×${info.config.text.width}`],
     ['Embedding', `${info.embedDim} dimensions, images ${info.resolution}×${info.resolution}`],
@@ -235,6 +254,83 @@ function renderModel() {
   facts.hidden = false;
   $('#model-pick-label span').textContent = 'Load a different model…';
   $('#model-pick-label').classList.remove('primary');
+  updateDemoUI();
+}
+
+// ------------------------------------------------------------------- demos
+
+// demos/index.json lists the demo videos of the synthetic world that the
+// default model was trained on ({videos: [{file, type, lastModified}],
+// examples: [captions]}). They are added like dropped files, as Files
+// with a fixed lastModified, so that adding them again reuses their index.
+let demos = null;
+
+async function loadDemoList() {
+  try {
+    const resp = await fetch('demos/index.json');
+    if (!resp.ok) return null;
+    const d = await resp.json();
+    if (!d || !Array.isArray(d.videos) || !d.videos.length) return null;
+    demos = d;
+  } catch {
+    return null; // no demos with this page: nothing to offer
+  }
+  const list = $('#examples .examples-list');
+  list.textContent = '';
+  for (const text of demos.examples || []) {
+    const li = document.createElement('li');
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'example';
+    b.textContent = text;
+    b.onclick = () => runQuery(text);
+    li.append(b);
+    list.append(li);
+  }
+  updateDemoUI();
+  return demos;
+}
+
+function isDemoVideo(v) {
+  return !!demos && demos.videos.some((d) => d.file === v.name && d.lastModified === v.lastModified);
+}
+
+async function addDemos() {
+  const buttons = [$('#demo-try'), $('#demo-add')];
+  for (const b of buttons) b.disabled = true;
+  try {
+    if (!demos && !(await loadDemoList())) throw new Error('this page has no list of demo videos (demos/index.json)');
+    const files = await Promise.all(demos.videos.map(async (d) => {
+      const resp = await fetch(`demos/${d.file}`);
+      if (!resp.ok) throw new Error(`${d.file}: the server answered ${resp.status} ${resp.statusText}`);
+      const blob = await resp.blob();
+      return new File([blob], d.file, { type: d.type || blob.type || 'video/webm', lastModified: d.lastModified });
+    }));
+    const before = state.reused;
+    await addFiles(files, { sayReused: false });
+    const reused = state.reused - before;
+    if (reused) say(reused === files.length ? 'The demo videos are already indexed: their index is reused.' : `${fmt.plural(reused, 'demo video')} ${reused === 1 ? 'is' : 'are'} already indexed: ${reused === 1 ? 'its' : 'their'} index is reused.`, 'info', { timeout: 5000 });
+  } catch (err) {
+    say(`The demo videos could not be loaded: ${errorText(err)}`, 'error');
+  } finally {
+    for (const b of buttons) b.disabled = false;
+  }
+}
+
+/**
+ * updateDemoUI shows the demo button (prominently while the index is
+ * empty), the example queries once a demo video is indexed, and the notice
+ * about what the demo-world model knows once videos of your own meet it.
+ */
+function updateDemoUI() {
+  const vs = [...state.videos.values()];
+  const empty = vs.length === 0;
+  $('#demo-callout').hidden = !demos || !empty;
+  $('#demo-add').hidden = !demos || empty;
+  const demoIndexed = vs.some((v) => v.status === 'indexed' && isDemoVideo(v));
+  $('#examples').hidden = !demos || !demoIndexed || !(demos.examples || []).length;
+  const own = vs.some((v) => !isDemoVideo(v) && v.status !== 'canceled');
+  $('#demo-model-note').hidden = !(own && isDemoModel());
 }
 
 // ------------------------------------------------------------------ videos
@@ -297,7 +393,7 @@ async function restoreIndex() {
 
 let askedPersist = false;
 
-async function addFiles(files) {
+async function addFiles(files, { sayReused = true } = {}) {
   files = [...files];
   if (!files.length) return;
   if (state.loading) await state.loading; // videos dropped while the model loads wait for it
@@ -322,7 +418,7 @@ async function addFiles(files) {
     if (have && (have.status === 'indexed')) {
       have.file = file;
       state.reused++;
-      say(`“${file.name}” is already indexed: its index is reused, not computed again.`, 'info', { timeout: 5000 });
+      if (sayReused) say(`“${file.name}” is already indexed: its index is reused, not computed again.`, 'info', { timeout: 5000 });
       renderVideo(have);
       continue;
     }
@@ -438,6 +534,7 @@ function scheduleRender() {
     for (const v of dirty) renderVideo(v);
     dirty.clear();
     renderProgress();
+    updateDemoUI();
   });
 }
 
@@ -454,6 +551,7 @@ function renderList() {
     if (v && v.el) list.append(v.el);
   }
   $('#videos-title').textContent = state.results && state.results.hits.length ? 'Videos, best match first' : 'Your videos';
+  updateDemoUI();
 }
 
 function renderVideo(v) {
@@ -660,6 +758,14 @@ function onQueryInput() {
     return;
   }
   searchTimer = setTimeout(() => search(text), SEARCH_DELAY);
+}
+
+/** runQuery puts text in the search box and searches, as Enter does. */
+function runQuery(text) {
+  clearTimeout(searchTimer);
+  typedAt = performance.now();
+  $('#query').value = text;
+  return search(text);
 }
 
 async function search(text, { quiet = false } = {}) {
@@ -892,7 +998,7 @@ window.__clip4clip = {
   debug,
   state() {
     return {
-      model: state.model && { id: state.model.id, name: state.model.name, source: state.model.source, info: state.model.info },
+      model: state.model && { id: state.model.id, name: state.model.name, source: state.model.source, info: state.model.info, demoWorld: isDemoModel() },
       ready: state.ready,
       workers: pool.frames.length,
       indexing: !!(indexer && indexer.busy),
@@ -996,6 +1102,8 @@ function wire() {
     if (f) importIndex(f);
   };
   $('#export').onclick = () => exportIndex();
+  $('#demo-try').onclick = () => addDemos();
+  $('#demo-add').onclick = () => addDemos();
   $('#query').addEventListener('input', onQueryInput);
   $('#query').addEventListener('keydown', (e) => {
     if (e.key === 'Enter') {
@@ -1080,4 +1188,5 @@ async function registerServiceWorker() {
 
 wire();
 registerServiceWorker();
+loadDemoList();
 startModel().catch((err) => say(`Starting failed: ${errorText(err)}`, 'error'));

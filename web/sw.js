@@ -1,10 +1,12 @@
 // sw.js keeps the app shell so that the page works offline after the
 // first visit. Network first (the server answers with cheap 304s), the
 // cache when offline. Model files are not handled here: the page keeps
-// them with the Cache API itself (lib/models.js).
+// them with the Cache API itself (lib/models.js). The demo videos (about
+// 60 kB, listed in demos/index.json) are kept too, so that "Try the demo
+// videos" works offline.
 'use strict';
 
-const SHELL = 'clip4clip-shell-v1';
+const SHELL = 'clip4clip-shell-v2';
 const FILES = [
   './',
   'index.html',
@@ -23,6 +25,10 @@ const FILES = [
   'simd/kernels_relaxed.wasm',
   'simd/kernels_simd.wasm',
   'favicon.svg',
+  'demos/index.json',
+  'demos/demo0.webm',
+  'demos/demo1.webm',
+  'demos/demo2.webm',
 ];
 
 self.addEventListener('install', (event) => {
