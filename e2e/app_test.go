@@ -10,7 +10,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -510,17 +509,7 @@ func TestDefaultModel(t *testing.T) {
 	chromium(t)
 	work := t.TempDir()
 	modelPath := tinyModel(t, work)
-	dir := filepath.Join(work, "site")
-	if b, err := exec.Command("cp", "-R", buildSite(t), dir).CombinedOutput(); err != nil {
-		t.Fatalf("copying the site: %v\n%s", err, b)
-	}
-	if err := os.MkdirAll(filepath.Join(dir, "models"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if b, err := exec.Command("cp", modelPath, filepath.Join(dir, "models", "default.c4c")).CombinedOutput(); err != nil {
-		t.Fatalf("copying the model: %v\n%s", err, b)
-	}
-	base, _ := startServer(t, dir)
+	base, _ := startServer(t, siteWithDefault(t, modelPath))
 	bctx, cancel := browser(t)
 	defer cancel()
 	ctx, cancelT := context.WithTimeout(bctx, 60*time.Second)

@@ -58,35 +58,73 @@ func ffmpeg(t testing.TB) string {
 // TestMain removes the assembled app after the tests.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if site.dir != "" {
-		os.RemoveAll(site.dir)
+	if site.tmp != "" {
+		os.RemoveAll(site.tmp)
 	}
 	os.Exit(code)
 }
 
 var site struct {
-	once sync.Once
-	dir  string
-	err  error
+	once  sync.Once
+	tmp   string // removed at the end
+	dir   string // the app without a default model
+	model string // the default model build.sh bundled, or ""
+	err   error
 }
 
-// buildSite assembles the app once per test binary with build.sh.
+// buildSite assembles the app once per test binary with build.sh. The
+// default model build.sh bundles (weights/default.c4c) is moved out of the
+// site, so that the tests start without one; siteWithDefault puts a model
+// back.
 func buildSite(t testing.TB) string {
 	site.once.Do(func() {
-		site.dir, site.err = os.MkdirTemp("", "clip4clip-site-")
+		site.tmp, site.err = os.MkdirTemp("", "clip4clip-site-")
 		if site.err != nil {
 			return
 		}
+		site.dir = filepath.Join(site.tmp, "site")
 		cmd := exec.Command("bash", "../build.sh", site.dir)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			site.err = fmt.Errorf("build.sh: %v\n%s", err, out)
+			return
+		}
+		bundled := filepath.Join(site.dir, "models", "default.c4c")
+		if _, err := os.Stat(bundled); err == nil {
+			site.model = filepath.Join(site.tmp, "default.c4c")
+			if site.err = os.Rename(bundled, site.model); site.err != nil {
+				return
+			}
+			site.err = os.Remove(filepath.Dir(bundled))
 		}
 	})
 	if site.err != nil {
 		t.Fatal(site.err)
 	}
 	return site.dir
+}
+
+// bundledModel is the default model build.sh put in the site
+// (weights/default.c4c), or "" when the repository has none.
+func bundledModel(t testing.TB) string {
+	buildSite(t)
+	return site.model
+}
+
+// siteWithDefault copies the app into a temporary directory with model as
+// its default model (models/default.c4c).
+func siteWithDefault(t testing.TB, model string) string {
+	dir := filepath.Join(t.TempDir(), "site")
+	if b, err := exec.Command("cp", "-R", buildSite(t), dir).CombinedOutput(); err != nil {
+		t.Fatalf("copying the site: %v\n%s", err, b)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "models"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := exec.Command("cp", model, filepath.Join(dir, "models", "default.c4c")).CombinedOutput(); err != nil {
+		t.Fatalf("copying the model: %v\n%s", err, b)
+	}
+	return dir
 }
 
 // tinyModel converts the fixture tiny CLIP to a model file in dir, as
