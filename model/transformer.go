@@ -32,7 +32,8 @@ type Block struct {
 type scratch struct {
 	h      []float32 // (n, width) layer-norm output, attention output
 	qkv    []float32 // (n, 3*width)
-	scores []float32 // (n) one query's attention row
+	scores []float32 // (n, n) one head's attention weights
+	vt     []float32 // (head width, n) one head's values, transposed
 	mlp    []float32 // (n, 4*width)
 	tmp    []float32 // (n, width) projection output before the residual
 }
@@ -41,7 +42,8 @@ func newScratch(n, width int) *scratch {
 	return &scratch{
 		h:      make([]float32, n*width),
 		qkv:    make([]float32, n*3*width),
-		scores: make([]float32, n),
+		scores: make([]float32, n*n),
+		vt:     make([]float32, width*n),
 		mlp:    make([]float32, n*4*width),
 		tmp:    make([]float32, n*width),
 	}
@@ -59,37 +61,40 @@ func (b *Block) forward(x []float32, n int, causal bool, keyMask []float32, s *s
 	// softmax(q k^T / sqrt(d) + mask) v, as nn.MultiheadAttention.
 	layerNorm(h, x, n, w, b.LN1W, b.LN1B, b.Eps)
 	b.QKV.Linear(qkv, h, n, b.QKVB)
+	// PyTorch scales q before the product; same rounding.
 	scale := float32(1 / math.Sqrt(float64(d)))
+	for i := 0; i < n; i++ {
+		q := qkv[i*3*w : i*3*w+w]
+		for t := range q {
+			q[t] *= scale
+		}
+	}
+	att, vt := s.scores[:n*n], s.vt[:d*n]
 	for hd := 0; hd < heads; hd++ {
+		// att (n, n) = q_h k_h^T on the head's columns of qkv.
+		quant.MatMulT(att, n, qkv[hd*d:], 3*w, qkv[w+hd*d:], 3*w, n, n, d)
 		for i := 0; i < n; i++ {
-			q := qkv[i*3*w+hd*d : i*3*w+hd*d+d]
 			keys := n
 			if causal {
 				keys = i + 1
 			}
-			sc := s.scores[:keys]
-			for j := 0; j < keys; j++ {
-				k := qkv[j*3*w+w+hd*d : j*3*w+w+hd*d+d]
-				// PyTorch scales q before the product; same rounding.
-				var acc float32
-				for t, qv := range q {
-					acc += (qv * scale) * k[t]
-				}
-				sc[j] = acc
-				if keyMask != nil {
+			sc := att[i*n : i*n+keys]
+			if keyMask != nil {
+				for j := range sc {
 					sc[j] += keyMask[j]
 				}
 			}
 			softmax(sc)
-			o := h[i*w+hd*d : i*w+hd*d+d]
-			clear(o)
-			for j, p := range sc {
-				v := qkv[j*3*w+2*w+hd*d : j*3*w+2*w+hd*d+d]
-				for t := range o {
-					o[t] += p * v[t]
-				}
+			clear(att[i*n+keys : (i+1)*n])
+		}
+		// h_h (n, d) = att v_h, as att (v_h^T)^T.
+		for j := 0; j < n; j++ {
+			v := qkv[j*3*w+2*w+hd*d : j*3*w+2*w+hd*d+d]
+			for t, x := range v {
+				vt[t*n+j] = x
 			}
 		}
+		quant.MatMulT(h[hd*d:], w, att, n, vt, n, n, d, n)
 	}
 	b.Out.Linear(tmp, h, n, b.OutB)
 	add(x[:n*w], tmp)
