@@ -322,3 +322,28 @@ func TestEvalSynth(t *testing.T) {
 	_, err := run(t, "eval", "-model", m, "-data", "synth:x:4")
 	require.Error(t, err)
 }
+
+// TestDefaultModelFigures measures the shipped model (weights/default.c4c)
+// on 1,000 held-out clips of a seed never used in training (2000; training
+// used 1, its evaluation 1000) and on 100 temporal-order pairs. The issue's
+// targets (R@1 >= 60%, seqTransf >= 80% on order) are not reached yet: the
+// test logs the figures and asserts only floors far above chance (R@1 of a
+// random ranking is 0.1%), so a broken model or engine fails it.
+func TestDefaultModelFigures(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the default model's evaluation embeds 8,000 frames")
+	}
+	out := mustRun(t, "eval", "-model", "default", "-data", "synth:2000:1000", "-order", "100", "-json")
+	var res struct {
+		T2V   struct{ R1, R5, MedianR float64 } `json:"text_to_video"`
+		V2T   struct{ R1, MedianR float64 }     `json:"video_to_text"`
+		Order map[string]float64                `json:"temporal_order"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &res))
+	t.Logf("default model, 1,000 held-out clips: text-to-video R@1 %.1f R@5 %.1f MdR %.0f; video-to-text R@1 %.1f MdR %.0f (issue target: t2v R@1 >= 60, MdR 1)",
+		res.T2V.R1, res.T2V.R5, res.T2V.MedianR, res.V2T.R1, res.V2T.MedianR)
+	t.Logf("temporal order, 200 captions: %v (issue target: seqTransf >= 0.8)", res.Order)
+	require.GreaterOrEqual(t, res.T2V.R1, 20.0)
+	require.GreaterOrEqual(t, res.T2V.R5, 50.0)
+	require.Contains(t, res.Order, "seqTransf")
+}

@@ -15,6 +15,7 @@ import (
 	"clip4clip/internal/npy"
 	"clip4clip/model"
 	"clip4clip/model/preprocess"
+	"clip4clip/weights"
 )
 
 func runTokenize(args []string) error {
@@ -52,9 +53,15 @@ func runTokenize(args []string) error {
 
 func loadModel(path string) (*model.CLIP, error) {
 	if path == "" {
-		return nil, fmt.Errorf("need -model MODEL (a file made by `clip4clip convert`)")
+		return nil, fmt.Errorf("need -model MODEL (a file made by `clip4clip convert`, or \"default\" for the built-in demo-world model)")
 	}
-	m, err := model.LoadFile(path)
+	var m *model.CLIP
+	var err error
+	if path == "default" {
+		m, err = model.Load(weights.Default())
+	} else {
+		m, err = model.LoadFile(path)
+	}
 	if err != nil {
 		return nil, err
 	}
