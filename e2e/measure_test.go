@@ -22,6 +22,8 @@ import (
 // speed; run it by hand:
 //
 //	CLIP4CLIP_MEASURE=1 go test -run Measure -v ./e2e/
+//
+// CLIP4CLIP_MEASURE_MODEL=FILE measures another model file instead.
 func TestMeasure(t *testing.T) {
 	if os.Getenv("CLIP4CLIP_MEASURE") == "" {
 		t.Skip("set CLIP4CLIP_MEASURE=1 to measure speed and memory")
@@ -29,7 +31,10 @@ func TestMeasure(t *testing.T) {
 	chromium(t)
 	ff := ffmpeg(t)
 	work := t.TempDir()
-	modelPath := tinyModel(t, work)
+	modelPath := os.Getenv("CLIP4CLIP_MEASURE_MODEL") // e.g. a ViT-B/32-shaped model file
+	if modelPath == "" {
+		modelPath = tinyModel(t, work)
+	}
 	base, _ := startServer(t, buildSite(t))
 	const seconds = 30
 	var videos []string
