@@ -38,10 +38,10 @@ func logitsPerImage(m *CLIP, img, txt []float32, nImg, nTxt int) []float32 {
 	d := m.Config.EmbedDim
 	in, tn := append([]float32(nil), img...), append([]float32(nil), txt...)
 	for i := 0; i < nImg; i++ {
-		l2Normalize(in[i*d : (i+1)*d])
+		L2Normalize(in[i*d : (i+1)*d])
 	}
 	for j := 0; j < nTxt; j++ {
-		l2Normalize(tn[j*d : (j+1)*d])
+		L2Normalize(tn[j*d : (j+1)*d])
 	}
 	out := make([]float32, nImg*nTxt)
 	scale := float32(math.Exp(float64(m.LogitScale)))
@@ -62,10 +62,10 @@ func checkFeatures(t *testing.T, m *CLIP) {
 	d := m.Config.EmbedDim
 	in, tn := append([]float32(nil), img...), append([]float32(nil), txt...)
 	for i := 0; i < ni; i++ {
-		l2Normalize(in[i*d : (i+1)*d])
+		L2Normalize(in[i*d : (i+1)*d])
 	}
 	for j := 0; j < nt; j++ {
-		l2Normalize(tn[j*d : (j+1)*d])
+		L2Normalize(tn[j*d : (j+1)*d])
 	}
 	_, wantIn := loadNpy(t, "clip/image_embeds_normalized.npy")
 	_, wantTn := loadNpy(t, "clip/text_embeds_normalized.npy")

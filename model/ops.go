@@ -59,8 +59,9 @@ func add(dst, src []float32) {
 	}
 }
 
-// l2Normalize scales x to unit length (x / ||x||, as torch's x.norm()).
-func l2Normalize(x []float32) {
+// L2Normalize scales x in place to unit length (x / ||x||, as torch's
+// x.norm(), summed in float64). A zero vector stays zero.
+func L2Normalize(x []float32) {
 	var s float64
 	for _, v := range x {
 		s += float64(v) * float64(v)

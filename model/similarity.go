@@ -95,7 +95,7 @@ func (e *Encoder) VideoFeature(dst, frames []float32, mask []bool, t int, head s
 			continue
 		}
 		f := x[i*d : (i+1)*d]
-		l2Normalize(f)
+		L2Normalize(f)
 		add(v, f)
 		count++
 	}
@@ -104,7 +104,7 @@ func (e *Encoder) VideoFeature(dst, frames []float32, mask []bool, t int, head s
 			v[k] /= float32(count)
 		}
 	}
-	l2Normalize(v)
+	L2Normalize(v)
 	return nil
 }
 
@@ -249,7 +249,7 @@ func (e *Encoder) Logits(head string, text []float32, nt int, frames []float32, 
 	tn := make([]float32, d)
 	for i := 0; i < nt; i++ {
 		copy(tn, text[i*d:(i+1)*d])
-		l2Normalize(tn)
+		L2Normalize(tn)
 		for j := 0; j < nv; j++ {
 			out[i*nv+j] = scale * dot(tn, videos[j*d:(j+1)*d])
 		}

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"image"
-	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -151,16 +150,7 @@ func cosineMatrix(textPath, videoPath string) ([]float32, int, error) {
 
 func normalize(x []float32, d int) {
 	for i := 0; i+d <= len(x); i += d {
-		var s float64
-		for _, v := range x[i : i+d] {
-			s += float64(v) * float64(v)
-		}
-		if s > 0 {
-			inv := 1 / sqrt(s)
-			for k := i; k < i+d; k++ {
-				x[k] = float32(float64(x[k]) * inv)
-			}
-		}
+		model.L2Normalize(x[i : i+d])
 	}
 }
 
@@ -420,5 +410,3 @@ func sampleUniform[T any](xs []T, n int) []T {
 	}
 	return out
 }
-
-func sqrt(x float64) float64 { return math.Sqrt(x) }

@@ -215,21 +215,11 @@ func evenly(n, k int) []int {
 	return idx
 }
 
-// Normalize returns v scaled to unit length (float64 sums, as model's
-// l2Normalize). A zero vector stays zero.
+// Normalize returns a copy of v scaled to unit length (model.L2Normalize).
+// A zero vector stays zero.
 func Normalize(v []float32) []float32 {
-	out := make([]float32, len(v))
-	var s float64
-	for _, x := range v {
-		s += float64(x) * float64(x)
-	}
-	if s == 0 {
-		return out
-	}
-	inv := 1 / math.Sqrt(s)
-	for i, x := range v {
-		out[i] = float32(float64(x) * inv)
-	}
+	out := append([]float32(nil), v...)
+	model.L2Normalize(out)
 	return out
 }
 
