@@ -122,17 +122,6 @@ func loadNpyU8(t testing.TB, rel string) (*npy.Array, []uint8) {
 	return a, v
 }
 
-// transpose returns the transpose of a (rows, cols) matrix.
-func transpose(x []float32, rows, cols int) []float32 {
-	out := make([]float32, len(x))
-	for i := 0; i < rows; i++ {
-		for j := 0; j < cols; j++ {
-			out[j*rows+i] = x[i*cols+j]
-		}
-	}
-	return out
-}
-
 // TestFixtureGradients runs the training forward and backward of CLIP4Clip
 // meanP on the fixture batch and compares the loss and the gradients the
 // original code computed (clip4clip/meanP/result.json, grad_*.npy).
@@ -180,7 +169,7 @@ func TestFixtureGradients(t *testing.T) {
 	} {
 		a, want := loadNpy(t, c.file)
 		width := a.Shape[0]
-		got := transpose(net.Grads.Get(c.name), E, width) // (E, width) -> OpenAI's (width, E)
+		got := model.Transpose(net.Grads.Get(c.name), E, width) // (E, width) -> OpenAI's (width, E)
 		t.Logf("%s: max |diff| %.3g (gradient scale %.3g); first got %v want %v", c.name, maxDiff(want, got), maxAbs(want), got[:3], want[:3])
 		requireClose(t, c.name, want, got, 1e-5, 0)
 	}
