@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"math/rand/v2"
+	"sync"
 
 	"clip4clip/model/bpe"
 	"clip4clip/quant"
@@ -46,6 +47,8 @@ type CLIP struct {
 	Meta      map[string]string // provenance from the model file
 
 	params []param
+	idOnce sync.Once
+	id     string // ID's hash, computed once
 }
 
 // New builds a CLIP from tensors with canonical names (OpenAI's keys, the
@@ -69,23 +72,14 @@ func build(cfg Config, p *params) (*CLIP, error) {
 		return nil, err
 	}
 	m := &CLIP{Config: cfg}
-	v, t, e := cfg.Vision, cfg.Text, cfg.EmbedDim
-	pp := 3 * v.PatchSize * v.PatchSize
-	m.Vision = Vision{
-		Conv1:  p.mat("visual.conv1.weight", v.Width, pp),
-		Class:  p.vec("visual.class_embedding", v.Width),
-		Pos:    p.vec("visual.positional_embedding", v.Tokens(), v.Width),
-		LNPreW: p.vec("visual.ln_pre.weight", v.Width),
-		LNPreB: p.vec("visual.ln_pre.bias", v.Width),
+	t, e := cfg.Text, cfg.EmbedDim
+	if cfg.TextOnly {
+		if !IsLoose(cfg.Head.Type) {
+			return nil, fmt.Errorf("model: a text-only model of the %s head: that head scores text and video together, so its query side cannot stand alone", cfg.Head.Type)
+		}
+	} else {
+		m.Vision = vision(p, cfg)
 	}
-	if v.Patch == "3d" {
-		m.Vision.Conv2 = p.mat("visual.conv2.weight", v.Width, 3*pp)
-	}
-	m.Vision.Blocks = blocks(p, "visual.transformer.resblocks.", v.Layers, v.Width, v.Heads, 1e-5)
-	m.Vision.LNPostW = p.vec("visual.ln_post.weight", v.Width)
-	m.Vision.LNPostB = p.vec("visual.ln_post.bias", v.Width)
-	m.Vision.Proj = p.mat("visual.proj", e, v.Width)
-
 	m.Text = Text{
 		TokenEmb: p.mat("token_embedding.weight", t.VocabSize, t.Width),
 		Pos:      p.vec("positional_embedding", t.Context, t.Width),
@@ -95,16 +89,39 @@ func build(cfg Config, p *params) (*CLIP, error) {
 		Proj:     p.mat("text_projection", e, t.Width),
 	}
 	m.LogitScale = p.scalar("logit_scale")
-	head, err := newHead(p, cfg)
-	if err != nil {
-		return nil, err
+	if !cfg.TextOnly { // a loose head's weights act on the video side only
+		head, err := newHead(p, cfg)
+		if err != nil {
+			return nil, err
+		}
+		m.Head = head
 	}
-	m.Head = head
 	if err := p.finish(); err != nil {
 		return nil, err
 	}
 	m.params = p.list
 	return m, nil
+}
+
+// vision loads the VisionTransformer's weights.
+func vision(p *params, cfg Config) Vision {
+	v, e := cfg.Vision, cfg.EmbedDim
+	pp := 3 * v.PatchSize * v.PatchSize
+	vt := Vision{
+		Conv1:  p.mat("visual.conv1.weight", v.Width, pp),
+		Class:  p.vec("visual.class_embedding", v.Width),
+		Pos:    p.vec("visual.positional_embedding", v.Tokens(), v.Width),
+		LNPreW: p.vec("visual.ln_pre.weight", v.Width),
+		LNPreB: p.vec("visual.ln_pre.bias", v.Width),
+	}
+	if v.Patch == "3d" {
+		vt.Conv2 = p.mat("visual.conv2.weight", v.Width, 3*pp)
+	}
+	vt.Blocks = blocks(p, "visual.transformer.resblocks.", v.Layers, v.Width, v.Heads, 1e-5)
+	vt.LNPostW = p.vec("visual.ln_post.weight", v.Width)
+	vt.LNPostB = p.vec("visual.ln_post.bias", v.Width)
+	vt.Proj = p.mat("visual.proj", e, v.Width)
+	return vt
 }
 
 // blocks loads n residual attention blocks under prefix + "N.".
@@ -133,7 +150,8 @@ func blocks(p *params, prefix string, n, width, heads int, eps float64) []Block 
 
 // StateDict returns the model's weights under their canonical names, with
 // every matrix stored as dtype (int8: one scale per `block` elements of a
-// row, 0 for one per row). Feeding it back to New rebuilds the model.
+// row, 0 for one per row; KeepDType: as stored). Feeding it back to New
+// rebuilds the model.
 func (m *CLIP) StateDict(dtype quant.DType, block int) (*weights.StateDict, error) {
 	return exportDict(m.params, dtype, block)
 }

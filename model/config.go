@@ -34,6 +34,12 @@ type Config struct {
 	Vision   VisionConfig `json:"vision"`
 	Text     TextConfig   `json:"text"`
 	Head     HeadConfig   `json:"head"`
+
+	// TextOnly marks a model file that holds only the query side: the text
+	// tower, its projection, the logit scale and the tokenizer. Vision and
+	// Head still describe the full model the file was cut from (an index
+	// checks the head); their weights are absent (see CLIP.TextOnly).
+	TextOnly bool `json:"text_only,omitempty"`
 }
 
 // HeadConfig describes the CLIP4Clip similarity head a model carries.

@@ -1,10 +1,15 @@
 package model
 
 import (
+	"errors"
 	"fmt"
 
 	"clip4clip/quant"
 )
+
+// ErrTextOnly is returned when a text-only model (Config.TextOnly) is asked
+// for anything on the video side.
+var ErrTextOnly = errors.New("model: text-only model: it cannot embed frames; use the full model file")
 
 // Encoder runs a CLIP's encoders with scratch buffers allocated once. It is
 // not safe for concurrent use; make one per goroutine (they share weights).
@@ -36,16 +41,19 @@ func (m *CLIP) NewEncoder() *Encoder {
 	if v.Patch == "3d" {
 		taps = 3
 	}
-	return &Encoder{
-		m:       m,
-		vx:      make([]float32, v.Tokens()*v.Width),
-		vs:      newScratch(v.Tokens(), v.Width),
-		patches: make([]float32, v.Grid()*v.Grid()*taps*3*v.PatchSize*v.PatchSize),
-		vcls:    make([]float32, v.Width),
-		tx:      make([]float32, t.Context*t.Width),
-		ts:      newScratch(t.Context, t.Width),
-		trow:    make([]float32, t.Width),
+	e := &Encoder{
+		m:    m,
+		tx:   make([]float32, t.Context*t.Width),
+		ts:   newScratch(t.Context, t.Width),
+		trow: make([]float32, t.Width),
 	}
+	if !m.Config.TextOnly {
+		e.vx = make([]float32, v.Tokens()*v.Width)
+		e.vs = newScratch(v.Tokens(), v.Width)
+		e.patches = make([]float32, v.Grid()*v.Grid()*taps*3*v.PatchSize*v.PatchSize)
+		e.vcls = make([]float32, v.Width)
+	}
+	return e
 }
 
 // Model returns the CLIP the encoder runs.
@@ -70,6 +78,9 @@ func (e *Encoder) EncodeImage(dst, pixels []float32) error {
 // first and last slot, as CLIP4Clip's conv2 (module_clip.py). Masked slots
 // must be all-zero input, as CLIP4Clip's dataloader makes them.
 func (e *Encoder) EncodeFrames(dst, frames []float32, t int) error {
+	if e.m.Config.TextOnly {
+		return ErrTextOnly
+	}
 	v := e.m.Config.Vision
 	size := 3 * v.Resolution * v.Resolution
 	if t <= 0 || len(frames) != t*size {

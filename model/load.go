@@ -56,8 +56,8 @@ func fromFile(f *weights.ModelFile) (*CLIP, error) {
 }
 
 // Save writes the model as a model file with its matrices in dtype (int8:
-// one scale per `block` elements of a row, 0 for one per row), together
-// with its tokenizer and meta.
+// one scale per `block` elements of a row, 0 for one per row; KeepDType
+// writes each matrix as it is stored), together with its tokenizer and meta.
 func (m *CLIP) Save(w io.Writer, dtype quant.DType, block int) error {
 	sd, err := m.StateDict(dtype, block)
 	if err != nil {

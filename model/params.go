@@ -212,8 +212,9 @@ func numel(shape []int) int {
 }
 
 // exportDict returns the model's weights as tensors, matrices converted to
-// dtype (int8 with one scale per block of `block` elements, 0 = per row).
-// Vectors, embeddings other than the token table, and norms stay f32.
+// dtype (int8 with one scale per block of `block` elements, 0 = per row),
+// or kept as they are stored for KeepDType. Vectors, embeddings other than
+// the token table, and norms stay f32.
 func exportDict(list []param, dtype quant.DType, block int) (*weights.StateDict, error) {
 	sd := &weights.StateDict{}
 	for _, p := range list {
@@ -222,9 +223,12 @@ func exportDict(list []param, dtype quant.DType, block int) (*weights.StateDict,
 			continue
 		}
 		m := *p.mat
-		q, err := quant.Quantize(m.Rows, m.Cols, m.Float32(), dtype, block)
-		if err != nil {
-			return nil, err
+		q := m
+		if dtype != KeepDType {
+			var err error
+			if q, err = quant.Quantize(m.Rows, m.Cols, m.Float32(), dtype, block); err != nil {
+				return nil, err
+			}
 		}
 		switch q.DType {
 		case quant.F32:

@@ -38,6 +38,9 @@ func (e *Encoder) heads(n, d int) *headScratch {
 
 // checkHead reports whether the model can score with head.
 func (m *CLIP) checkHead(head string, frames int) error {
+	if m.Config.TextOnly {
+		return ErrTextOnly
+	}
 	switch head {
 	case MeanP:
 		return nil
