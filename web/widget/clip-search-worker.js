@@ -1,0 +1,145 @@
+// clip-search-worker.js runs the clip4clip engine (clip4clip.wasm) for one
+// <clip-search> element, in a module Web Worker, so that encoding a query
+// never blocks the host page. The element sends {id, op, args} and gets
+// back {id, result} or {id, error, kind}. Every URL arrives absolute.
+//
+//   start {wasm}        load wasm_exec.js, simd/kernels.js and clip4clip.wasm from the base URL wasm
+//   loadModel {url}     fetch a (text-only) model file and load it -> info (its id is the model identity)
+//   loadIndex {url}     fetch a site index (clip4clip index), check it against the model -> its videos
+//   search {text, k}    encode the query and rank the index -> {query, results, timing}
+//   rank {feature, k}   rank the index for a query feature (measurements)
+//
+// Nothing here needs SharedArrayBuffer or cross-origin isolation.
+
+let api = null;
+
+// fail is an error result like the Go side's {error, kind}.
+function fail(message, kind = 'error') {
+  return { error: String(message), kind };
+}
+
+// fetchBytes fetches url, naming what it is in errors: a 404 (or an HTML
+// page where a file should be, as some hosts answer for missing files)
+// becomes kind "fetch".
+async function fetchBytes(url, what) {
+  let resp;
+  try {
+    resp = await fetch(url);
+  } catch (err) {
+    throw Object.assign(new Error(`the ${what} (${url}) could not be fetched: ${err.message || err}`), { kind: 'fetch' });
+  }
+  if (!resp.ok) {
+    throw Object.assign(new Error(`the ${what} (${url}) could not be loaded: HTTP ${resp.status}${resp.statusText ? ' ' + resp.statusText : ''}`), { kind: 'fetch' });
+  }
+  if ((resp.headers.get('Content-Type') || '').startsWith('text/html')) {
+    throw Object.assign(new Error(`the ${what} (${url}) is an HTML page, not a clip4clip file: check the address`), { kind: 'fetch' });
+  }
+  return new Uint8Array(await resp.arrayBuffer());
+}
+
+const ops = {
+  async start({ wasm }) {
+    if (api) return true;
+    let loadKernels;
+    try {
+      await import(new URL('wasm_exec.js', wasm).href); // defines globalThis.Go
+      ({ loadKernels } = await import(new URL('simd/kernels.js', wasm).href));
+    } catch (err) {
+      throw Object.assign(new Error(`the search engine's scripts (wasm_exec.js, simd/kernels.js under ${wasm}) could not be loaded: ${err.message || err}`), { kind: 'worker' });
+    }
+    const go = new Go();
+    // quant's WebAssembly SIMD kernels; where the browser lacks SIMD they
+    // decline and Go's own run.
+    const kernels = await loadKernels(go, { warn: (m) => console.warn(m) });
+    Object.assign(go.importObject, kernels);
+    const url = new URL('clip4clip.wasm', wasm).href;
+    let instance;
+    try {
+      ({ instance } = await WebAssembly.instantiateStreaming(fetch(url), go.importObject));
+    } catch {
+      // instantiateStreaming needs application/wasm; fall back to bytes.
+      const bytes = await fetchBytes(url, 'search engine');
+      ({ instance } = await WebAssembly.instantiate(bytes, go.importObject));
+    }
+    go.run(instance).then(() => { self.clip4clipExited = true; });
+    if (!self.clip4clip) throw new Error('clip4clip.wasm did not start');
+    api = self.clip4clip;
+    return true;
+  },
+  async loadModel({ url }) {
+    const t0 = performance.now();
+    const info = api.loadModel(await fetchBytes(url, 'model'));
+    if (info.error) return info;
+    return { info: { id: info.id, embedDim: info.embedDim, context: info.context, textOnly: info.textOnly, meta: info.meta }, ms: performance.now() - t0 };
+  },
+  async loadIndex({ url }) {
+    const t0 = performance.now();
+    const bytes = await fetchBytes(url, 'video index');
+    const t1 = performance.now();
+    const site = api.loadSite(bytes);
+    if (site.error) return site;
+    return { site, fetchMs: t1 - t0, ms: performance.now() - t0 };
+  },
+  search({ text, k }) {
+    const t0 = performance.now();
+    const q = api.embedQuery(text);
+    if (q.error) return q;
+    const t1 = performance.now();
+    const results = api.searchSite(q.feature, k);
+    if (results.error) return results;
+    return {
+      query: { text, tokens: q.tokens, truncated: q.truncated, context: q.context },
+      results,
+      timing: { encodeMs: t1 - t0, rankMs: performance.now() - t1 },
+    };
+  },
+  rank({ feature, k }) {
+    const t0 = performance.now();
+    const results = api.searchSite(feature, k);
+    if (results.error) return results;
+    return { results, timing: { rankMs: performance.now() - t0 } };
+  },
+  embed({ text }) {
+    const t0 = performance.now();
+    const q = api.embedQuery(text);
+    if (q.error) return q;
+    return { feature: q.feature, truncated: q.truncated, tokens: q.tokens, timing: { encodeMs: performance.now() - t0 } };
+  },
+};
+
+function transferables(value, set = new Set()) {
+  if (ArrayBuffer.isView(value)) set.add(value.buffer);
+  else if (Array.isArray(value)) value.forEach((v) => transferables(v, set));
+  else if (value && typeof value === 'object') Object.values(value).forEach((v) => transferables(v, set));
+  return [...set];
+}
+
+// Requests run one at a time, in order: Go calls are synchronous anyway,
+// and a load must finish before a search.
+let queue = Promise.resolve();
+
+self.onmessage = (event) => {
+  queue = queue.then(() => handle(event.data));
+};
+
+async function handle({ id, op, args }) {
+  let result;
+  try {
+    if (self.clip4clipExited) {
+      result = fail('the search engine has stopped (out of memory?); reload the page', 'state');
+    } else if (!(op in ops)) {
+      result = fail(`unknown operation ${op}`, 'argument');
+    } else if (!api && op !== 'start') {
+      result = fail('the search engine is not started', 'state');
+    } else {
+      result = await ops[op](args || {});
+    }
+  } catch (err) {
+    result = fail(err && err.message ? err.message : err, (err && err.kind) || (err && err.name === 'RangeError' ? 'memory' : 'error'));
+  }
+  if (result && typeof result.error === 'string') {
+    self.postMessage({ id, error: result.error, kind: result.kind || 'error' });
+    return;
+  }
+  self.postMessage({ id, result }, transferables(result));
+}
