@@ -378,63 +378,69 @@ var orderable = []string{MoveLeft, MoveRight, MoveUp, MoveDown, Grow, Shrink, Sp
 // left, then turns blue"). A model that pools frames without their order
 // (meanP) has little to tell them apart by; a sequential head should.
 func OrderPairs(seed uint64, n int, opts Options) [][2]Clip {
-	opts = opts.withDefaults()
 	out := make([][2]Clip, max(n, 0))
 	for i := range out {
-		r := newRNG(seed, uint64(i), 2)
-		d := opts.Duration()
-		for {
-			bg, bgSeed := r.intn(len(Backgrounds)), r.next()
-			o := newObject(r, nil)
-			var kinds []string
-			for _, k := range orderable {
-				if k != Spin || canSpin(o.kind) {
-					kinds = append(kinds, k)
-				}
-			}
-			kx := kinds[r.intn(len(kinds))]
-			ky := kx
-			for ky == kx {
-				ky = kinds[r.intn(len(kinds))]
-			}
-			first, second := newSlot(r, 0, d/2), newSlot(r, d/2, d)
-			x := newAction(r, kx, o, 0, 0, nil)
-			y := newAction(r, ky, o, 0, 0, nil)
-			a, b := *o, *o
-			x.start, x.end = first.times(kx)
-			y.start, y.end = second.times(ky)
-			a.actions = []action{x, y}
-			x.start, x.end = second.times(kx)
-			y.start, y.end = first.times(ky)
-			b.actions = []action{y, x}
-			sa := &scene{duration: d, background: bg, bgSeed: bgSeed, objects: []*object{&a}}
-			sb := &scene{duration: d, background: bg, bgSeed: bgSeed, objects: []*object{&b}}
-			placed := false
-			for try := 0; try < 40 && !placed; try++ {
-				if !place(r, sa) {
-					break
-				}
-				b.x, b.y = a.x, a.y
-				placed = fits(sb.objects, 0, d)
-			}
-			if !placed {
-				continue
-			}
-			w := writer{r}
-			np := w.np(o, w.r.chance(0.8))
-			vx, vy := w.vp(x), w.vp(y)
-			form := sequenceForms[w.sequenceForm()].format
-			ca, cb := form(np, vx, vy), form(np, vy, vx)
-			if w.r.chance(0.35) {
-				state := *r
-				ca = w.withBackground(ca, bg)
-				*r = state
-				cb = w.withBackground(cb, bg)
-			}
-			id := fmt.Sprintf("order_s%d_%05d", seed, i)
-			out[i] = [2]Clip{newClip(id+"_a", sa, ca, opts), newClip(id+"_b", sb, cb, opts)}
-			break
-		}
+		out[i] = OrderPairAt(seed, i, opts)
 	}
 	return out
+}
+
+// OrderPairAt makes pair i of OrderPairs(seed, ...): OrderPairs(seed, n,
+// opts)[i] is OrderPairAt(seed, i, opts), so training can draw pairs of a
+// seed one at a time, as GenerateAt draws clips.
+func OrderPairAt(seed uint64, i int, opts Options) [2]Clip {
+	opts = opts.withDefaults()
+	r := newRNG(seed, uint64(i), 2)
+	d := opts.Duration()
+	for {
+		bg, bgSeed := r.intn(len(Backgrounds)), r.next()
+		o := newObject(r, nil)
+		var kinds []string
+		for _, k := range orderable {
+			if k != Spin || canSpin(o.kind) {
+				kinds = append(kinds, k)
+			}
+		}
+		kx := kinds[r.intn(len(kinds))]
+		ky := kx
+		for ky == kx {
+			ky = kinds[r.intn(len(kinds))]
+		}
+		first, second := newSlot(r, 0, d/2), newSlot(r, d/2, d)
+		x := newAction(r, kx, o, 0, 0, nil)
+		y := newAction(r, ky, o, 0, 0, nil)
+		a, b := *o, *o
+		x.start, x.end = first.times(kx)
+		y.start, y.end = second.times(ky)
+		a.actions = []action{x, y}
+		x.start, x.end = second.times(kx)
+		y.start, y.end = first.times(ky)
+		b.actions = []action{y, x}
+		sa := &scene{duration: d, background: bg, bgSeed: bgSeed, objects: []*object{&a}}
+		sb := &scene{duration: d, background: bg, bgSeed: bgSeed, objects: []*object{&b}}
+		placed := false
+		for try := 0; try < 40 && !placed; try++ {
+			if !place(r, sa) {
+				break
+			}
+			b.x, b.y = a.x, a.y
+			placed = fits(sb.objects, 0, d)
+		}
+		if !placed {
+			continue
+		}
+		w := writer{r}
+		np := w.np(o, w.r.chance(0.8))
+		vx, vy := w.vp(x), w.vp(y)
+		form := sequenceForms[w.sequenceForm()].format
+		ca, cb := form(np, vx, vy), form(np, vy, vx)
+		if w.r.chance(0.35) {
+			state := *r
+			ca = w.withBackground(ca, bg)
+			*r = state
+			cb = w.withBackground(cb, bg)
+		}
+		id := fmt.Sprintf("order_s%d_%05d", seed, i)
+		return [2]Clip{newClip(id+"_a", sa, ca, opts), newClip(id+"_b", sb, cb, opts)}
+	}
 }

@@ -254,6 +254,40 @@ func BatchOrder(n, b int, seed uint64, step int) []int {
 	return perm[k*b : (k+1)*b]
 }
 
+// Partnered is a Dataset whose clips may have a hard negative: a partner
+// clip whose caption differs from its own in one way the model must learn
+// to see (the synthetic world's temporal-order pairs: the same two events
+// in the other order). Training puts partners in the same batch, so the
+// contrastive loss has to tell them apart; drawn at random, they would
+// almost never meet.
+type Partnered interface {
+	Dataset
+	// Partner returns the partner of clip i, if it has one.
+	Partner(i int) (j int, ok bool)
+}
+
+// WithPartners returns a batch of len(idx) clips that keeps each clip of
+// idx in turn, each followed by its partner when it has one, until the
+// batch is full: the clips at the end of idx give way to the partners of
+// those before them. A clip is never taken twice.
+func WithPartners(idx []int, p Partnered) []int {
+	out := make([]int, 0, len(idx))
+	seen := make(map[int]bool, len(idx))
+	for _, i := range idx {
+		if len(out) == len(idx) {
+			break
+		}
+		if seen[i] {
+			continue
+		}
+		out, seen[i] = append(out, i), true
+		if j, ok := p.Partner(i); ok && !seen[j] && len(out) < len(idx) {
+			out, seen[j] = append(out, j), true
+		}
+	}
+	return out
+}
+
 // MakeBatch loads clips idx of d into a Batch: up to maxFrames frames per
 // clip (sampled uniformly if a clip has more), captions tokenized to
 // maxWords tokens (SOT and EOT included) and zero-padded.

@@ -37,6 +37,53 @@ func TestBatchOrder(t *testing.T) {
 	}
 }
 
+// pairedSet has clips 0..n-1 alone and n.. in partner pairs (n, n+1), ...
+type pairedSet struct{ n, total int }
+
+func (p pairedSet) Len() int                              { return p.total }
+func (p pairedSet) Clip(int) ([][]float32, string, error) { return nil, "", nil }
+func (p pairedSet) Partner(i int) (int, bool) {
+	if i < p.n {
+		return 0, false
+	}
+	return p.n + (i - p.n) ^ 1, true
+}
+
+func TestWithPartners(t *testing.T) {
+	p := pairedSet{n: 4, total: 10}
+	cases := []struct{ in, want []int }{
+		{[]int{0, 1, 2}, []int{0, 1, 2}},       // no partners
+		{[]int{5, 0, 1, 2}, []int{5, 4, 0, 1}}, // 5's partner 4 takes the last slot
+		{[]int{4, 5, 0}, []int{4, 5, 0}},       // both already there: no duplicate
+		{[]int{0, 1, 2, 7}, []int{0, 1, 2, 7}}, // no room left for 6
+		{[]int{9, 0, 6, 3}, []int{9, 8, 0, 6}}, // 6's partner 7 does not fit
+		{[]int{8, 6, 2, 1, 3, 9}, []int{8, 9, 6, 7, 2, 1}},
+	}
+	for _, c := range cases {
+		if got := WithPartners(c.in, p); !slices.Equal(got, c.want) {
+			t.Errorf("WithPartners(%v) = %v, want %v", c.in, got, c.want)
+		}
+	}
+	// Over many real batches: full, no clip twice, and every pair either
+	// whole or cut only at the batch's end.
+	for s := 0; s < 50; s++ {
+		idx := WithPartners(BatchOrder(p.total, 5, 3, s), p)
+		seen := map[int]bool{}
+		for k, i := range idx {
+			if seen[i] {
+				t.Fatalf("step %d: clip %d twice in %v", s, i, idx)
+			}
+			seen[i] = true
+			if j, ok := p.Partner(i); ok && !slices.Contains(idx, j) && k != len(idx)-1 {
+				t.Fatalf("step %d: %d without its partner %d in %v", s, i, j, idx)
+			}
+		}
+		if len(idx) != 5 {
+			t.Fatalf("step %d: %d clips, want 5", s, len(idx))
+		}
+	}
+}
+
 // writeDataset writes n clips in the layout of `clip4clip synth`: frames
 // of one flat colour per clip, PNGs for even clips and a .npy for odd ones.
 func writeDataset(t *testing.T, dir string, n, frames, size int) []string {

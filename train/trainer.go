@@ -92,7 +92,11 @@ func (t *Trainer) Schedule() Schedule {
 
 // Batch loads the batch of step.
 func (t *Trainer) Batch(step int) (*Batch, error) {
-	return MakeBatch(t.Data, BatchOrder(t.Data.Len(), t.Opts.Batch, t.Opts.Seed, step), t.Tok, t.Opts.MaxFrames, t.Opts.MaxWords)
+	idx := BatchOrder(t.Data.Len(), t.Opts.Batch, t.Opts.Seed, step)
+	if p, ok := t.Data.(Partnered); ok {
+		idx = WithPartners(idx, p)
+	}
+	return MakeBatch(t.Data, idx, t.Tok, t.Opts.MaxFrames, t.Opts.MaxWords)
 }
 
 // TrainStep does one update on b: forward, backward, gradient clipping,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -12,11 +13,18 @@ import (
 // synthData is a training set drawn from the synthetic world on the fly:
 // clip i is synth.GenerateAt(seed, i), so no frames touch the disk and the
 // set can be as large as the training run needs.
+//
+// With pairs > 0 the set also holds that many temporal-order pairs of the
+// seed (synth.OrderPairAt) after its n clips, as partners: clips n+2p and
+// n+2p+1 show the same two events in both orders, and training puts them
+// in one batch (train.Partnered), the hard negatives that make a
+// sequential head learn the order of events.
 type synthData struct {
-	seed uint64
-	n    int
-	res  int
-	opts synth.Options
+	seed  uint64
+	n     int
+	pairs int
+	res   int
+	opts  synth.Options
 }
 
 // parseSynthData reads "synth:SEED:N" (N clips of seed SEED).
@@ -33,12 +41,34 @@ func parseSynthData(spec string, res, frames int) (*synthData, error) {
 	return &synthData{seed: seed, n: n, res: res, opts: synth.Options{Frames: frames, Resolution: res}}, nil
 }
 
-func (d *synthData) Len() int { return d.n }
+func (d *synthData) Len() int { return d.n + 2*d.pairs }
 
 func (d *synthData) Clip(i int) ([][]float32, string, error) {
-	c := synth.GenerateAt(d.seed, i, d.opts)
+	var c synth.Clip
+	if i < d.n {
+		c = synth.GenerateAt(d.seed, i, d.opts)
+	} else {
+		c = synth.OrderPairAt(d.seed, (i-d.n)/2, d.opts)[(i-d.n)%2]
+	}
 	frames, err := d.frames(c)
 	return frames, c.Caption, err
+}
+
+// Partner returns the other clip of an order pair.
+func (d *synthData) Partner(i int) (int, bool) {
+	if i < d.n || i >= d.Len() {
+		return 0, false
+	}
+	return d.n + ((i - d.n) ^ 1), true
+}
+
+// withOrderPairs adds order pairs so that they make up frac of the set.
+func (d *synthData) withOrderPairs(frac float64) error {
+	if frac < 0 || frac >= 1 {
+		return fmt.Errorf("-order-frac %g: want a fraction in [0, 1)", frac)
+	}
+	d.pairs = int(math.Round(frac * float64(d.n) / (1 - frac) / 2))
+	return nil
 }
 
 // frames preprocesses a clip's frames for the model.

@@ -44,6 +44,7 @@ func runTrain(args []string) error {
 	frames := fs.Int("frames", def.MaxFrames, "frames per clip (longer clips are sampled uniformly)")
 	words := fs.Int("words", def.MaxWords, "caption length in tokens, start and end included")
 	seed := fs.Uint64("seed", def.Seed, "seed of the initial weights and the data order")
+	orderFrac := fs.Float64("order-frac", 0, "with -data synth:SEED:N: this fraction of the training clips are temporal-order pairs (the same two events in both orders, always in one batch as hard negatives)")
 	evalDir := fs.String("eval", "", "held-out set (same layout as -data) for R@1 / MdR")
 	evalEvery := fs.Int("eval-every", 500, "steps between evaluations on -eval (and at the end)")
 	ckptEvery := fs.Int("checkpoint-every", 500, "steps between checkpoints (0: none)")
@@ -92,7 +93,13 @@ func runTrain(args []string) error {
 	}
 	var ds train.Dataset
 	if strings.HasPrefix(*data, "synth:") {
-		ds, err = parseSynthData(*data, resolution, *frames)
+		var sd *synthData
+		if sd, err = parseSynthData(*data, resolution, *frames); err == nil {
+			err = sd.withOrderPairs(*orderFrac)
+		}
+		ds = sd
+	} else if *orderFrac != 0 {
+		return fmt.Errorf("-order-frac needs -data synth:SEED:N (the synthetic world makes the order pairs)")
 	} else {
 		ds, err = train.OpenDir(*data, resolution, *frames, *cacheMB<<20)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"clip4clip/model"
 	"clip4clip/quant"
+	"clip4clip/synth"
 )
 
 // TestTrainCLI trains a tiny model on `clip4clip synth` clips, checks the
@@ -68,5 +69,40 @@ func TestTrainCLI(t *testing.T) {
 	bad := append(slices.Clone(rargs), "-lr", "5e-4")
 	if msg, err := run(t, bad...); err == nil || !strings.Contains(msg, "same flags") {
 		t.Fatalf("resume with another -lr: %v\n%s", err, msg)
+	}
+}
+
+func TestSynthDataOrderPairs(t *testing.T) {
+	d, err := parseSynthData("synth:5:7", 16, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.withOrderPairs(0.3); err != nil {
+		t.Fatal(err)
+	}
+	// 0.3 of the set: 7 clips and 2*round(0.3*7/0.7/2) = 2*2 = 4 pair clips (4/11).
+	if d.Len() != 11 {
+		t.Fatalf("Len %d, want 11", d.Len())
+	}
+	if _, ok := d.Partner(6); ok {
+		t.Fatal("clip 6 (a plain clip) has a partner")
+	}
+	for i, want := range map[int]int{7: 8, 8: 7, 9: 10, 10: 9} {
+		if j, ok := d.Partner(i); !ok || j != want {
+			t.Fatalf("Partner(%d) = %d, %v; want %d", i, j, ok, want)
+		}
+	}
+	pair := synth.OrderPairAt(5, 1, synth.Options{Frames: 4, Resolution: 16})
+	for k := 0; k < 2; k++ {
+		frames, caption, err := d.Clip(9 + k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if caption != pair[k].Caption || len(frames) != 4 {
+			t.Fatalf("clip %d: %q with %d frames, want order pair 1's %q with 4", 9+k, caption, len(frames), pair[k].Caption)
+		}
+	}
+	if err := d.withOrderPairs(1); err == nil {
+		t.Fatal("-order-frac 1 accepted")
 	}
 }
