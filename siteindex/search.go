@@ -1,0 +1,206 @@
+package siteindex
+
+import (
+	"math"
+	"slices"
+	"sort"
+
+	"clip4clip/quant"
+)
+
+// Results is what Search finds for a query.
+type Results struct {
+	Videos  []VideoHit  `json:"videos"`  // every video, best first
+	Moments []MomentHit `json:"moments"` // the k best moments over all videos, best first
+}
+
+// VideoHit is a video's score: the cosine of the query and its feature.
+type VideoHit struct {
+	Video int     `json:"video"` // index into Index.Videos
+	Score float32 `json:"score"`
+}
+
+// MomentHit is a moment's score: the cosine of the query and its feature,
+// with the seconds the moment covers.
+type MomentHit struct {
+	Video  int     `json:"video"`  // index into Index.Videos
+	Moment int     `json:"moment"` // window j of the video
+	Start  float64 `json:"start"`  // seconds, j*Window
+	End    float64 `json:"end"`    // seconds, min((j+1)*Window, Duration)
+	Score  float32 `json:"score"`
+}
+
+// matrix is every vector of an index in one int8 matrix, (videos+moments,
+// dim): the videos' features, then each video's moments in order.
+type matrix struct {
+	quant.Matrix
+	videos int
+	first  []int   // (videos+1) each video's first moment, counted from the first moment row
+	of     []Video // the Videos it was built from
+}
+
+// fits reports whether m still describes x's videos: the same slice, and
+// the same number of moments in each.
+func (m *matrix) fits(x *Index) bool {
+	if m == nil || len(x.Videos) != m.videos {
+		return false
+	}
+	if m.videos == 0 {
+		return true
+	}
+	if &x.Videos[0] != &m.of[0] {
+		return false
+	}
+	for i, v := range x.Videos {
+		if len(v.Moments) != m.first[i+1]-m.first[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// matrix returns the search matrix of x: the one Read built, or one made
+// now from the videos' vectors (quantized as MarshalBinary stores them).
+// An Index changed in place after its first Search (vectors edited, not
+// added or removed) keeps ranking the old vectors.
+func (x *Index) matrix() *matrix {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.search.fits(x) {
+		return x.search
+	}
+	d := max(x.EmbedDim, 0)
+	nv := len(x.Videos)
+	m := &matrix{videos: nv, first: make([]int, nv+1), of: x.Videos}
+	n := nv
+	for i, v := range x.Videos {
+		m.first[i] = n - nv
+		n += len(v.Moments)
+	}
+	m.first[nv] = n - nv
+	m.Matrix = quant.Matrix{Rows: n, Cols: d, DType: quant.Int8, Block: max(d, 1), I8: make([]int8, n*d), Scales: make([]float32, n)}
+	put := func(k int, v []float32) {
+		if len(v) == d {
+			s, err := quantize(m.I8[k*d:(k+1)*d], v)
+			if err != nil {
+				clear(m.I8[k*d : (k+1)*d])
+				s = 0
+			}
+			m.Scales[k] = s
+		}
+	}
+	k := nv
+	for i, v := range x.Videos {
+		put(i, v.Feature)
+		for j, row := range v.Moments {
+			if row == nil && v.stored != nil && len(v.stored.q) == len(v.Moments)*d && len(v.stored.scales) == len(v.Moments) {
+				copy(m.I8[k*d:(k+1)*d], v.stored.q[j*d:(j+1)*d])
+				m.Scales[k] = v.stored.scales[j]
+			} else {
+				put(k, row)
+			}
+			k++
+		}
+	}
+	x.search = m
+	return m
+}
+
+// Search ranks every video and the k best moments of all videos by cosine
+// with query (the text feature, normalised here). Each score is one row of
+// an int8 matrix times the query (quant.Matrix.Linear: the wasm SIMD
+// kernels in the browser, AVX natively), so it carries int8 rounding, about
+// 0.01 at most for unit vectors. Ties keep index order. A query of the
+// wrong size finds nothing. Search is safe for concurrent use.
+func (x *Index) Search(query []float32, k int) Results {
+	res := Results{Videos: []VideoHit{}, Moments: []MomentHit{}}
+	m := x.matrix()
+	if len(query) != x.EmbedDim || x.EmbedDim <= 0 || m.Rows == 0 {
+		return res
+	}
+	q := make([]float32, len(query))
+	var ss float64
+	for _, v := range query {
+		ss += float64(v) * float64(v)
+	}
+	if ss > 0 && !math.IsInf(ss, 0) {
+		inv := 1 / math.Sqrt(ss)
+		for i, v := range query {
+			q[i] = float32(float64(v) * inv)
+		}
+	}
+	scores := make([]float32, m.Rows)
+	m.Linear(scores, q, 1, nil)
+
+	res.Videos = make([]VideoHit, m.videos)
+	for i := range res.Videos {
+		res.Videos[i] = VideoHit{Video: i, Score: scores[i]}
+	}
+	sort.SliceStable(res.Videos, func(a, b int) bool { return res.Videos[a].Score > res.Videos[b].Score })
+
+	for _, r := range topK(scores[m.videos:], k) {
+		v := sort.Search(m.videos, func(i int) bool { return m.first[i+1] > r }) // the video holding moment row r
+		j := r - m.first[v]
+		start, end := x.MomentSpan(v, j)
+		res.Moments = append(res.Moments, MomentHit{Video: v, Moment: j, Start: start, End: end, Score: scores[m.videos+r]})
+	}
+	return res
+}
+
+// topK returns the indices of the k largest scores, best first, the lower
+// index first among equal scores: a min-heap of the k best so far.
+func topK(scores []float32, k int) []int {
+	k = min(k, len(scores))
+	if k <= 0 {
+		return nil
+	}
+	// worse reports whether entry a ranks below entry b.
+	worse := func(a, b int) bool {
+		return scores[a] < scores[b] || (scores[a] == scores[b] && a > b)
+	}
+	h := make([]int, 0, k)
+	down := func(i int) {
+		for {
+			l, small := 2*i+1, i
+			if l < len(h) && worse(h[l], h[small]) {
+				small = l
+			}
+			if r := l + 1; r < len(h) && worse(h[r], h[small]) {
+				small = r
+			}
+			if small == i {
+				return
+			}
+			h[i], h[small] = h[small], h[i]
+			i = small
+		}
+	}
+	for i := range scores {
+		if len(h) < k {
+			h = append(h, i)
+			for c := len(h) - 1; c > 0; {
+				p := (c - 1) / 2
+				if !worse(h[c], h[p]) {
+					break
+				}
+				h[c], h[p] = h[p], h[c]
+				c = p
+			}
+			continue
+		}
+		if worse(h[0], i) {
+			h[0] = i
+			down(0)
+		}
+	}
+	slices.SortFunc(h, func(a, b int) int {
+		if worse(b, a) {
+			return -1
+		}
+		if worse(a, b) {
+			return 1
+		}
+		return 0
+	})
+	return h
+}
