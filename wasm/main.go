@@ -7,7 +7,7 @@
 // synchronously.
 //
 // Every function returns its result or an error object
-// {error: message, kind: "format" | "index" | "empty" | "argument" | "state" | "panic" | "error"};
+// {error: message, kind: "format" | "index" | "site" | "mismatch" | "empty" | "argument" | "state" | "panic" | "error"};
 // nothing panics across the boundary. Arrays cross with js.CopyBytesToGo
 // and js.CopyBytesToJS; features come back as Float32Array.
 package main
@@ -20,6 +20,7 @@ import (
 
 	"syscall/js"
 
+	"clip4clip/siteindex"
 	"clip4clip/wasm/engine"
 	"clip4clip/weights"
 )
@@ -60,6 +61,8 @@ func register(api js.Value) {
 		"search":       search,       // (Float32Array query, moments per video) -> [{key, score, timeline, moments}]
 		"encodeIndex":  encodeIndex,  // (index object) -> Uint8Array
 		"decodeIndex":  decodeIndex,  // (Uint8Array) -> index object
+		"loadSite":     loadSite,     // (Uint8Array site index) -> site object (site.go)
+		"searchSite":   searchSite,   // (Float32Array query, k) -> {videos, moments} (site.go)
 	} {
 		api.Set(name, js.FuncOf(wrap(name, f)))
 	}
@@ -85,17 +88,23 @@ func wrap(name string, f func(a args) (any, error)) func(js.Value, []js.Value) a
 func errorKind(err error) string {
 	var fe *weights.FormatError
 	var ie *engine.IndexError
+	var se *siteindex.FormatError
+	var me *siteindex.ModelMismatchError
 	var ae argError
 	switch {
 	case errors.As(err, &fe):
 		return "format"
 	case errors.As(err, &ie):
 		return "index"
+	case errors.As(err, &se):
+		return "site"
+	case errors.As(err, &me):
+		return "mismatch"
 	case errors.Is(err, engine.ErrEmptyQuery):
 		return "empty"
 	case errors.As(err, &ae):
 		return "argument"
-	case errors.Is(err, errNoModel):
+	case errors.Is(err, errNoModel), errors.Is(err, engine.ErrNoSite):
 		return "state"
 	}
 	return "error"

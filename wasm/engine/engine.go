@@ -19,6 +19,7 @@ import (
 
 	"clip4clip/model"
 	"clip4clip/model/preprocess"
+	"clip4clip/siteindex"
 )
 
 // ErrEmptyQuery is returned for a query with nothing but white space.
@@ -41,6 +42,8 @@ type Engine struct {
 	window int               // frames per moment
 	videos map[string]*entry // pooled features by video key
 	keys   []string          // video keys in the order they were added
+
+	site *siteindex.Index // the site index SearchSite ranks, or nil
 }
 
 // entry is one video's pooled features.
@@ -66,6 +69,9 @@ func FromModel(m *model.CLIP) (*Engine, error) {
 		return nil, errors.New("engine: the model file stores no tokenizer, so queries cannot be embedded; convert it again with `clip4clip convert -vocab`")
 	}
 	res := m.Config.Vision.Resolution
+	if m.Config.TextOnly {
+		res = 0 // no frames to preprocess
+	}
 	e := &Engine{
 		m:      m,
 		enc:    m.NewEncoder(),
@@ -89,6 +95,8 @@ func (e *Engine) Model() *model.CLIP { return e.m }
 
 // Info is what the app shows about a model and needs to drive it.
 type Info struct {
+	ID          string            `json:"id"`          // the model's identity (model.CLIP.ID), which site indexes record
+	TextOnly    bool              `json:"textOnly"`    // the file holds only the query side: no frames can be embedded
 	EmbedDim    int               `json:"embedDim"`    // feature size
 	Resolution  int               `json:"resolution"`  // frame side the vision encoder takes
 	Context     int               `json:"context"`     // tokens a query is cut to, SOT and EOT included
@@ -116,6 +124,8 @@ func (e *Engine) Info() Info {
 		meta = map[string]string{}
 	}
 	return Info{
+		ID:          e.m.ID(),
+		TextOnly:    c.TextOnly,
 		EmbedDim:    c.EmbedDim,
 		Resolution:  c.Vision.Resolution,
 		Context:     c.Text.Context,
@@ -140,6 +150,9 @@ func (e *Engine) scale() float32 { return float32(math.Exp(float64(e.m.LogitScal
 // dst: preprocess.ResizeCrop to the model's resolution, Normalize, then
 // EncodeImage. The feature is not normalised, as encode_image returns it.
 func (e *Engine) EmbedFrame(dst []float32, rgba []byte, w, h int) error {
+	if e.m.Config.TextOnly {
+		return model.ErrTextOnly
+	}
 	if w <= 0 || h <= 0 {
 		return fmt.Errorf("engine: frame of %dx%d pixels", w, h)
 	}
