@@ -580,7 +580,8 @@ export class ClipSearch extends HTMLElement {
 
 // message words an engine error for the visitor.
 function message(err) {
-  const text = (err && err.message) || String(err);
+  // The engine's messages start with their Go package; visitors need not see it.
+  const text = ((err && err.message) || String(err)).replace(/^(siteindex|engine|model|weights|bpe): /, '');
   switch (err && err.kind) {
     case 'fetch': return `Search is unavailable: ${text}.`;
     case 'format': return `Search is unavailable: the model file could not be read: ${text}`;
