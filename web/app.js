@@ -398,7 +398,7 @@ async function addFiles(files, { sayReused = true } = {}) {
   if (!files.length) return;
   if (state.loading) await state.loading; // videos dropped while the model loads wait for it
   const modelsDropped = files.filter((f) => /\.c4c$/i.test(f.name));
-  const indexes = files.filter((f) => /\.c4ci$/i.test(f.name));
+  const indexes = files.filter((f) => /\.(c4ci|idx)$/i.test(f.name));
   files = files.filter((f) => !modelsDropped.includes(f) && !indexes.includes(f));
   if (modelsDropped.length) await useModel(modelsDropped[0], modelsDropped[0].name, 'drop');
   for (const f of indexes) await importIndex(f);
@@ -934,7 +934,17 @@ async function encodeIndex() {
   }
 }
 
+// SITE_MAGIC starts a site index (clip4clip index), which the embeddable
+// widget searches; this app's own index files start with C4CINDEX.
+const SITE_MAGIC = 'C4CSITE';
+
+async function isSiteIndex(file) {
+  const head = new Uint8Array(await file.slice(0, SITE_MAGIC.length).arrayBuffer());
+  return String.fromCharCode(...head) === SITE_MAGIC;
+}
+
 async function importIndex(file) {
+  if (await isSiteIndex(file)) return importSiteIndex(file);
   if (!state.model) return say('Load a model first: an index belongs to the model that made it.', 'error');
   let x;
   try {
@@ -944,6 +954,14 @@ async function importIndex(file) {
     return say(`“${file.name}” could not be imported: ${errorText(err)}`, 'error');
   }
   return addIndex(x, file.name);
+}
+
+// importSiteIndex explains what a site index is for: it holds pooled
+// moment features for the <clip-search> widget, not the frame features
+// this app indexes with.
+function importSiteIndex(file) {
+  say(`“${file.name}” is a site index (made by clip4clip index) for the embeddable search widget, not an index this app imports. Publish it on your site beside a text-only model (clip4clip convert -text-only) and the widget: <script type="module" src="widget/clip-search.js"></script> <clip-search index="${file.name}" model="text.c4c"></clip-search>. The example at embed-example/ shows how.`, 'warning');
+  return { added: 0, skipped: 0, error: 'site' };
 }
 
 async function addIndex(x, name) {
