@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +22,7 @@ func runConvert(args []string) error {
 	dtypeName := fs.String("dtype", "f16", "weight format of the matrices: f32, f16 or int8")
 	block := fs.Int("block", 0, "int8 only: elements of a row sharing one scale (0: one scale per row)")
 	vocab := fs.String("vocab", "", "CLIP's bpe_simple_vocab_16e6.txt.gz or a merges.txt (a Hugging Face directory brings its own)")
+	textOnly := fs.Bool("text-only", false, "write only the query side (text tower, tokenizer, logit scale): what a static site's visitors load to search an index built with the full model")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -30,6 +32,26 @@ func runConvert(args []string) error {
 	dtype, err := quant.ParseDType(*dtypeName)
 	if err != nil {
 		return err
+	}
+	dtypeSet := false
+	fs.Visit(func(f *flag.Flag) { dtypeSet = dtypeSet || f.Name == "dtype" || f.Name == "block" })
+	if len(ins) == 1 && isModelFile(ins[0]) {
+		// A model file: keep its weights as stored unless -dtype asks otherwise.
+		m, err := model.LoadFile(ins[0])
+		if err != nil {
+			return err
+		}
+		if dtypeSet {
+			if m, err = requantize(m, dtype, *block); err != nil {
+				return err
+			}
+		}
+		return writeConverted(m, *out, *textOnly)
+	}
+	for _, in := range ins {
+		if isModelFile(in) {
+			return fmt.Errorf("%s is a clip4clip model file: give it as the only -in", in)
+		}
 	}
 	merged := &weights.StateDict{}
 	var hfConfig []byte
@@ -83,13 +105,71 @@ func runConvert(args []string) error {
 		srcs = append(srcs, filepath.Base(in))
 	}
 	m.Meta = map[string]string{"source": strings.Join(srcs, " + "), "dtype": dtype.String(), "converted_by": "clip4clip convert"}
-	if err := m.SaveFile(*out, dtype, *block); err != nil {
+	if m, err = requantize(m, dtype, *block); err != nil {
 		return err
 	}
-	st, _ := os.Stat(*out)
-	fmt.Fprintf(os.Stderr, "wrote %s: %s head, vision %d layers x %d, text %d layers x %d, embed %d, %s weights, %.1f MB\n",
-		*out, cfg.Head.Type, cfg.Vision.Layers, cfg.Vision.Width, cfg.Text.Layers, cfg.Text.Width, cfg.EmbedDim, dtype, float64(st.Size())/1e6)
+	return writeConverted(m, *out, *textOnly)
+}
+
+// requantize returns m with its matrices in dtype: the model a file of that
+// dtype holds, so its ID is the one the written file will have.
+func requantize(m *model.CLIP, dtype quant.DType, block int) (*model.CLIP, error) {
+	sd, err := m.StateDict(dtype, block)
+	if err != nil {
+		return nil, err
+	}
+	q, err := model.New(m.Config, sd)
+	if err != nil {
+		return nil, err
+	}
+	q.Tokenizer, q.Meta = m.Tokenizer, m.Meta
+	if q.Meta != nil {
+		q.Meta["dtype"] = dtype.String()
+	}
+	return q, nil
+}
+
+// writeConverted writes m as stored, or its query side for -text-only.
+func writeConverted(m *model.CLIP, out string, textOnly bool) error {
+	what := "full model"
+	if textOnly {
+		t, err := m.TextOnly()
+		if err != nil {
+			return err
+		}
+		m, what = t, "text-only (query side of model "+shortID(m.ID())+")"
+	}
+	if err := m.SaveFile(out, model.KeepDType, 0); err != nil {
+		return err
+	}
+	st, _ := os.Stat(out)
+	cfg := m.Config
+	fmt.Fprintf(os.Stderr, "wrote %s: %s, %s head, vision %d layers x %d, text %d layers x %d, embed %d, %s weights, %.1f MB\n",
+		out, what, headName(cfg.Head.Type), cfg.Vision.Layers, cfg.Vision.Width, cfg.Text.Layers, cfg.Text.Width, cfg.EmbedDim, m.Meta["dtype"], float64(st.Size())/1e6)
 	return nil
+}
+
+// isModelFile reports whether path starts with the model file magic.
+func isModelFile(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var magic [8]byte
+	_, err = io.ReadFull(f, magic[:])
+	return err == nil && string(magic[:]) == weights.ModelMagic
+}
+
+// shortID is the first 12 hex digits of a model ID, for messages.
+func shortID(id string) string { return id[:min(12, len(id))] }
+
+// headName is the head a model's config names, meanP where it names none.
+func headName(h string) string {
+	if h == "" {
+		return model.MeanP
+	}
+	return h
 }
 
 // readCheckpoint reads one -in: a Hugging Face directory (config.json,

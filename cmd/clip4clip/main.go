@@ -1,11 +1,15 @@
 // Command clip4clip converts CLIP and CLIP4Clip checkpoints into model
-// files, tokenizes captions and embeds images and texts.
+// files, tokenizes captions and embeds images and texts, and pre-indexes
+// videos for static sites (index, search, merge).
 //
-//	clip4clip convert -in SRC [-in SRC2 ...] -out MODEL [-dtype f32|f16|int8] [-vocab VOCAB]
+//	clip4clip convert -in SRC [-in SRC2 ...] -out MODEL [-dtype f32|f16|int8] [-vocab VOCAB] [-text-only]
 //	clip4clip tokenize -model MODEL [-context N] TEXT...
 //	clip4clip embed -model MODEL [-pixels X.npy] [-images A.png ...] [-texts T.json] [-text "..."]
 //	clip4clip score -model MODEL [-head H] -frames V.npy -video-mask M.npy -texts T.json [-max-words N]
 //	clip4clip eval (-model MODEL -data DIR [-head H] | -sim S.npy | -text-features T.npy -video-features V.npy) [-json]
+//	clip4clip index -model MODEL -o INDEX [-fps 1] [-window 4s] [-shard i/n] [-base-url URL] VIDEO|DIR ...
+//	clip4clip search -model MODEL -index INDEX [-k 10] [-json] QUERY
+//	clip4clip merge -o OUT INDEX ...
 package main
 
 import (
@@ -31,6 +35,9 @@ var commands = []command{
 	{"train", "train a CLIP4Clip model (meanP or seqTransf) on a dataset directory", runTrain},
 	{"synth", "write a synthetic dataset of captioned clips (and WebM videos, demo videos)", runSynth},
 	{"vocab", "learn a BPE vocabulary (merges file) from a dataset's captions", runVocab},
+	{"index", "pre-index video files for a static site (a site index file)", runIndex},
+	{"search", "search a site index with a text query", runSearch},
+	{"merge", "join site indexes (the shards of index -shard) into one", runMerge},
 }
 
 func main() {

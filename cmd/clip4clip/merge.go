@@ -1,0 +1,53 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"clip4clip/siteindex"
+)
+
+func runMerge(args []string) error {
+	fs := flag.NewFlagSet("merge", flag.ContinueOnError)
+	out := fs.String("o", "", "index file to write")
+	ins, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if *out == "" || len(ins) == 0 {
+		return errors.New("need -o OUT and the indexes to merge (see -h)")
+	}
+	var parts []*siteindex.Index
+	for _, in := range ins {
+		data, err := os.ReadFile(in)
+		if err != nil {
+			return err
+		}
+		x, err := siteindex.Read(data)
+		if err != nil {
+			return fmt.Errorf("%s: %w", in, err)
+		}
+		parts = append(parts, x)
+	}
+	x, err := siteindex.Merge(parts...)
+	if err != nil {
+		return err
+	}
+	// Sorted by path, as `clip4clip index` writes them: merged shards give
+	// the file one run over all the videos would.
+	slices.SortStableFunc(x.Videos, func(a, b siteindex.Video) int { return strings.Compare(a.Path, b.Path) })
+	if err := writeIndex(*out, x); err != nil {
+		return err
+	}
+	moments := 0
+	for _, v := range x.Videos {
+		moments += len(v.Moments)
+	}
+	st, _ := os.Stat(*out)
+	fmt.Fprintf(os.Stderr, "wrote %s: %d videos, %d moments from %d indexes, %.1f MB\n", *out, len(x.Videos), moments, len(ins), float64(st.Size())/1e6)
+	return nil
+}

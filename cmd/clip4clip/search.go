@@ -1,0 +1,125 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"strings"
+
+	"clip4clip/siteindex"
+)
+
+func runSearch(args []string) error {
+	fs := flag.NewFlagSet("search", flag.ContinueOnError)
+	modelPath := fs.String("model", "", "the model the index was built with, or its text-only file (\"default\" for the built-in model)")
+	indexPath := fs.String("index", "", "site index file made by `clip4clip index`")
+	k := fs.Int("k", 10, "moments (and videos, in the text listing) to show")
+	asJSON := fs.Bool("json", false, "print the results as JSON")
+	words, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if *modelPath == "" || *indexPath == "" {
+		return errors.New("need -model MODEL -index INDEX and a query (see -h)")
+	}
+	if *k < 1 {
+		return fmt.Errorf("-k %d: want at least 1", *k)
+	}
+	query := strings.Join(words, " ")
+	if strings.TrimSpace(query) == "" {
+		return errors.New("the query is empty: give a few words that describe a scene, e.g. `clip4clip search -model M -index I a dog catches a ball`")
+	}
+	data, err := os.ReadFile(*indexPath)
+	if err != nil {
+		return err
+	}
+	x, err := siteindex.Read(data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *indexPath, err)
+	}
+	m, err := loadModel(*modelPath)
+	if err != nil {
+		return err
+	}
+	if err := x.Check(m.ID()); err != nil {
+		var mm *siteindex.ModelMismatchError
+		if errors.As(err, &mm) {
+			mm.Model = siteindex.Describe(modelName(*modelPath), m.ID())
+		}
+		return err
+	}
+	if x.EmbedDim != m.Config.EmbedDim {
+		return fmt.Errorf("%s holds features of %d values, the model makes %d: corrupt", *indexPath, x.EmbedDim, m.Config.EmbedDim)
+	}
+	ctx := m.Config.Text.Context
+	ids, truncated, err := m.Tokenizer.Tokenize(query, ctx)
+	if err != nil {
+		return err
+	}
+	if truncated {
+		return fmt.Errorf("the query is more than %d tokens (%d with the start and end tokens the model's context of %d holds); shorten it", ctx-2, ctx, ctx)
+	}
+	q := make([]float32, m.Config.EmbedDim)
+	if err := m.NewEncoder().EncodeText(q, ids); err != nil {
+		return err
+	}
+	r := x.Search(q, *k)
+
+	w := bufio.NewWriter(os.Stdout)
+	defer w.Flush()
+	if *asJSON {
+		type video struct {
+			siteindex.VideoHit
+			Path  string `json:"path"`
+			Title string `json:"title"`
+		}
+		type moment struct {
+			siteindex.MomentHit
+			Path  string `json:"path"`
+			Title string `json:"title"`
+		}
+		out := struct {
+			Query   string   `json:"query"`
+			Videos  []video  `json:"videos"`
+			Moments []moment `json:"moments"`
+		}{Query: query, Videos: []video{}, Moments: []moment{}}
+		for _, h := range r.Videos {
+			v := x.Videos[h.Video]
+			out.Videos = append(out.Videos, video{h, v.Path, v.Title})
+		}
+		for _, h := range r.Moments {
+			v := x.Videos[h.Video]
+			out.Moments = append(out.Moments, moment{h, v.Path, v.Title})
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", " ")
+		return enc.Encode(out)
+	}
+	fmt.Fprintf(w, "videos (%d, cosine with the query):\n", len(r.Videos))
+	for i, h := range r.Videos[:min(*k, len(r.Videos))] {
+		v := x.Videos[h.Video]
+		fmt.Fprintf(w, "%3d. %6.3f  %s  [%s]  %s\n", i+1, h.Score, v.Title, clock(v.Duration), v.Path)
+	}
+	if len(r.Videos) > *k {
+		fmt.Fprintf(w, "     ... %d more\n", len(r.Videos)-*k)
+	}
+	fmt.Fprintf(w, "moments (best %d of all videos):\n", len(r.Moments))
+	for i, h := range r.Moments {
+		v := x.Videos[h.Video]
+		fmt.Fprintf(w, "%3d. %6.3f  %s-%s  %s  %s\n", i+1, h.Score, clock(h.Start), clock(h.End), v.Title, v.Path)
+	}
+	return nil
+}
+
+// clock formats seconds as m:ss, or h:mm:ss from an hour on (rounded down).
+func clock(sec float64) string {
+	s := int(math.Floor(sec + 1e-9))
+	if s >= 3600 {
+		return fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60)
+	}
+	return fmt.Sprintf("%d:%02d", s/60, s%60)
+}
