@@ -509,3 +509,67 @@ func median(v []float64) float64 {
 	}
 	return s[len(s)/2]
 }
+
+// TestEmbedAppImport imports the example's site index into the app (with
+// the default model, which built it): its moments join the search results,
+// and an index of another model is refused with the mismatch message.
+func TestEmbedAppImport(t *testing.T) {
+	chromium(t)
+	x, _ := exampleIndex(t)
+	if repoDefaultModel() == "" {
+		t.Skip("weights/default.c4c is not there: the example's index was built with it")
+	}
+	_, videos := loadDemos(t)
+	work := t.TempDir()
+	other := &siteindex.Index{ModelID: "f00d" + strings.Repeat("0", 60), ModelName: "another-model.c4c", Head: x.Head, EmbedDim: x.EmbedDim, FPS: x.FPS, Window: x.Window, Videos: x.Videos}
+	foreign, err := other.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreignPath := filepath.Join(work, "foreign.idx")
+	if err := os.WriteFile(foreignPath, foreign, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	idxPath, err := filepath.Abs(filepath.Join(exampleDir, "demos.idx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, _ := startServer(t, siteWithDefault(t, bundledModel(t)))
+	bctx, cancel := browser(t)
+	defer cancel()
+	ctx, cancelT := context.WithTimeout(bctx, 3*time.Minute)
+	defer cancelT()
+	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	run("open the app", chromedp.Navigate(base))
+	waitFor(t, ctx, "the default model", `(() => { const s = window.__clip4clip && window.__clip4clip.state(); return s && s.ready && s.model.source === 'default'; })()`, 60*time.Second)
+
+	run("import an index of another model", chromedp.SetUploadFiles(chromedp.CSS("#import-file"), []string{foreignPath}))
+	waitFor(t, ctx, "the mismatch message", `[...document.querySelectorAll('.message')].some(m => m.textContent.includes('could not be imported'))`, 30*time.Second)
+	if msg := messages(t, ctx); !strings.Contains(msg, "another-model.c4c") || !strings.Contains(msg, "load the model it was built with") {
+		t.Errorf("importing an index of another model says: %s", msg)
+	}
+
+	run("import the example's index", chromedp.SetUploadFiles(chromedp.CSS("#import-file"), []string{idxPath}))
+	waitFor(t, ctx, "the site index", `window.__clip4clip.state().sites.length === 1`, 30*time.Second)
+	type siteHit struct {
+		Key, Name, Path string
+		Start, End      float64
+	}
+	hits := eval[[]siteHit](t, ctx, fmt.Sprintf(`(async () => { await window.__clip4clip.timeSearch(%q); return window.__clip4clip.state().results.site; })()`, firstQuery))
+	if len(hits) == 0 {
+		t.Fatal("the site index's moments are not in the results")
+	}
+	v, ok := demoOf(videos, hits[0].Path)
+	if !ok || !found(v, firstQuery, span{hits[0].Start, hits[0].End}) {
+		t.Errorf("%q: the site index's best moment is %s %.1f-%.1f s", firstQuery, hits[0].Path, hits[0].Start, hits[0].End)
+	}
+	if top := eval[string](t, ctx, `document.querySelector('#moments li').dataset.key`); !strings.HasPrefix(top, "site") {
+		t.Errorf("the Moments list starts with %q, want the site index's moment (no video of the page's own is indexed)", top)
+	}
+	t.Logf("app import: %q finds %s %.1f-%.1f s first", firstQuery, hits[0].Name, hits[0].Start, hits[0].End)
+}

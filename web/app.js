@@ -7,6 +7,7 @@ import * as fmt from './lib/format.js';
 import * as models from './lib/models.js';
 import { Indexer } from './lib/indexer.js';
 import { EngineError, Pool, autoWorkers } from './lib/pool.js';
+import { Site } from './lib/site.js';
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const params = new URLSearchParams(location.search);
@@ -27,6 +28,7 @@ const state = {
   searchSeq: 0,
   lastSearch: null, // timing of the last search, for the debug hook
   reused: 0,
+  sites: [], // site indexes imported for this visit (lib/site.js), searched beside the videos
   fps: Number(params.get('fps') || localStorage.getItem('clip4clip.fps')) || 1,
   workers: params.get('workers') || localStorage.getItem('clip4clip.workers') || 'auto',
 };
@@ -153,6 +155,7 @@ async function loadModel(blob, name, source) {
   }
   state.ready = false;
   state.model = { id: loaded.id, name, size: blob.size, source, info: loaded.info };
+  dropSites(); // they were checked against the previous model
   try {
     await models.remember(blob, name, loaded.id, source);
   } catch (err) {
@@ -792,10 +795,13 @@ async function search(text, { quiet = false } = {}) {
     return;
   }
   if (seq !== state.searchSeq) return; // a newer query is on its way
+  const site = await searchSites(text);
+  if (seq !== state.searchSeq) return;
   let lo = Infinity;
   let hi = -Infinity;
   for (const h of r.hits) for (const s of h.timeline) { lo = Math.min(lo, s); hi = Math.max(hi, s); }
-  state.results = { ...r, text, lo, hi, byKey: new Map(r.hits.map((h) => [h.key, h])) };
+  for (const { m } of site) { lo = Math.min(lo, m.score); hi = Math.max(hi, m.score); }
+  state.results = { ...r, site, text, lo, hi, byKey: new Map(r.hits.map((h) => [h.key, h])) };
   renderResults();
   const ms = performance.now() - started;
   state.lastSearch = { text, tokens: r.query.tokens, truncated: r.query.truncated, msFromTyping: ms, delayMs: SEARCH_DELAY, ...r.timing };
@@ -804,7 +810,7 @@ async function search(text, { quiet = false } = {}) {
   note.textContent = r.query.truncated
     ? `Your query is longer than the model reads: only its first ${used} tokens were used (the context holds ${r.query.context}, start and end included). Shorten it to search with all of it.`
     : `${fmt.plural(used, 'token')} · ${fmt.plural(r.hits.length, 'video')} ranked in ${Math.round(r.timing.embedMs + r.timing.rankMs)} ms`;
-  if (!quiet && !r.hits.length) note.textContent += state.videos.size ? ' · no video has finished indexing yet' : ' · add videos to search them';
+  if (!quiet && !r.hits.length && !site.length) note.textContent += state.videos.size ? ' · no video has finished indexing yet' : ' · add videos to search them';
 }
 
 function renderResults() {
@@ -814,11 +820,11 @@ function renderResults() {
   list.textContent = '';
   for (const v of state.videos.values()) renderVideo(v);
   renderList();
-  if (!r || !r.hits.length) {
+  if (!r || (!r.hits.length && !r.site.length)) {
     panel.hidden = true;
     return;
   }
-  const all = [];
+  const all = [...r.site];
   for (const h of r.hits) {
     const v = state.videos.get(h.key);
     if (!v || !v.times) continue;
@@ -837,10 +843,10 @@ function renderResults() {
     img.src = thumbURL(v, m.frame);
     img.alt = '';
     $('.moment-range', li).textContent = fmt.range(start, end);
-    $('.moment-name', li).textContent = v.name;
+    $('.moment-name', li).textContent = v.site ? `${v.name} (${v.site.name})` : v.name;
     $('.moment-score .value', li).textContent = m.score.toFixed(1);
     const frac = (m.score - r.lo) / ((r.hi - r.lo) || 1);
-    $('.moment-score .bar', li).style.setProperty('--frac', String(Math.max(0.04, frac)));
+    $('.moment-score .bar', li).style.setProperty('--frac', String(Math.min(1, Math.max(0.04, frac))));
     const button = $('.moment-button', li);
     button.setAttribute('aria-label', `Moment ${rank + 1}: ${v.name}, ${fmt.spokenTime(start)} to ${fmt.spokenTime(end)}, score ${m.score.toFixed(1)}. Play.`);
     button.onclick = () => play(v, start, end);
@@ -854,6 +860,7 @@ function renderResults() {
 let playerURL = null;
 
 function play(v, start, end) {
+  if (!v.file && v.site) return playSiteVideo(v, start, end);
   if (!v.file) {
     say(`To play “${v.name}”, add the file again (drop it or use Add videos): it is recognised and not indexed again. The page never keeps a copy of your videos.`, 'warning');
     return;
@@ -956,12 +963,87 @@ async function importIndex(file) {
   return addIndex(x, file.name);
 }
 
-// importSiteIndex explains what a site index is for: it holds pooled
-// moment features for the <clip-search> widget, not the frame features
-// this app indexes with.
-function importSiteIndex(file) {
-  say(`“${file.name}” is a site index (made by clip4clip index) for the embeddable search widget, not an index this app imports. Publish it on your site beside a text-only model (clip4clip convert -text-only) and the widget: <script type="module" src="widget/clip-search.js"></script> <clip-search index="${file.name}" model="text.c4c"></clip-search>. The example at embed-example/ shows how.`, 'warning');
-  return { added: 0, skipped: 0, error: 'site' };
+// importSiteIndex opens a site index (made by `clip4clip index` for the
+// <clip-search> widget) in a worker of its own, with this page's model,
+// and searches its moments beside the videos for this visit. Its videos
+// live on the site; they play once their files are chosen.
+async function importSiteIndex(file) {
+  const widget = 'Publish it on your site beside a text-only model (clip4clip convert -text-only) with the search widget (widget/clip-search.js; see embed-example/).';
+  if (!state.model) {
+    say(`“${file.name}” is a site index for the embeddable search widget. To search it here, load the model it was built with first. ${widget}`, 'error');
+    return { added: 0, skipped: 0, error: 'model' };
+  }
+  let site;
+  try {
+    site = await Site.open(file, file.name, pool.blob);
+  } catch (err) {
+    say(`The site index “${file.name}” could not be imported: ${errorText(err).replace(/^siteindex: /, '')}`, 'error');
+    return { added: 0, skipped: 0, error: err.kind };
+  }
+  for (const old of state.sites.filter((s) => s.name === site.name)) dropSite(old);
+  const x = site.site;
+  site.videos = x.videos.map((sv, i) => newVideo({
+    key: `${site.key}|${i}`, name: sv.title, path: sv.path, site,
+    duration: sv.duration, width: sv.width, height: sv.height, fps: 1 / x.window, window: 1,
+    times: Array.from({ length: sv.moments }, (_, j) => j * x.window),
+    thumbs: sv.thumbs.map((t) => t.jpeg), status: 'indexed',
+  }));
+  state.sites.push(site);
+  say(`Imported the site index “${file.name}”: ${fmt.plural(x.videos.length, 'video')}, ${fmt.plural(x.moments, 'moment')} of ${x.window} s, searched beside your videos until you leave this page. Its videos stay on the site: to play one, choose its file when asked. ${widget}`, 'info', { timeout: 15000 });
+  if (state.query) search(state.query, { quiet: true });
+  return { added: x.videos.length, skipped: 0, site: true };
+}
+
+// searchSites asks every imported site index for its best moments, as
+// {v, m} entries for the Moments list (m in the app's frame terms: one
+// "frame" per moment, the thumbnail nearest it, the score scaled as the
+// engine's logits are).
+async function searchSites(text) {
+  const out = [];
+  const scale = state.model.info.logitScale;
+  for (const site of state.sites) {
+    try {
+      for (const m of await site.search(text, MOMENTS_SHOWN)) {
+        out.push({ v: site.videos[m.video], m: { frame: m.thumb, first: m.moment, last: m.moment, score: scale * m.score } });
+      }
+    } catch (err) {
+      if (err.kind !== 'empty') say(`Searching the site index “${site.name}” failed: ${errorText(err)}`, 'error');
+    }
+  }
+  return out;
+}
+
+function dropSite(site) {
+  site.terminate();
+  for (const v of site.videos || []) for (const u of v.urls.values()) URL.revokeObjectURL(u);
+  state.sites = state.sites.filter((s) => s !== site);
+}
+
+function dropSites() {
+  for (const site of [...state.sites]) dropSite(site);
+}
+
+// playSiteVideo plays a site index's video from a file: one added to the
+// page with the same name, or one the person chooses now.
+function playSiteVideo(v, start, end) {
+  const base = v.path.split(/[?#]/)[0].split('/').pop();
+  const have = [...state.videos.values()].find((o) => o.file && o.name === base);
+  if (have) {
+    v.file = have.file;
+    return play(v, start, end);
+  }
+  const input = document.createElement('input');
+  input.type = 'file';
+  input.accept = 'video/*,.webm,.mp4,.mov,.mkv,.ogv';
+  input.onchange = () => {
+    const f = input.files[0];
+    if (!f) return;
+    if (f.name !== base) say(`You chose “${f.name}” for “${base}”; playing it anyway.`, 'warning');
+    v.file = f;
+    play(v, start, end);
+  };
+  say(`“${v.name}” is on the site the index “${v.site.name}” was made for (${v.path}); choose that file to play it.`, 'info');
+  input.click();
 }
 
 async function addIndex(x, name) {
@@ -1026,9 +1108,11 @@ window.__clip4clip = {
         const v = state.videos.get(k);
         return { key: v.key, name: v.name, status: v.status, frames: v.times ? v.times.length : 0, done: v.job ? v.job.done : null, total: v.job ? v.job.total : null, error: v.error, persisted: v.persisted, hasFile: !!v.file };
       }),
+      sites: state.sites.map((st) => ({ name: st.name, videos: st.videos.length, moments: st.site.moments })),
       results: state.results && {
         text: state.results.text, query: { tokens: state.results.query.tokens, truncated: state.results.query.truncated },
         hits: state.results.hits.map((h) => ({ key: h.key, score: h.score, timeline: Array.from(h.timeline), moments: h.moments })),
+        site: state.results.site.map(({ v, m }) => ({ key: v.key, name: v.name, path: v.path, start: v.times[m.first], end: momentEnd(v, m), score: m.score })),
       },
       lastSearch: state.lastSearch,
     };
@@ -1114,6 +1198,8 @@ function wire() {
     addFiles(e.target.files);
     e.target.value = '';
   };
+  // The picker offers site indexes (.idx, for the widget) too.
+  $('#import-file').accept = '.c4ci,.idx,application/octet-stream';
   $('#import-file').onchange = (e) => {
     const f = e.target.files[0];
     e.target.value = '';

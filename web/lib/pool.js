@@ -11,11 +11,15 @@ export class EngineError extends Error {
   }
 }
 
-/** EngineWorker is one worker with a promise-based call(). */
+/**
+ * EngineWorker is one worker with a promise-based call(). script is the
+ * worker's module: worker.js, or the widget's worker for a site index
+ * (lib/site.js); both speak {id, op, args} -> {id, result | error, kind}.
+ */
 export class EngineWorker {
-  constructor(name) {
+  constructor(name, script = 'worker.js') {
     this.name = name;
-    this.worker = new Worker('worker.js', { type: 'module', name });
+    this.worker = new Worker(script, { type: 'module', name });
     this.pending = new Map();
     this.next = 1;
     this.busy = 0;

@@ -6,6 +6,7 @@
 //   start {wasm}        load wasm_exec.js, simd/kernels.js and clip4clip.wasm from the base URL wasm
 //   loadModel {url}     fetch a (text-only) model file and load it -> info (its id is the model identity)
 //   loadIndex {url}     fetch a site index (clip4clip index), check it against the model -> its videos
+//                       (both take {blob} instead: the app imports a site index from a file, lib/site.js)
 //   search {text, k}    encode the query and rank the index -> {query, results, timing}
 //   rank {feature, k}   rank the index for a query feature (measurements)
 //
@@ -66,15 +67,15 @@ const ops = {
     api = self.clip4clip;
     return true;
   },
-  async loadModel({ url }) {
+  async loadModel({ url, blob }) {
     const t0 = performance.now();
-    const info = api.loadModel(await fetchBytes(url, 'model'));
+    const info = api.loadModel(blob ? new Uint8Array(await blob.arrayBuffer()) : await fetchBytes(url, 'model'));
     if (info.error) return info;
     return { info: { id: info.id, embedDim: info.embedDim, context: info.context, textOnly: info.textOnly, meta: info.meta }, ms: performance.now() - t0 };
   },
-  async loadIndex({ url }) {
+  async loadIndex({ url, blob }) {
     const t0 = performance.now();
-    const bytes = await fetchBytes(url, 'video index');
+    const bytes = blob ? new Uint8Array(await blob.arrayBuffer()) : await fetchBytes(url, 'video index');
     const t1 = performance.now();
     const site = api.loadSite(bytes);
     if (site.error) return site;
