@@ -462,7 +462,7 @@ func probe(file string) (probeInfo, error) {
 	cmd.Stderr = &stderr
 	b, err := cmd.Output()
 	if err != nil {
-		return probeInfo{}, fmt.Errorf("ffprobe cannot read it as a video: %s", firstLine(stderr.String(), err))
+		return probeInfo{}, fmt.Errorf("ffprobe cannot read it as a video: %s", lastLine(stderr.String(), err))
 	}
 	var r struct {
 		Streams []struct {
@@ -501,13 +501,14 @@ func probe(file string) (probeInfo, error) {
 	return p, nil
 }
 
-func firstLine(s string, err error) string {
+// lastLine is the last line of a tool's error output (where ffmpeg says
+// what stopped it), or err where there is none.
+func lastLine(s string, err error) string {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return err.Error()
 	}
-	line, _, _ := strings.Cut(s, "\n")
-	return line
+	return s[strings.LastIndexByte(s, '\n')+1:]
 }
 
 // decode streams v's frames at the sampling rate (the last frame at or
@@ -548,10 +549,10 @@ func (ix *indexer) decode(v *indexJob, frames chan<- frameJob) error {
 	werr := cmd.Wait()
 	got := i
 	if got == 0 {
-		return fmt.Errorf("ffmpeg decoded no frames: %s", firstLine(stderr.String(), errOr(werr, "no video frames")))
+		return fmt.Errorf("ffmpeg decoded no frames: %s", lastLine(stderr.String(), errOr(werr, "no video frames")))
 	}
 	if got < v.n && (werr != nil || strings.TrimSpace(stderr.String()) != "") {
-		return fmt.Errorf("ffmpeg decoded only %d of the %d frames its %.1f s should give (truncated or corrupt?): %s", got, v.n, v.probe.duration, firstLine(stderr.String(), errOr(werr, "")))
+		return fmt.Errorf("ffmpeg decoded only %d of the %d frames its %.1f s should give (truncated or corrupt?): %s", got, v.n, v.probe.duration, lastLine(stderr.String(), errOr(werr, "")))
 	}
 	// A container that claims more duration than its video has (a longer
 	// audio track): the last frame stays on screen, as in a player.

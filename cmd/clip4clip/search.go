@@ -61,7 +61,7 @@ func runSearch(args []string) error {
 		return err
 	}
 	if truncated {
-		return fmt.Errorf("the query is more than %d tokens (%d with the start and end tokens the model's context of %d holds); shorten it", ctx-2, ctx, ctx)
+		return fmt.Errorf("the query is more than %d tokens, the most this model reads (its context of %d includes the start and end tokens); shorten it", ctx-2, ctx)
 	}
 	q := make([]float32, m.Config.EmbedDim)
 	if err := m.NewEncoder().EncodeText(q, ids); err != nil {
