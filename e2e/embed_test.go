@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"slices"
@@ -160,6 +161,60 @@ func TestEmbedExampleFiles(t *testing.T) {
 			t.Errorf("the example's index has no ../demos/%s (it has %q)", d.File, paths)
 		}
 	}
+
+	// Rebuilt now with the command its page gives, the index has the same
+	// videos, moments and thumbnails, and the same features up to the
+	// decoder (cosine above 0.99).
+	if testing.Short() {
+		t.Log("-short: the example's index is not rebuilt")
+		return
+	}
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Log("ffmpeg is not installed: the example's index is not rebuilt")
+		return
+	}
+	out := filepath.Join(t.TempDir(), "demos.idx")
+	cmd := exec.Command("go", "run", "../cmd/clip4clip", "index", "-model", "default", "-thumb-every", "4s", "-o", out, demoDir+"/")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("clip4clip index: %v\n%s", err, b)
+	}
+	b, err = os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := siteindex.Read(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if y.ModelID != x.ModelID || len(y.Videos) != len(x.Videos) || y.Window != x.Window || y.FPS != x.FPS {
+		t.Fatalf("rebuilt index: model %.12s, %d videos, window %v s at %v fps; committed: %.12s, %d, %v, %v: regenerate web/embed-example/demos.idx",
+			y.ModelID, len(y.Videos), y.Window, y.FPS, x.ModelID, len(x.Videos), x.Window, x.FPS)
+	}
+	worst := 1.0
+	for i, v := range x.Videos {
+		w := y.Videos[i]
+		if path.Base(w.Path) != path.Base(v.Path) || len(w.Moments) != len(v.Moments) || len(w.Thumbs) != len(v.Thumbs) {
+			t.Errorf("rebuilt video %d: %s, %d moments, %d thumbnails; committed %s, %d, %d", i, w.Path, len(w.Moments), len(w.Thumbs), v.Path, len(v.Moments), len(v.Thumbs))
+			continue
+		}
+		for j := range v.Moments {
+			worst = min(worst, cosine(x.MomentFeature(i, j), y.MomentFeature(i, j)))
+		}
+	}
+	t.Logf("rebuilt index: lowest moment cosine to the committed one %.5f", worst)
+	if worst < 0.99 {
+		t.Errorf("the rebuilt index's moments differ from web/embed-example/demos.idx (cosine %.4f): regenerate it", worst)
+	}
+}
+
+func cosine(a, b []float32) float64 {
+	var ab, aa, bb float64
+	for i := range a {
+		ab += float64(a[i]) * float64(b[i])
+		aa += float64(a[i]) * float64(a[i])
+		bb += float64(b[i]) * float64(b[i])
+	}
+	return ab / math.Sqrt(aa*bb)
 }
 
 // TestEmbedServed checks that the app's own server serves the widget and
