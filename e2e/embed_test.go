@@ -217,8 +217,9 @@ func cosine(a, b []float32) float64 {
 	return ab / math.Sqrt(aa*bb)
 }
 
-// TestEmbedServed checks that the app's own server serves the widget and
-// the example.
+// TestEmbedServed checks that the app's own server (cross-origin
+// isolated) serves the widget and the example, and that the example
+// searches there too.
 func TestEmbedServed(t *testing.T) {
 	exampleIndex(t)
 	base, _ := startServer(t, buildSite(t))
@@ -231,6 +232,18 @@ func TestEmbedServed(t *testing.T) {
 		if resp.StatusCode != http.StatusOK {
 			t.Errorf("GET /%s: %s", p, resp.Status)
 		}
+	}
+	chromium(t)
+	bctx, cancel := browser(t)
+	defer cancel()
+	ctx, cancelT := context.WithTimeout(bctx, time.Minute)
+	defer cancelT()
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"embed-example/")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "the widget", `(() => { const e = document.querySelector('#search'); return e && e.state && (e.state().ready || e.state().error); })()`, 60*time.Second)
+	if st := searchWidget(t, ctx, "#search", firstQuery); st.Error != nil || len(st.Results) == 0 {
+		t.Errorf("the example served by internal/serve: error %v, %d results", st.Error, len(st.Results))
 	}
 }
 
@@ -389,12 +402,13 @@ func TestEmbedWidget(t *testing.T) {
 	}
 
 	// Broken widgets beside the working one.
-	for _, c := range []struct{ name, index, model, kind, want string }{
-		{"truncated index", "/test/truncated.idx", "text.c4c", "site", "truncated"},
-		{"not an index", "/test/notindex.idx", "text.c4c", "site", "index"},
-		{"index of another model", "/test/foreign.idx", "text.c4c", "mismatch", "another-model.c4c"},
-		{"missing model", "demos.idx", "missing.c4c", "fetch", "404"},
-		{"missing index", "missing.idx", "text.c4c", "fetch", "404"},
+	for _, c := range []struct{ name, index, model, wasm, kind, want string }{
+		{"truncated index", "/test/truncated.idx", "text.c4c", "../", "site", "truncated"},
+		{"not an index", "/test/notindex.idx", "text.c4c", "../", "site", "index"},
+		{"index of another model", "/test/foreign.idx", "text.c4c", "../", "mismatch", "another-model.c4c"},
+		{"missing model", "demos.idx", "missing.c4c", "../", "fetch", "404"},
+		{"missing index", "missing.idx", "text.c4c", "../", "fetch", "404"},
+		{"missing engine", "demos.idx", "text.c4c", "/nowhere/", "worker", "wasm_exec.js"},
 	} {
 		id := strings.ReplaceAll(c.name, " ", "-")
 		run("add a "+c.name, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => {
@@ -402,9 +416,9 @@ func TestEmbedWidget(t *testing.T) {
 			e.id = %q;
 			e.setAttribute('index', %q);
 			e.setAttribute('model', %q);
-			e.setAttribute('wasm', '../');
+			e.setAttribute('wasm', %q);
 			document.querySelector('main').append(e);
-		})()`, id, c.index, c.model)))
+		})()`, id, c.index, c.model, c.wasm)))
 		waitFor(t, ctx, c.name+": its message", fmt.Sprintf(`document.querySelector('#%s').state().error !== null`, id), 30*time.Second)
 		st := widget(t, ctx, "#"+id)
 		visible := eval[bool](t, ctx, fmt.Sprintf(`(() => { const b = document.querySelector('#%s').shadowRoot.querySelector('.error'); return !b.hidden && b.getClientRects().length > 0; })()`, id))
