@@ -345,3 +345,27 @@ func TestTextOnlySearch(t *testing.T) {
 	mustRunErr(t, "convert", "-in", text, "-out", again, "-text-only")
 	require.Equal(t, full, mustRun(t, "search", "-model", again, "-index", idx, "-json", "a big white cross spins"))
 }
+
+// TestConvertTextOnlyCheckpoint converts a checkpoint straight to its
+// text-only file: it names the model the same checkpoint converts to with
+// the same -dtype, and gives the same text features.
+func TestConvertTextOnlyCheckpoint(t *testing.T) {
+	pt := fixture(t, "clip/clip_tiny_openai.pt")
+	vocab := fixture(t, "bpe_simple_vocab_16e6.txt.gz")
+	dir := t.TempDir()
+	full, text := filepath.Join(dir, "full.c4c"), filepath.Join(dir, "text.c4c")
+	mustRun(t, "convert", "-in", pt, "-vocab", vocab, "-dtype", "int8", "-out", full)
+	mustRun(t, "convert", "-in", pt, "-vocab", vocab, "-dtype", "int8", "-out", text, "-text-only")
+	fm, err := model.LoadFile(full)
+	require.NoError(t, err)
+	tm, err := model.LoadFile(text)
+	require.NoError(t, err)
+	require.True(t, tm.Config.TextOnly)
+	require.Equal(t, fm.ID(), tm.ID())
+	ids, _, err := fm.Tokenizer.Tokenize("a photo of a cat", fm.Config.Text.Context)
+	require.NoError(t, err)
+	want, got := make([]float32, fm.Config.EmbedDim), make([]float32, fm.Config.EmbedDim)
+	require.NoError(t, fm.NewEncoder().EncodeText(want, ids))
+	require.NoError(t, tm.NewEncoder().EncodeText(got, ids))
+	require.Equal(t, want, got)
+}
