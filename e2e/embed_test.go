@@ -641,4 +641,14 @@ func TestEmbedAppImport(t *testing.T) {
 		t.Errorf("the Moments list starts with %q, want the site index's moment (no video of the page's own is indexed)", top)
 	}
 	t.Logf("app import: %q finds %s %.1f-%.1f s first", firstQuery, hits[0].Name, hits[0].Start, hits[0].End)
+
+	// With the demo files added to the page, a site moment plays from the
+	// file of the same name.
+	run("add the demo videos", chromedp.Click(chromedp.CSS("#demo-try")))
+	waitFor(t, ctx, "the demo files", fmt.Sprintf(`window.__clip4clip.state().videos.length === %d`, len(videos)), 30*time.Second)
+	run("play the site's first moment", chromedp.Evaluate[chromedp.Void](`document.querySelector('#moments li[data-key^="site"] .moment-button').click()`))
+	waitFor(t, ctx, "the player", fmt.Sprintf(`(() => { const v = document.querySelector('#player-video'); return document.querySelector('#player').open && v.currentTime >= %f && v.currentTime <= %f && v.readyState >= 1; })()`, hits[0].Start, hits[0].End), 20*time.Second)
+	if title := eval[string](t, ctx, `document.querySelector('#player-title').textContent`); title != hits[0].Name {
+		t.Errorf("the player shows %q, want %q", title, hits[0].Name)
+	}
 }
