@@ -57,13 +57,14 @@ const (
 
 // The thumbnail rule `clip4clip index` follows, which keeps an index of
 // 4-minute videos of a 512-d model under 600 bytes per moment: one JPEG,
-// ThumbWidth pixels wide, for every ThumbEvery seconds of video (taken at
-// the middle of each span, at least one per video), re-encoded at lower
-// quality until it is at most MaxThumbBytes. One every 30 s at 2-3 KB would
-// take the 90,000-moment index of the issue from 54 MB to about 77 MB.
+// ThumbSize pixels on its longer side, for every ThumbEvery seconds of
+// video (taken at the middle of each span, at least one per video),
+// re-encoded at lower quality (and, failing that, smaller) until it is at
+// most MaxThumbBytes. One every 30 s at 2-3 KB would take the
+// 90,000-moment index of the issue from 53 MB to about 77 MB.
 const (
 	ThumbEvery    = 120.0
-	ThumbWidth    = 128
+	ThumbSize     = 128
 	MaxThumbBytes = 1800
 )
 

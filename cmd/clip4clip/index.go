@@ -640,12 +640,30 @@ func momentOf(i int, fps, window float64) int {
 	return int(math.Floor(float64(i)/fps/window + 1e-9))
 }
 
-// thumbnail scales an RGBA frame to siteindex.ThumbWidth pixels wide (box
-// filter) and encodes it as a JPEG of at most siteindex.MaxThumbBytes,
-// lowering the quality until it fits.
+// thumbnail scales an RGBA frame to siteindex.ThumbSize pixels on its
+// longer side (box filter) and encodes it as a JPEG of at most
+// siteindex.MaxThumbBytes, lowering the quality, then the size, until it
+// fits.
 func thumbnail(rgba []byte, w, h int) ([]byte, error) {
-	tw := min(w, siteindex.ThumbWidth)
-	th := max(1, int(math.Round(float64(h)*float64(tw)/float64(w))))
+	var buf bytes.Buffer
+	for size := siteindex.ThumbSize; size >= 16; size = size * 3 / 4 {
+		f := min(1, float64(size)/float64(max(w, h)))
+		img := boxScale(rgba, w, h, max(1, int(math.Round(float64(w)*f))), max(1, int(math.Round(float64(h)*f))))
+		for _, q := range []int{70, 55, 40, 25} {
+			buf.Reset()
+			if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: q}); err != nil {
+				return nil, err
+			}
+			if buf.Len() <= siteindex.MaxThumbBytes {
+				return slices.Clone(buf.Bytes()), nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("no thumbnail of the %dx%d frames fits in %d bytes", w, h, siteindex.MaxThumbBytes)
+}
+
+// boxScale averages the RGBA frame (w, h) down to (tw, th), opaque.
+func boxScale(rgba []byte, w, h, tw, th int) *image.RGBA {
 	dst := image.NewRGBA(image.Rect(0, 0, tw, th))
 	for y := 0; y < th; y++ {
 		y0, y1 := y*h/th, max(y*h/th+1, (y+1)*h/th)
@@ -665,20 +683,7 @@ func thumbnail(rgba []byte, w, h int) ([]byte, error) {
 			dst.Pix[o], dst.Pix[o+1], dst.Pix[o+2], dst.Pix[o+3] = uint8((s[0]+n/2)/n), uint8((s[1]+n/2)/n), uint8((s[2]+n/2)/n), 255
 		}
 	}
-	var buf bytes.Buffer
-	for _, q := range []int{70, 55, 40, 25, 10} {
-		buf.Reset()
-		if err := jpeg.Encode(&buf, dst, &jpeg.Options{Quality: q}); err != nil {
-			return nil, err
-		}
-		if buf.Len() <= siteindex.MaxThumbBytes {
-			break
-		}
-	}
-	if buf.Len() > siteindex.MaxThumbBytes {
-		return nil, fmt.Errorf("a %dx%d thumbnail takes %d bytes even at the lowest quality", tw, th, buf.Len())
-	}
-	return slices.Clone(buf.Bytes()), nil
+	return dst
 }
 
 // progress prints how far indexing is: a line rewritten in place on a

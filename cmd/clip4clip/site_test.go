@@ -95,7 +95,7 @@ func TestIndexDemos(t *testing.T) {
 		require.LessOrEqual(t, len(v.Thumbs[0].JPEG), siteindex.MaxThumbBytes)
 		img, err := jpeg.Decode(bytes.NewReader(v.Thumbs[0].JPEG))
 		require.NoError(t, err)
-		require.Equal(t, siteindex.ThumbWidth, img.Bounds().Dx())
+		require.Equal(t, siteindex.ThumbSize, img.Bounds().Dx())
 	}
 
 	out := mustRun(t, "search", "-model", "default", "-index", idx, "-k", "3", "a", "small", "black", "ring", "appears")
@@ -368,4 +368,28 @@ func TestConvertTextOnlyCheckpoint(t *testing.T) {
 	require.NoError(t, fm.NewEncoder().EncodeText(want, ids))
 	require.NoError(t, tm.NewEncoder().EncodeText(got, ids))
 	require.Equal(t, want, got)
+}
+
+// TestIndexRotatedVideo indexes a phone-style video stored landscape with
+// a 90° display rotation: its size and thumbnail are the upright ones.
+func TestIndexRotatedVideo(t *testing.T) {
+	needFFmpegT(t)
+	dir := t.TempDir()
+	src, rot := filepath.Join(dir, "src.mp4"), filepath.Join(dir, "rot.mp4")
+	makeVideo(t, src, 3, "320x180")
+	out, err := exec.Command("ffmpeg", "-v", "error", "-nostdin", "-y", "-i", src, "-c", "copy", "-metadata:s:v:0", "rotate=90", rot).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	p, err := probe(rot)
+	require.NoError(t, err)
+	if p.width != 180 {
+		t.Skipf("this ffmpeg does not set a rotation with -metadata rotate=90 (probed %dx%d)", p.width, p.height)
+	}
+	idx := filepath.Join(dir, "site.idx")
+	mustRunErr(t, "index", "-model", "default", "-o", idx, rot)
+	v := readIndex(t, idx).Videos[0]
+	require.Equal(t, [2]int{180, 320}, [2]int{v.Width, v.Height})
+	img, err := jpeg.Decode(bytes.NewReader(v.Thumbs[0].JPEG))
+	require.NoError(t, err)
+	require.Equal(t, siteindex.ThumbSize, img.Bounds().Dy(), "the longer side")
+	require.Equal(t, 72, img.Bounds().Dx())
 }
