@@ -528,6 +528,151 @@ ${indent(
     (i32.const 1))`;
 }
 
+// The element-wise kernels of quant/elementwise.go, four lanes at a time
+// with the ragged end one element at a time (in lane 0 of a splat):
+//   exp(p, n)                               p[k] = e^p[k]
+//   quick_gelu(p, n)                        p[k] = p[k] / (1 + e^(-1.702 p[k]))
+//   softmax(p, n)                           one row in place
+//   layer_norm(dst, x, n, d, w, b, eps)     n rows of d, dst may be x
+//   add(dst, src, n)                        dst[k] += src[k]
+// e^x is quant's expSlice: x = t ln2 + r with t = nearest(x log2e) (the
+// 1.5*2^23 rounding trick, whose bits also give t as an integer) and ln2
+// split in a 9-bit head and a tail (t*ln2Hi exact); e^r = 1 + r + r^2 P(r)
+// with Cephes expf's degree-5 P on |r| <= ln2/2; times 2^t built as
+// 2^(t>>1) * 2^(t - t>>1) in the exponent bits, so that subnormal results
+// round and results past 88.72 overflow as a product does. x is clamped to
+// [-104, 89] first (pmin/pmax: NaN passes through). Maximum relative error
+// 8e-8 (quant's TestExp measures it on 2 million points per variant).
+function elementwise(relaxed) {
+  const f4 = (v) => `(v128.const f32x4 ${v} ${v} ${v} ${v})`;
+  const i4 = (v) => `(v128.const i32x4 ${v} ${v} ${v} ${v})`;
+  const fma = (a, b, c) => (relaxed ? `(f32x4.relaxed_madd ${a} ${b} ${c})` : `(f32x4.add (f32x4.mul ${a} ${b}) ${c})`);
+  const nfma = (a, b, c) => (relaxed ? `(f32x4.relaxed_nmadd ${a} ${b} ${c})` : `(f32x4.sub ${c} (f32x4.mul ${a} ${b}))`);
+  const P = ["1.9875691500e-4", "1.3981999507e-3", "8.3334519073e-3", "4.1665795894e-2", "1.6666665459e-1", "5.0000001201e-1"];
+  // exp sets local ey to e^ex (lane-wise); et, en, er, ep are scratch.
+  const exp = [
+    set("ex", `(f32x4.pmax (f32x4.pmin ${L("ex")} ${f4(89)}) ${f4(-104)})`),
+    set("et", fma(L("ex"), f4("1.44269504088896341"), f4("0x1.8p23"))),
+    set("en", `(i32x4.sub ${L("et")} ${i4("0x4b400000")})`),
+    set("et", `(f32x4.sub ${L("et")} ${f4("0x1.8p23")})`),
+    set("er", nfma(L("et"), f4("0.693359375"), L("ex"))),
+    set("er", nfma(L("et"), f4("-2.12194440e-4"), L("er"))),
+    set("ep", fma(f4(P[0]), L("er"), f4(P[1]))),
+    P.slice(2).map((c) => set("ep", fma(L("ep"), L("er"), f4(c)))),
+    set("ep", `(f32x4.add ${fma(L("ep"), `(f32x4.mul ${L("er")} ${L("er")})`, L("er"))} ${f4(1)})`),
+    set("et", `(i32x4.shr_s ${L("en")} (i32.const 1))`),
+    set(
+      "ey",
+      `(f32x4.mul (f32x4.mul ${L("ep")} (i32x4.shl (i32x4.add ${L("et")} ${i4(127)}) (i32.const 23))) (i32x4.shl (i32x4.add (i32x4.sub ${L("en")} ${L("et")}) ${i4(127)}) (i32.const 23)))`,
+    ),
+  ];
+  const expLocals = locals("v128", ["ex", "ey", "et", "en", "er", "ep"]);
+  // each emits the loops over elements [0, n) of a row: body(ld, tail)
+  // returns statements that leave the result in local y, given ld(base),
+  // the elements at k of the row at local base (a vector, or in the tail a
+  // splat of one element); store is where y goes.
+  const at = (base) => add(L(base), `(i32.shl ${L("k")} (i32.const 2))`);
+  const each = (n, store, body) => [
+    set("k", i32(0)),
+    `(block $d (loop $l`,
+    `  (br_if $d (i32.gt_s (i32.add ${L("k")} (i32.const 4)) ${n}))`,
+    ind(body((b) => `(v128.load align=4 ${at(b)})`, false), store ? `(v128.store align=4 ${at(store)} ${L("y")})` : []),
+    `  ${set("k", add(L("k"), i32(4)))}`,
+    `  (br $l)))`,
+    `(block $d (loop $l`,
+    `  (br_if $d (i32.ge_s ${L("k")} ${n}))`,
+    ind(body((b) => `(f32x4.splat (f32.load ${at(b)}))`, true), store ? `(f32.store ${at(store)} (f32x4.extract_lane 0 ${L("y")}))` : []),
+    `  ${set("k", add(L("k"), i32(1)))}`,
+    `  (br $l)))`,
+  ];
+  // sum adds y to the vector acc, or in the tail its lane 0 to the scalar st.
+  const sum = (tail) =>
+    tail ? set("st", `(f32.add ${L("st")} (f32x4.extract_lane 0 ${L("y")}))`) : set("acc", `(f32x4.add ${L("acc")} ${L("y")})`);
+  const hsum = (v) =>
+    `(f32.add (f32.add (f32x4.extract_lane 0 ${v}) (f32x4.extract_lane 1 ${v})) (f32.add (f32x4.extract_lane 2 ${v}) (f32x4.extract_lane 3 ${v})))`;
+  const zero = "(v128.const i64x2 0 0)";
+  return `
+  ;; exp: p[k] = e^p[k] for k < n.
+  (func (export "exp") (param $p i32) (param $n i32) (result i32)
+    (local $k i32) (local $y v128) ${expLocals}
+${indent(each(L("n"), "p", (ld) => [set("ex", ld("p")), exp, set("y", L("ey"))]), 4)}
+    (i32.const 1))
+
+  ;; quick_gelu: p[k] = p[k] / (1 + e^(-1.702 p[k])) for k < n.
+  (func (export "quick_gelu") (param $p i32) (param $n i32) (result i32)
+    (local $k i32) (local $y v128) (local $v v128) ${expLocals}
+${indent(
+  each(L("n"), "p", (ld) => [
+    set("v", ld("p")),
+    set("ex", `(f32x4.mul ${f4(-1.702)} ${L("v")})`),
+    exp,
+    set("y", `(f32x4.div ${L("v")} (f32x4.add ${f4(1)} ${L("ey")}))`),
+  ]),
+  4,
+)}
+    (i32.const 1))
+
+  ;; softmax: the row p[0:n] in place, e^(x - max) / sum (f32 sums).
+  (func (export "softmax") (param $p i32) (param $n i32) (result i32)
+    (local $k i32) (local $y v128) (local $acc v128) (local $mv v128) (local $st f32) (local $m f32) ${expLocals}
+    (if (i32.le_s ${L("n")} (i32.const 0)) (then (return (i32.const 0))))
+    ${set("acc", f4("-inf"))}
+${indent(each(L("n"), null, (ld) => [set("acc", `(f32x4.pmax ${L("acc")} ${ld("p")})`)]), 4)}
+    ${set("m", `(f32.max (f32.max (f32x4.extract_lane 0 ${L("acc")}) (f32x4.extract_lane 1 ${L("acc")})) (f32.max (f32x4.extract_lane 2 ${L("acc")}) (f32x4.extract_lane 3 ${L("acc")})))`)}
+    ${set("mv", `(f32x4.splat ${L("m")})`)}
+    ${set("acc", zero)}
+${indent(each(L("n"), "p", (ld, tail) => [set("ex", `(f32x4.sub ${ld("p")} ${L("mv")})`), exp, set("y", L("ey")), sum(tail)]), 4)}
+    ${set("mv", `(f32x4.splat (f32.div (f32.const 1) (f32.add ${hsum(L("acc"))} ${L("st")})))`)}
+${indent(each(L("n"), "p", (ld) => [set("y", `(f32x4.mul ${ld("p")} ${L("mv")})`)]), 4)}
+    (i32.const 1))
+
+  ;; layer_norm: n rows of d floats from x into dst, (x - x0 - m) * inv * w + b
+  ;; with x0 the row's first value, m = mean(x - x0), inv = 1/sqrt(var + eps):
+  ;; quant.LayerNorm's shifted float32 moments.
+  (func (export "layer_norm") (param $dst i32) (param $x i32) (param $n i32) (param $d i32) (param $w i32) (param $b i32) (param $eps f32) (result i32)
+    (local $i i32) (local $k i32) (local $px i32) (local $pd i32) (local $st f32) (local $x0 f32) (local $m f32)
+    (local $y v128) (local $acc v128) (local $x0v v128) (local $mv v128) (local $iv v128)
+    (if (i32.or (i32.le_s ${L("n")} (i32.const 0)) (i32.le_s ${L("d")} (i32.const 0))) (then (return (i32.const 0))))
+    (loop $rows
+${indent(
+  [
+    set("px", add(L("x"), mul(L("i"), `(i32.shl ${L("d")} (i32.const 2))`))),
+    set("pd", add(L("dst"), mul(L("i"), `(i32.shl ${L("d")} (i32.const 2))`))),
+    set("x0", `(f32.load ${L("px")})`),
+    set("x0v", `(f32x4.splat ${L("x0")})`),
+    set("acc", zero),
+    set("st", "(f32.const 0)"),
+    each(L("d"), null, (ld, tail) => [set("y", `(f32x4.sub ${ld("px")} ${L("x0v")})`), sum(tail)]),
+    set("m", `(f32.div (f32.add ${hsum(L("acc"))} ${L("st")}) (f32.convert_i32_s ${L("d")}))`),
+    set("mv", `(f32x4.splat ${L("m")})`),
+    set("acc", zero),
+    set("st", "(f32.const 0)"),
+    each(L("d"), null, (ld, tail) => [
+      set("y", `(f32x4.sub (f32x4.sub ${ld("px")} ${L("x0v")}) ${L("mv")})`),
+      set("y", `(f32x4.mul ${L("y")} ${L("y")})`),
+      sum(tail),
+    ]),
+    set(
+      "iv",
+      `(f32x4.splat (f32.div (f32.const 1) (f32.sqrt (f32.add (f32.div (f32.add ${hsum(L("acc"))} ${L("st")}) (f32.convert_i32_s ${L("d")})) ${L("eps")}))))`,
+    ),
+    each(L("d"), "pd", (ld) => [
+      set("y", `(f32x4.add (f32x4.mul (f32x4.mul (f32x4.sub (f32x4.sub ${ld("px")} ${L("x0v")}) ${L("mv")}) ${L("iv")}) ${ld("w")}) ${ld("b")})`),
+    ]),
+    set("i", add(L("i"), i32(1))),
+    `(br_if $rows (i32.lt_s ${L("i")} ${L("n")}))`,
+  ],
+  6,
+)})
+    (i32.const 1))
+
+  ;; add: dst[k] += src[k] for k < n.
+  (func (export "add") (param $dst i32) (param $src i32) (param $n i32) (result i32)
+    (local $k i32) (local $y v128)
+${indent(each(L("n"), "dst", (ld) => [set("y", `(f32x4.add ${ld("dst")} ${ld("src")})`)]), 4)}
+    (i32.const 1))`;
+}
+
 const helpers = `
   (func $min (param $a i32) (param $b i32) (result i32)
     (select (local.get $a) (local.get $b) (i32.lt_s (local.get $a) (local.get $b))))
@@ -594,7 +739,7 @@ const helpers = `
 export function generate({ relaxed, mrF32 = defaults.mrF32, mrI8 = defaults.mrI8, unroll = defaults.unroll } = {}) {
   const name = relaxed ? "relaxed SIMD" : "SIMD128";
   return `;; Generated by gen.mjs (node build.mjs); do not edit.
-;; clip4clip's matmul kernels for WebAssembly ${name}: see gen.mjs for the method.
+;; clip4clip's matmul and element-wise kernels for WebAssembly ${name}: see gen.mjs for the method.
 ;; Exports (all pointers are byte addresses in the imported memory go.mem;
 ;; each returns 1 when it computed dst, 0 when it declined and the caller
 ;; must use its own kernel):
@@ -603,6 +748,9 @@ export function generate({ relaxed, mrF32 = defaults.mrF32, mrI8 = defaults.mrI8
 ;;   linear_i8(w, scales, nb, block, x, dst, bias, n, in, out, lo, hi, scratch)
 ;;       scratch: 2*n*ceil16(in) + 8*n + 32*nb + 16 bytes
 ;; dst(n, out)[:, lo:hi] = x(n, in) @ W(out, in)[lo:hi]^T + bias; bias 0 = none.
+;; Element-wise (in f32, e^x as quant's expSlice):
+;;   exp(p, n), quick_gelu(p, n), softmax(p, n), add(dst, src, n),
+;;   layer_norm(dst, x, n, d, w, b, eps)
 ;; Register blocks: f32 ${mrF32}x4, int8 ${mrI8}x4, k unrolled ${unroll}x.
 (module
   (import "go" "mem" (memory 0))
@@ -616,6 +764,7 @@ ${quantX(relaxed)}
 ${mkI8(mrI8, unroll, relaxed)}
 ${mrI8 === 1 ? "" : mkI8(1, unroll, relaxed)}
 ${driverI8(mrI8, relaxed)}
+${elementwise(relaxed)}
 )
 `;
 }

@@ -1,8 +1,8 @@
-// kernels.js links clip4clip's WebAssembly SIMD matmul kernels into a Go
-// js/wasm program. Package quant declares the functions of the import
-// module "clip4clip_simd" with //go:wasmimport, so every host that runs a Go
-// binary using quant must provide that module; this file does, for the
-// browser and for Node (tools/wasmexec):
+// kernels.js links clip4clip's WebAssembly SIMD kernels (matrix products,
+// element-wise ops) into a Go js/wasm program. Package quant declares the
+// functions of the import module "clip4clip_simd" with //go:wasmimport, so
+// every host that runs a Go binary using quant must provide that module;
+// this file does, for the browser and for Node (tools/wasmexec):
 //
 //	import { loadKernels } from "./kernels.js";
 //	const go = new Go();                               // wasm_exec.js
@@ -142,6 +142,11 @@ export async function loadKernels(go, options = {}) {
         current === "none" ? 0 : k().linear_f16(w, x, dst, bias, n, inn, out, lo, hi, scratch),
       linear_i8: (w, scales, nb, block, x, dst, bias, n, inn, out, lo, hi, scratch) =>
         current === "none" ? 0 : k().linear_i8(w, scales, nb, block, x, dst, bias, n, inn, out, lo, hi, scratch),
+      exp: (p, n) => (current === "none" ? 0 : k().exp(p, n)),
+      quick_gelu: (p, n) => (current === "none" ? 0 : k().quick_gelu(p, n)),
+      softmax: (p, n) => (current === "none" ? 0 : k().softmax(p, n)),
+      layer_norm: (dst, x, n, d, w, b, eps) => (current === "none" ? 0 : k().layer_norm(dst, x, n, d, w, b, eps)),
+      add: (dst, src, n) => (current === "none" ? 0 : k().add(dst, src, n)),
       variant: () => codes[current],
       use: (code) => {
         const v = Object.keys(codes).find((name) => codes[name] === code);
