@@ -33,6 +33,7 @@
 //   --clip-search-error         error text colour
 //   --clip-search-radius        corner radius (default 8px)
 //   --clip-search-thumb-width   result thumbnail width (default 96px)
+//   --clip-search-thumb-aspect  its aspect ratio (default 16 / 9; the frame is cropped to fill it)
 //   --clip-search-max-height    results list height before it scrolls
 // and ::part(input), ::part(results), ::part(result), ::part(player)
 // reach the main pieces.
@@ -72,7 +73,7 @@ ol:empty { display: none; }
 li { display: grid; grid-template-columns: var(--clip-search-thumb-width, 96px) 1fr; gap: .3em .8em; align-items: center;
   padding: .4em; margin: 2px 3px; border-radius: var(--_radius); cursor: pointer; background: var(--_surface); }
 li:hover, li[aria-selected="true"] { background: color-mix(in srgb, var(--_accent) 14%, var(--_surface)); }
-.thumb { width: 100%; aspect-ratio: 16 / 9; object-fit: cover; border-radius: calc(var(--_radius) / 2); background: var(--_border); display: block; }
+.thumb { width: 100%; aspect-ratio: var(--clip-search-thumb-aspect, 16 / 9); object-fit: cover; border-radius: calc(var(--_radius) / 2); background: var(--_border); display: block; }
 .meta { min-width: 0; display: flex; flex-direction: column; gap: .2em; }
 .title { font-weight: 600; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .time { font-size: .85em; color: var(--_muted); font-variant-numeric: tabular-nums; }
