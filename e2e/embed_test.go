@@ -317,10 +317,21 @@ func TestEmbedWidget(t *testing.T) {
 
 	// Type the first caption: search as you type, the first result.
 	first := firstQuery
-	run("focus the search box", chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.querySelector(%q).shadowRoot.querySelector('input').focus()`, sel)))
+	run("focus the search box", chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => {
+		const e = document.querySelector(%q);
+		window.__searches = 0;
+		e.addEventListener('clip-search-results', () => window.__searches++);
+		e.shadowRoot.querySelector('input').focus();
+	})()`, sel)))
 	run("type", chromedp.KeyEvent(first))
 	waitFor(t, ctx, "results for the typed query", fmt.Sprintf(`(() => { const s = document.querySelector(%q).state(); return s.query && s.query.text === %q && s.results && s.results.length > 0; })()`, sel, first), 20*time.Second)
 	st = widget(t, ctx, sel)
+	// Typing searches once the typing pauses, not at every key.
+	if n := eval[int](t, ctx, `window.__searches`); n < 1 || n > len(first)/4 {
+		t.Errorf("typing %d characters ran %d searches", len(first), n)
+	} else {
+		t.Logf("typing %d characters ran %d searches", len(first), n)
+	}
 	top := st.Results[0]
 	v, ok := demoOf(videos, top.Src)
 	if !ok || !found(v, first, span{top.Start, top.End}) {

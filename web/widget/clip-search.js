@@ -225,6 +225,8 @@ export class ClipSearch extends HTMLElement {
       }
     });
     this.$('.close').addEventListener('click', () => this.closePlayer());
+    this.seekTo = null; // where to start once the player's video has loaded
+    this.video.addEventListener('loadedmetadata', () => this.seek());
   }
 
   get k() {
@@ -233,7 +235,7 @@ export class ClipSearch extends HTMLElement {
   }
 
   get delay() {
-    const d = Number(this.getAttribute('delay'));
+    const d = this.hasAttribute('delay') ? Number(this.getAttribute('delay')) : NaN;
     return Number.isFinite(d) && d >= 0 ? d : 250;
   }
 
@@ -496,20 +498,21 @@ export class ClipSearch extends HTMLElement {
     const title = li.querySelector('.title').textContent;
     this.$('.now').textContent = `${title}, ${time(start)}–${time(end)}`;
     v.setAttribute('aria-label', `Video player: ${title} from ${time(start)}`);
-    const seek = () => {
-      v.currentTime = start;
-      v.play().catch(() => { /* autoplay refused: the controls are there */ });
-    };
+    this.seekTo = start;
     if (v.getAttribute('src') !== src) {
-      v.src = src;
-      v.addEventListener('loadedmetadata', seek, { once: true });
-      v.load();
+      v.src = src; // loadedmetadata seeks
     } else if (v.readyState >= 1) {
-      seek();
-    } else {
-      v.addEventListener('loadedmetadata', seek, { once: true });
+      this.seek();
     }
     this.emit('clip-search-play', { src, start, end });
+  }
+
+  // seek starts the player at the moment asked for last.
+  seek() {
+    if (this.seekTo === null) return;
+    this.video.currentTime = this.seekTo;
+    this.seekTo = null;
+    this.video.play().catch(() => { /* autoplay refused: the controls are there */ });
   }
 
   closePlayer() {
