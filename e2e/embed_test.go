@@ -370,7 +370,7 @@ func TestEmbedWidget(t *testing.T) {
 
 	// Every demo caption, through el.search: the hit rate.
 	captions := map[string]bool{}
-	var hits, n int
+	var hits, inTop3, n int
 	var chance float64
 	var misses []string
 	for _, v := range videos {
@@ -382,6 +382,12 @@ func TestEmbedWidget(t *testing.T) {
 			st := searchWidget(t, ctx, sel, e.Caption)
 			n++
 			chance += siteChance(x, videos, e.Caption)
+			for _, r := range st.Results[:min(3, len(st.Results))] {
+				if v, ok := demoOf(videos, r.Src); ok && found(v, e.Caption, span{r.Start, r.End}) {
+					inTop3++
+					break
+				}
+			}
 			if len(st.Results) > 0 {
 				top := st.Results[0]
 				if v, ok := demoOf(videos, top.Src); ok && found(v, e.Caption, span{top.Start, top.End}) {
@@ -395,7 +401,8 @@ func TestEmbedWidget(t *testing.T) {
 		}
 	}
 	rate, chanceRate := float64(hits)/float64(n), chance/float64(n)
-	t.Logf("widget: %d of %d demo captions find a moment of their event first (%.1f%%; a random moment of the index: %.1f%%)", hits, n, 100*rate, 100*chanceRate)
+	t.Logf("widget: %d of %d demo captions find a moment of their event first (%.1f%%; a random moment of the index: %.1f%%), %d among the first 3 (%.1f%%)",
+		hits, n, 100*rate, 100*chanceRate, inTop3, 100*float64(inTop3)/float64(n))
 	for _, m := range misses {
 		t.Logf("widget: missed %s", m)
 	}
