@@ -1,0 +1,158 @@
+//go:build !js
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"clip4clip/model"
+	"clip4clip/model/bpe"
+	"clip4clip/quant"
+)
+
+// TestBenchPage drives the benchmark page (web/bench.html) in headless
+// Chromium: image embedding in ms per frame and frames per second with 1
+// and 2 workers, a 10-token query from text to ranked scores, and the
+// peak memory of the page, for random-weight ViT-B/32 model files (int8
+// and f16; the speed does not depend on the values). It asserts nothing
+// about speed; run it by hand, beside the onnxruntime harness
+// (../shared/bench) for comparison:
+//
+//	CLIP4CLIP_BENCH=1 go test -run BenchPage -v -timeout 30m ./e2e/
+//
+// CLIP4CLIP_BENCH_MODELS=a.c4c,b.c4c measures those model files instead;
+// CLIP4CLIP_BENCH_FRAMES sets the frames per worker count (default 24).
+func TestBenchPage(t *testing.T) {
+	if os.Getenv("CLIP4CLIP_BENCH") == "" {
+		t.Skip("set CLIP4CLIP_BENCH=1 to run the benchmark page")
+	}
+	chromium(t)
+	var models []string
+	if s := os.Getenv("CLIP4CLIP_BENCH_MODELS"); s != "" {
+		models = strings.Split(s, ",")
+	} else {
+		for _, dt := range []quant.DType{quant.Int8, quant.F16} {
+			models = append(models, randomViTB32(t, dt))
+		}
+	}
+	frames := 24
+	if s := os.Getenv("CLIP4CLIP_BENCH_FRAMES"); s != "" {
+		fmt.Sscan(s, &frames)
+	}
+	dir := siteWithDefault(t, models[0])
+	for i, m := range models {
+		name := fmt.Sprintf("bench%d.c4c", i)
+		if err := os.Link(m, filepath.Join(dir, "models", name)); err != nil {
+			if b, err := os.ReadFile(m); err != nil || os.WriteFile(filepath.Join(dir, "models", name), b, 0o644) != nil {
+				t.Fatalf("putting %s in the site: %v", m, err)
+			}
+		}
+	}
+	base, _ := startServer(t, dir)
+	for i, m := range models {
+		benchPage(t, base, fmt.Sprintf("models/bench%d.c4c", i), filepath.Base(m), frames)
+	}
+}
+
+type benchResult struct {
+	Done       bool
+	Error      string
+	ModelBytes int64
+	Frame      string
+	Info       struct{ SIMD string }
+	Runs       []struct {
+		Workers    int
+		Frames     int
+		WallMs     float64
+		FPS        float64
+		MsPerFrame float64
+	}
+	Query struct {
+		Tokens              int
+		Ms, EmbedMs, RankMs float64
+	}
+	Memory []float64
+}
+
+func benchPage(t *testing.T, base, url, name string, frames int) {
+	bctx, cancel := browser(t)
+	defer cancel()
+	ctx, cancelT := context.WithTimeout(bctx, 20*time.Minute)
+	defer cancelT()
+	if err := chromedp.Do(ctx, chromedp.Navigate(fmt.Sprintf("%sbench.html?model=%s&workers=1,2&frames=%d", base, url, frames))); err != nil {
+		t.Fatal(err)
+	}
+	browserPID := 0
+	if p := chromedp.FromContext(ctx).Browser.Process(); p != nil {
+		browserPID = p.Pid
+	}
+	var peakRenderer, peakAll int64
+	for {
+		r, a := chromiumRSS(browserPID)
+		peakRenderer, peakAll = max(peakRenderer, r), max(peakAll, a)
+		if eval[bool](t, ctx, `window.__bench !== undefined && window.__bench.done`) {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the benchmark page did not finish in 20 minutes")
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	res := eval[benchResult](t, ctx, `window.__bench`)
+	if res.Error != "" {
+		t.Fatalf("%s: %s", name, res.Error)
+	}
+	t.Logf("%s (%.1f MB, %s kernels), %s frames:", name, float64(res.ModelBytes)/1e6, res.Info.SIMD, res.Frame)
+	for _, r := range res.Runs {
+		t.Logf("  %d worker(s): %.2f frames/s (%d frames in %.0f ms), %.1f ms per frame in a worker", r.Workers, r.FPS, r.Frames, r.WallMs, r.MsPerFrame)
+	}
+	t.Logf("  query of %d tokens (start and end included): %.1f ms from text to ranked scores (embed %.1f ms, rank %.2f ms)", res.Query.Tokens, res.Query.Ms, res.Query.EmbedMs, res.Query.RankMs)
+	mem := make([]string, len(res.Memory))
+	for i, b := range res.Memory {
+		mem[i] = fmt.Sprintf("%.0f MB", b/1e6)
+	}
+	t.Logf("  wasm memory per worker: %s; peak PSS: renderer %.0f MB, all Chromium %.0f MB", strings.Join(mem, ", "), float64(peakRenderer)/1e6, float64(peakAll)/1e6)
+}
+
+// randomViTB32 writes (once per machine, in the temp directory) a
+// random-weight CLIP ViT-B/32 model file in dtype with CLIP's vocabulary
+// from the fixtures, or skips without them.
+func randomViTB32(t *testing.T, dt quant.DType) string {
+	path := filepath.Join(os.TempDir(), "clip4clip-bench", "vitb32-random-"+dt.String()+".c4c")
+	if _, err := os.Stat(path); err == nil {
+		return path
+	}
+	vocab := filepath.Join(fixtures, "bpe_simple_vocab_16e6.txt.gz")
+	f, err := os.Open(vocab)
+	if err != nil {
+		t.Skipf("no CLIP vocabulary for the random ViT-B/32 (%v); ../shared/fixtures is missing, or give CLIP4CLIP_BENCH_MODELS", err)
+	}
+	defer f.Close()
+	m, err := model.Random(model.ViTB32(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Tokenizer, err = bpe.FromCLIPMerges(f); err != nil {
+		t.Fatal(err)
+	}
+	m.Meta = map[string]string{"source": "random ViT-B/32 (benchmark)"}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tmp := path + ".tmp"
+	if err := m.SaveFile(tmp, dt, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}

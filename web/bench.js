@@ -1,0 +1,141 @@
+// bench.js drives bench.html: it starts engine workers (worker.js, one
+// engine each, as the app's pool does), loads the model into each, and
+// times image embedding with 1..N workers at once, a query from text to
+// ranked scores, and the memory of each worker's WebAssembly instance.
+// Results go to the page and to window.__bench ({done, error, ...}).
+
+const params = new URLSearchParams(location.search);
+const modelURL = params.get('model') || 'models/default.c4c';
+const workerCounts = (params.get('workers') || '1,2').split(',').map(Number).filter((n) => n > 0);
+const framesPerRun = Number(params.get('frames') || 16);
+const [frameW, frameH] = (params.get('size') || '224').split('x').map(Number).concat([0]).map((v, i, a) => v || a[0]);
+const query = params.get('query') || 'a man riding a red bicycle down the busy street';
+
+const out = document.getElementById('out');
+const bench = (window.__bench = { done: false, model: modelURL, frame: `${frameW}x${frameH}`, runs: [] });
+const log = (line) => {
+  out.textContent = (out.textContent === 'running…' ? '' : out.textContent) + line + '\n';
+};
+
+// call runs op in worker w and resolves with its result (or rejects).
+let nextID = 1;
+function call(w, op, args, transfer = []) {
+  const id = nextID++;
+  return new Promise((resolve, reject) => {
+    w.pending.set(id, { resolve, reject });
+    w.worker.postMessage({ id, op, args }, transfer);
+  });
+}
+
+function startWorker() {
+  const w = { worker: new Worker('worker.js', { type: 'module' }), pending: new Map() };
+  w.worker.onmessage = (e) => {
+    const { id, result, error } = e.data;
+    const p = w.pending.get(id);
+    if (!p) return;
+    w.pending.delete(id);
+    if (error !== undefined) p.reject(new Error(error));
+    else p.resolve(result);
+  };
+  w.worker.onerror = (e) => {
+    for (const p of w.pending.values()) p.reject(new Error(e.message || 'worker failed'));
+    w.pending.clear();
+  };
+  return w;
+}
+
+// frame is a deterministic colourful RGBA image (the content does not
+// change the cost).
+function frame(k) {
+  const px = new Uint8ClampedArray(frameW * frameH * 4);
+  for (let y = 0; y < frameH; y++) {
+    for (let x = 0; x < frameW; x++) {
+      const i = 4 * (y * frameW + x);
+      px[i] = (x * 7 + k * 31) & 255;
+      px[i + 1] = (y * 5 + k * 17) & 255;
+      px[i + 2] = ((x ^ y) + k) & 255;
+      px[i + 3] = 255;
+    }
+  }
+  return px;
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
+};
+
+async function run() {
+  const t0 = performance.now();
+  const blob = await (await fetch(modelURL)).blob();
+  bench.modelBytes = blob.size;
+  log(`model ${modelURL}: ${(blob.size / 1e6).toFixed(1)} MB, fetched in ${(performance.now() - t0).toFixed(0)} ms`);
+  const maxWorkers = Math.max(...workerCounts);
+  const workers = [];
+  for (let i = 0; i < maxWorkers; i++) {
+    const w = startWorker();
+    const t = performance.now();
+    const { info } = await call(w, 'loadModel', { blob });
+    w.loadMs = performance.now() - t;
+    workers.push(w);
+    if (i === 0) {
+      bench.info = { simd: info.simd, embedDim: info.embedDim ?? info.embed_dim, resolution: info.resolution };
+      log(`engine: ${info.simd} kernels; worker 0 loaded the model in ${w.loadMs.toFixed(0)} ms`);
+    }
+  }
+  const frames = Array.from({ length: framesPerRun + maxWorkers }, (_, k) => frame(k));
+  // Warm up every worker once (first-call allocations, JIT tiers).
+  await Promise.all(workers.map((w, i) => call(w, 'embedFrame', { rgba: frames[i].slice().buffer, width: frameW, height: frameH })));
+
+  log('\nworkers  frames  wall ms  frames/s  ms per frame in a worker (median)');
+  for (const n of workerCounts) {
+    const perCall = [];
+    let k = 0;
+    const start = performance.now();
+    await Promise.all(workers.slice(0, n).map(async (w) => {
+      for (;;) {
+        const mine = k++;
+        if (mine >= framesPerRun) return;
+        const rgba = frames[mine].slice();
+        const t = performance.now();
+        await call(w, 'embedFrame', { rgba: rgba.buffer, width: frameW, height: frameH }, [rgba.buffer]);
+        perCall.push(performance.now() - t);
+      }
+    }));
+    const wall = performance.now() - start;
+    const r = { workers: n, frames: framesPerRun, wallMs: wall, fps: (1000 * framesPerRun) / wall, msPerFrame: median(perCall) };
+    bench.runs.push(r);
+    log(`${String(n).padStart(7)}  ${String(framesPerRun).padStart(6)}  ${wall.toFixed(0).padStart(7)}  ${r.fps.toFixed(2).padStart(8)}  ${r.msPerFrame.toFixed(1)}`);
+  }
+
+  // A query against two 60-frame videos, as the app's query worker does it:
+  // embed the text, then rank every video and its moments.
+  const q = workers[0];
+  const dim = bench.info.embedDim;
+  for (let v = 0; v < 2; v++) {
+    const feats = new Float32Array(60 * dim).map((_, i) => Math.sin(i * 0.37 + v));
+    await call(q, 'addVideo', { key: `v${v}`, features: feats, frames: 60 });
+  }
+  const times = [], embed = [], rank = [];
+  let tokens = 0;
+  for (let i = 0; i < 7; i++) {
+    const t = performance.now();
+    const r = await call(q, 'search', { text: query, moments: 3 });
+    times.push(performance.now() - t);
+    embed.push(r.timing.embedMs);
+    rank.push(r.timing.rankMs);
+    tokens = r.query.tokens;
+  }
+  bench.query = { text: query, tokens, ms: median(times.slice(2)), embedMs: median(embed.slice(2)), rankMs: median(rank.slice(2)) };
+  log(`\nquery "${query}" (${tokens} tokens with start and end): ${bench.query.ms.toFixed(1)} ms from text to ranked scores (embed ${bench.query.embedMs.toFixed(1)}, rank ${bench.query.rankMs.toFixed(2)}; median of 5 after 2 warm-ups)`);
+
+  bench.memory = [];
+  for (const w of workers) bench.memory.push((await call(w, 'memory')).wasmBytes);
+  log(`wasm memory per worker: ${bench.memory.map((b) => (b / 1e6).toFixed(0) + ' MB').join(', ')}`);
+  for (const w of workers) w.worker.terminate();
+}
+
+run().then(
+  () => { bench.done = true; },
+  (err) => { bench.error = String(err && err.message ? err.message : err); bench.done = true; log(`error: ${bench.error}`); },
+);
