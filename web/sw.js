@@ -6,7 +6,7 @@
 // videos" works offline.
 'use strict';
 
-const SHELL = 'clip4clip-shell-v2';
+const SHELL = 'clip4clip-shell-v3';
 const FILES = [
   './',
   'index.html',
@@ -18,6 +18,8 @@ const FILES = [
   'lib/models.js',
   'lib/pool.js',
   'lib/sampler.js',
+  'lib/site.js',
+  'widget/clip-search-worker.js',
   'worker.js',
   'wasm_exec.js',
   'clip4clip.wasm',
