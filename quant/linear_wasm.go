@@ -7,7 +7,8 @@ import (
 	"unsafe"
 )
 
-// Under js/wasm, Linear runs WebAssembly SIMD kernels. Go's wasm backend
+// Under js/wasm, Linear and MatMulT run WebAssembly SIMD kernels (and
+// the element-wise ops, elementwise_wasm.go). Go's wasm backend
 // emits no SIMD, so the kernels are a second, hand-written module
 // (quant/simd: gen.mjs generates the text, kernels_*.wasm are committed)
 // that imports this instance's memory and works on the slices in place:
@@ -30,6 +31,9 @@ func simdLinearF16(w, x, dst, bias unsafe.Pointer, n, in, out, lo, hi int32, scr
 //go:wasmimport clip4clip_simd linear_i8
 func simdLinearI8(w, scales unsafe.Pointer, nb, block int32, x, dst, bias unsafe.Pointer, n, in, out, lo, hi int32, scratch unsafe.Pointer) int32
 
+//go:wasmimport clip4clip_simd matmul_t
+func simdMatMulT(a unsafe.Pointer, lda int32, b unsafe.Pointer, ldb int32, dst unsafe.Pointer, ldd int32, m, n, k int32) int32
+
 // simdVariant returns the host's kernels: 0 none (Go's), 1 SIMD128, 2 relaxed SIMD.
 //
 //go:wasmimport clip4clip_simd variant
@@ -40,7 +44,13 @@ func simdVariant() int32
 //go:wasmimport clip4clip_simd use
 func simdUse(v int32) int32
 
-func init() { linearKernel = linearSIMD }
+func init() {
+	linearKernel = linearSIMD
+	matMulTKernel = func(dst []float32, ldd int, a []float32, lda int, b []float32, ldb int, m, n, k int) bool {
+		return simdMatMulT(unsafe.Pointer(&a[0]), int32(lda), unsafe.Pointer(&b[0]), int32(ldb),
+			unsafe.Pointer(&dst[0]), int32(ldd), int32(m), int32(n), int32(k)) != 0
+	}
+}
 
 // linearSIMD is linearRows through the SIMD kernels. The int8 kernels
 // quantise x per row (see quant/simd/gen.mjs), so their results differ

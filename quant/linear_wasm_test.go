@@ -290,3 +290,16 @@ func BenchmarkSIMDLinear(b *testing.B) {
 		}
 	}
 }
+
+// TestSIMDMatMulT runs TestMatMulT's strided ragged shapes under every
+// variant (go: the host's none), after checking that the kernel does not
+// decline.
+func TestSIMDMatMulT(t *testing.T) {
+	eachKernel(t, func(t *testing.T) {
+		if simdVariant() != 0 {
+			a, b, dst := make([]float32, 3*7), make([]float32, 2*7), make([]float32, 3*2)
+			require.True(t, matMulTKernel(dst, 2, a, 7, b, 7, 3, 2, 5), "matmul_t declined")
+		}
+		testMatMulT(t, "")
+	})
+}

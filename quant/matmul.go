@@ -28,8 +28,8 @@ func MatMulT(dst []float32, ldd int, a []float32, lda int, b []float32, ldb int,
 	matMulTGo(dst, ldd, a, lda, b, ldb, m, n, k)
 }
 
-// matMulTKernel, when a platform file sets it (kernels_amd64.go), computes
-// MatMulT with SIMD and reports whether it did.
+// matMulTKernel, when a platform file sets it (kernels_amd64.go,
+// linear_wasm.go), computes MatMulT with SIMD and reports whether it did.
 var matMulTKernel func(dst []float32, ldd int, a []float32, lda int, b []float32, ldb int, m, n, k int) bool
 
 // matMulTGo is the portable MatMulT, the loop of linearRows.

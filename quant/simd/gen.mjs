@@ -125,13 +125,16 @@ ${indent(body, 4)})`;
 
 // The f32 driver walks 4 rows of W at a time, x MR rows at a time.
 // f16 widens the 4 rows into scratch first and runs the same loop on it.
-function driverF32(MR, f16) {
+// kind "matmul" is quant.MatMulT, the f32 loop over strided views:
+// matmul_t(a, lda, b, ldb, dst, ldd, m, n, k) is dst(m, n) = a(m, k) b(n, k)^T
+// with row strides in floats (linear_f32 with x = a, W = b, no bias).
+function driverF32(MR, kind) {
+  const f16 = kind === "f16";
   const call = (R) =>
     `(call $mk_f32_${R} ${add(L("x"), mul(L("i"), L("xs")))} ${L("xs")} ${L("pw")} ${L("ws")} ${L("in")} ${add(
       L("pd"),
       mul(L("i"), L("ds")),
     )} ${L("ds")} ${L("pb")} ${L("nc")})`;
-  const name = f16 ? "linear_f16" : "linear_f32";
   const widen = f16
     ? [
         `;; widen the nc rows of f16 weights into scratch, in f32`,
@@ -143,14 +146,24 @@ function driverF32(MR, f16) {
         set("pw", L("scratch")),
       ]
     : [set("pw", add(L("w"), mul(L("j"), L("ws"))))];
-  return `
-  (func (export "${name}") (param $w i32) (param $x i32) (param $dst i32) (param $bias i32)
+  const head =
+    kind === "matmul"
+      ? `
+  (func (export "matmul_t") (param $x i32) (param $lda i32) (param $w i32) (param $ldb i32) (param $dst i32) (param $ldd i32)
+      (param $n i32) (param $hi i32) (param $in i32) (result i32)
+    ${locals("i32", ["i", "j", "c", "nc", "pw", "pb", "pd", "xs", "ws", "ds", "bias", "lo"])}
+    ${set("xs", `(i32.shl ${L("lda")} (i32.const 2))`)}
+    ${set("ws", `(i32.shl ${L("ldb")} (i32.const 2))`)}
+    ${set("ds", `(i32.shl ${L("ldd")} (i32.const 2))`)}`
+      : `
+  (func (export "${f16 ? "linear_f16" : "linear_f32"}") (param $w i32) (param $x i32) (param $dst i32) (param $bias i32)
       (param $n i32) (param $in i32) (param $out i32) (param $lo i32) (param $hi i32)${f16 ? " (param $scratch i32)" : ""} (result i32)
     ${locals("i32", ["i", "j", "c", "nc", "pw", "pb", "pd", "xs", "ws", "ds", "hs"])}
     ${set("xs", `(i32.shl ${L("in")} (i32.const 2))`)}
     ${set("ws", L("xs"))}
     ${set("hs", `(i32.shl ${L("in")} (i32.const 1))`)}
-    ${set("ds", `(i32.shl ${L("out")} (i32.const 2))`)}
+    ${set("ds", `(i32.shl ${L("out")} (i32.const 2))`)}`;
+  return `${head}
     (if (i32.or (i32.ge_s ${L("lo")} ${L("hi")}) (i32.or (i32.le_s ${L("n")} (i32.const 0)) (i32.le_s ${L("in")} (i32.const 0))))
       (then (return (i32.const 0))))
     ${set("j", L("lo"))}
@@ -748,6 +761,7 @@ export function generate({ relaxed, mrF32 = defaults.mrF32, mrI8 = defaults.mrI8
 ;;   linear_i8(w, scales, nb, block, x, dst, bias, n, in, out, lo, hi, scratch)
 ;;       scratch: 2*n*ceil16(in) + 8*n + 32*nb + 16 bytes
 ;; dst(n, out)[:, lo:hi] = x(n, in) @ W(out, in)[lo:hi]^T + bias; bias 0 = none.
+;;   matmul_t(a, lda, b, ldb, dst, ldd, m, n, k)   dst(m, n) = a(m, k) b(n, k)^T, strides in floats
 ;; Element-wise (in f32, e^x as quant's expSlice):
 ;;   exp(p, n), quick_gelu(p, n), softmax(p, n), add(dst, src, n),
 ;;   layer_norm(dst, x, n, d, w, b, eps)
@@ -757,9 +771,10 @@ export function generate({ relaxed, mrF32 = defaults.mrF32, mrI8 = defaults.mrI8
 ${helpers}
 ${mkF32(mrF32, unroll, relaxed)}
 ${mrF32 === 1 ? "" : mkF32(1, unroll, relaxed)}
-${driverF32(mrF32, false)}
+${driverF32(mrF32, "f32")}
+${driverF32(mrF32, "matmul")}
 ${widenF16()}
-${driverF32(mrF32, true)}
+${driverF32(mrF32, "f16")}
 ${quantX(relaxed)}
 ${mkI8(mrI8, unroll, relaxed)}
 ${mrI8 === 1 ? "" : mkI8(1, unroll, relaxed)}

@@ -142,6 +142,8 @@ export async function loadKernels(go, options = {}) {
         current === "none" ? 0 : k().linear_f16(w, x, dst, bias, n, inn, out, lo, hi, scratch),
       linear_i8: (w, scales, nb, block, x, dst, bias, n, inn, out, lo, hi, scratch) =>
         current === "none" ? 0 : k().linear_i8(w, scales, nb, block, x, dst, bias, n, inn, out, lo, hi, scratch),
+      matmul_t: (a, lda, b, ldb, dst, ldd, m, n, kk) =>
+        current === "none" ? 0 : k().matmul_t(a, lda, b, ldb, dst, ldd, m, n, kk),
       exp: (p, n) => (current === "none" ? 0 : k().exp(p, n)),
       quick_gelu: (p, n) => (current === "none" ? 0 : k().quick_gelu(p, n)),
       softmax: (p, n) => (current === "none" ? 0 : k().softmax(p, n)),

@@ -8,6 +8,7 @@
 ;;   linear_i8(w, scales, nb, block, x, dst, bias, n, in, out, lo, hi, scratch)
 ;;       scratch: 2*n*ceil16(in) + 8*n + 32*nb + 16 bytes
 ;; dst(n, out)[:, lo:hi] = x(n, in) @ W(out, in)[lo:hi]^T + bias; bias 0 = none.
+;;   matmul_t(a, lda, b, ldb, dst, ldd, m, n, k)   dst(m, n) = a(m, k) b(n, k)^T, strides in floats
 ;; Element-wise (in f32, e^x as quant's expSlice):
 ;;   exp(p, n), quick_gelu(p, n), softmax(p, n), add(dst, src, n),
 ;;   layer_norm(dst, x, n, d, w, b, eps)
@@ -208,6 +209,37 @@
     (local.set $ws (local.get $xs))
     (local.set $hs (i32.shl (local.get $in) (i32.const 1)))
     (local.set $ds (i32.shl (local.get $out) (i32.const 2)))
+    (if (i32.or (i32.ge_s (local.get $lo) (local.get $hi)) (i32.or (i32.le_s (local.get $n) (i32.const 0)) (i32.le_s (local.get $in) (i32.const 0))))
+      (then (return (i32.const 0))))
+    (local.set $j (local.get $lo))
+    (loop $j
+      (local.set $nc (call $min (i32.const 4) (i32.sub (local.get $hi) (local.get $j))))
+      (local.set $pw (i32.add (local.get $w) (i32.mul (local.get $j) (local.get $ws))))
+      (local.set $pb (select (i32.add (local.get $bias) (i32.shl (local.get $j) (i32.const 2))) (i32.const 0) (local.get $bias)))
+      (local.set $pd (i32.add (local.get $dst) (i32.shl (local.get $j) (i32.const 2))))
+      (local.set $i (i32.const 0))
+      (block $done
+        (loop $rows
+          (br_if $done (i32.gt_s (i32.add (local.get $i) (i32.const 2)) (local.get $n)))
+          (call $mk_f32_2 (i32.add (local.get $x) (i32.mul (local.get $i) (local.get $xs))) (local.get $xs) (local.get $pw) (local.get $ws) (local.get $in) (i32.add (local.get $pd) (i32.mul (local.get $i) (local.get $ds))) (local.get $ds) (local.get $pb) (local.get $nc))
+          (local.set $i (i32.add (local.get $i) (i32.const 2)))
+          (br $rows)))
+      (block $done1
+        (loop $rows1
+          (br_if $done1 (i32.ge_s (local.get $i) (local.get $n)))
+          (call $mk_f32_1 (i32.add (local.get $x) (i32.mul (local.get $i) (local.get $xs))) (local.get $xs) (local.get $pw) (local.get $ws) (local.get $in) (i32.add (local.get $pd) (i32.mul (local.get $i) (local.get $ds))) (local.get $ds) (local.get $pb) (local.get $nc))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $rows1)))
+      (local.set $j (i32.add (local.get $j) (i32.const 4)))
+      (br_if $j (i32.lt_s (local.get $j) (local.get $hi))))
+    (i32.const 1))
+
+  (func (export "matmul_t") (param $x i32) (param $lda i32) (param $w i32) (param $ldb i32) (param $dst i32) (param $ldd i32)
+      (param $n i32) (param $hi i32) (param $in i32) (result i32)
+    (local $i i32) (local $j i32) (local $c i32) (local $nc i32) (local $pw i32) (local $pb i32) (local $pd i32) (local $xs i32) (local $ws i32) (local $ds i32) (local $bias i32) (local $lo i32)
+    (local.set $xs (i32.shl (local.get $lda) (i32.const 2)))
+    (local.set $ws (i32.shl (local.get $ldb) (i32.const 2)))
+    (local.set $ds (i32.shl (local.get $ldd) (i32.const 2)))
     (if (i32.or (i32.ge_s (local.get $lo) (local.get $hi)) (i32.or (i32.le_s (local.get $n) (i32.const 0)) (i32.le_s (local.get $in) (i32.const 0))))
       (then (return (i32.const 0))))
     (local.set $j (local.get $lo))
