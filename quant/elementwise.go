@@ -6,11 +6,12 @@ import (
 )
 
 // The element-wise steps of a transformer block, in float32: QuickGELU,
-// Softmax, LayerNorm and Add (and Exp, under the first two). Each has a plain reference (the *Ref
-// functions, float64 where PyTorch's fp32 result is best approached that
-// way) that the tests compare it to, a portable float32 Go version, and
-// where a platform file sets the hook (elementwise_wasm.go: the SIMD
-// module's kernels) a faster one.
+// Softmax, LayerNorm and Add (and Exp, under the first two). Each has a
+// plain reference (the *Ref functions, float64 where PyTorch's fp32 result
+// is best approached that way) that the tests compare it to, a portable
+// float32 Go version, and where a platform file sets the hook a faster one:
+// elementwise_wasm.go (the SIMD module's kernels, all five),
+// elementwise_amd64.go (AVX2 assembly for exp, QuickGELU and Softmax's exp).
 
 // Platform kernels of the element-wise ops, set by a platform file's init;
 // each reports whether it ran (false: no SIMD in the host, too short to pay
@@ -71,7 +72,10 @@ func Softmax(x []float32) {
 	softmaxGo(x)
 }
 
-func softmaxGo(x []float32) {
+func softmaxGo(x []float32) { softmaxWith(x, expSlice) }
+
+// softmaxWith is Softmax with exp as e^x in place.
+func softmaxWith(x []float32, exp func([]float32)) {
 	m := float32(math.Inf(-1))
 	for _, v := range x {
 		m = max(m, v)
@@ -79,7 +83,7 @@ func softmaxGo(x []float32) {
 	for i := range x {
 		x[i] -= m
 	}
-	expSlice(x)
+	exp(x)
 	var s0, s1 float32 // two chains: half the add latency
 	i := 0
 	for ; i+2 <= len(x); i += 2 {

@@ -177,6 +177,7 @@ func setPath(p kernelPath) {
 	if path != pathGo {
 		platformKernel, matMulTKernel = amd64Kernel, matMulTAsm
 	}
+	setElementwise(path)
 }
 
 // Column blocks of k (elements) that one kernel call covers, so that a

@@ -2004,6 +2004,233 @@ si_done:
 	VZEROUPPER
 	RET
 
+	DATA exphi<>+0(SB)/4, $0x42b20000
+	DATA exphi<>+4(SB)/4, $0x42b20000
+	DATA exphi<>+8(SB)/4, $0x42b20000
+	DATA exphi<>+12(SB)/4, $0x42b20000
+	DATA exphi<>+16(SB)/4, $0x42b20000
+	DATA exphi<>+20(SB)/4, $0x42b20000
+	DATA exphi<>+24(SB)/4, $0x42b20000
+	DATA exphi<>+28(SB)/4, $0x42b20000
+	GLOBL exphi<>(SB), RODATA|NOPTR, $32
+	DATA explo<>+0(SB)/4, $0xc2d00000
+	DATA explo<>+4(SB)/4, $0xc2d00000
+	DATA explo<>+8(SB)/4, $0xc2d00000
+	DATA explo<>+12(SB)/4, $0xc2d00000
+	DATA explo<>+16(SB)/4, $0xc2d00000
+	DATA explo<>+20(SB)/4, $0xc2d00000
+	DATA explo<>+24(SB)/4, $0xc2d00000
+	DATA explo<>+28(SB)/4, $0xc2d00000
+	GLOBL explo<>(SB), RODATA|NOPTR, $32
+	DATA log2e<>+0(SB)/4, $0x3fb8aa3b
+	DATA log2e<>+4(SB)/4, $0x3fb8aa3b
+	DATA log2e<>+8(SB)/4, $0x3fb8aa3b
+	DATA log2e<>+12(SB)/4, $0x3fb8aa3b
+	DATA log2e<>+16(SB)/4, $0x3fb8aa3b
+	DATA log2e<>+20(SB)/4, $0x3fb8aa3b
+	DATA log2e<>+24(SB)/4, $0x3fb8aa3b
+	DATA log2e<>+28(SB)/4, $0x3fb8aa3b
+	GLOBL log2e<>(SB), RODATA|NOPTR, $32
+	DATA round<>+0(SB)/4, $0x4b400000
+	DATA round<>+4(SB)/4, $0x4b400000
+	DATA round<>+8(SB)/4, $0x4b400000
+	DATA round<>+12(SB)/4, $0x4b400000
+	DATA round<>+16(SB)/4, $0x4b400000
+	DATA round<>+20(SB)/4, $0x4b400000
+	DATA round<>+24(SB)/4, $0x4b400000
+	DATA round<>+28(SB)/4, $0x4b400000
+	GLOBL round<>(SB), RODATA|NOPTR, $32
+	DATA ln2hi<>+0(SB)/4, $0x3f318000
+	DATA ln2hi<>+4(SB)/4, $0x3f318000
+	DATA ln2hi<>+8(SB)/4, $0x3f318000
+	DATA ln2hi<>+12(SB)/4, $0x3f318000
+	DATA ln2hi<>+16(SB)/4, $0x3f318000
+	DATA ln2hi<>+20(SB)/4, $0x3f318000
+	DATA ln2hi<>+24(SB)/4, $0x3f318000
+	DATA ln2hi<>+28(SB)/4, $0x3f318000
+	GLOBL ln2hi<>(SB), RODATA|NOPTR, $32
+	DATA ln2lo<>+0(SB)/4, $0xb95e8083
+	DATA ln2lo<>+4(SB)/4, $0xb95e8083
+	DATA ln2lo<>+8(SB)/4, $0xb95e8083
+	DATA ln2lo<>+12(SB)/4, $0xb95e8083
+	DATA ln2lo<>+16(SB)/4, $0xb95e8083
+	DATA ln2lo<>+20(SB)/4, $0xb95e8083
+	DATA ln2lo<>+24(SB)/4, $0xb95e8083
+	DATA ln2lo<>+28(SB)/4, $0xb95e8083
+	GLOBL ln2lo<>(SB), RODATA|NOPTR, $32
+	DATA expp0<>+0(SB)/4, $0x39506967
+	DATA expp0<>+4(SB)/4, $0x39506967
+	DATA expp0<>+8(SB)/4, $0x39506967
+	DATA expp0<>+12(SB)/4, $0x39506967
+	DATA expp0<>+16(SB)/4, $0x39506967
+	DATA expp0<>+20(SB)/4, $0x39506967
+	DATA expp0<>+24(SB)/4, $0x39506967
+	DATA expp0<>+28(SB)/4, $0x39506967
+	GLOBL expp0<>(SB), RODATA|NOPTR, $32
+	DATA expp1<>+0(SB)/4, $0x3ab743ce
+	DATA expp1<>+4(SB)/4, $0x3ab743ce
+	DATA expp1<>+8(SB)/4, $0x3ab743ce
+	DATA expp1<>+12(SB)/4, $0x3ab743ce
+	DATA expp1<>+16(SB)/4, $0x3ab743ce
+	DATA expp1<>+20(SB)/4, $0x3ab743ce
+	DATA expp1<>+24(SB)/4, $0x3ab743ce
+	DATA expp1<>+28(SB)/4, $0x3ab743ce
+	GLOBL expp1<>(SB), RODATA|NOPTR, $32
+	DATA expp2<>+0(SB)/4, $0x3c088908
+	DATA expp2<>+4(SB)/4, $0x3c088908
+	DATA expp2<>+8(SB)/4, $0x3c088908
+	DATA expp2<>+12(SB)/4, $0x3c088908
+	DATA expp2<>+16(SB)/4, $0x3c088908
+	DATA expp2<>+20(SB)/4, $0x3c088908
+	DATA expp2<>+24(SB)/4, $0x3c088908
+	DATA expp2<>+28(SB)/4, $0x3c088908
+	GLOBL expp2<>(SB), RODATA|NOPTR, $32
+	DATA expp3<>+0(SB)/4, $0x3d2aa9c1
+	DATA expp3<>+4(SB)/4, $0x3d2aa9c1
+	DATA expp3<>+8(SB)/4, $0x3d2aa9c1
+	DATA expp3<>+12(SB)/4, $0x3d2aa9c1
+	DATA expp3<>+16(SB)/4, $0x3d2aa9c1
+	DATA expp3<>+20(SB)/4, $0x3d2aa9c1
+	DATA expp3<>+24(SB)/4, $0x3d2aa9c1
+	DATA expp3<>+28(SB)/4, $0x3d2aa9c1
+	GLOBL expp3<>(SB), RODATA|NOPTR, $32
+	DATA expp4<>+0(SB)/4, $0x3e2aaaaa
+	DATA expp4<>+4(SB)/4, $0x3e2aaaaa
+	DATA expp4<>+8(SB)/4, $0x3e2aaaaa
+	DATA expp4<>+12(SB)/4, $0x3e2aaaaa
+	DATA expp4<>+16(SB)/4, $0x3e2aaaaa
+	DATA expp4<>+20(SB)/4, $0x3e2aaaaa
+	DATA expp4<>+24(SB)/4, $0x3e2aaaaa
+	DATA expp4<>+28(SB)/4, $0x3e2aaaaa
+	GLOBL expp4<>(SB), RODATA|NOPTR, $32
+	DATA expp5<>+0(SB)/4, $0x3f000000
+	DATA expp5<>+4(SB)/4, $0x3f000000
+	DATA expp5<>+8(SB)/4, $0x3f000000
+	DATA expp5<>+12(SB)/4, $0x3f000000
+	DATA expp5<>+16(SB)/4, $0x3f000000
+	DATA expp5<>+20(SB)/4, $0x3f000000
+	DATA expp5<>+24(SB)/4, $0x3f000000
+	DATA expp5<>+28(SB)/4, $0x3f000000
+	GLOBL expp5<>(SB), RODATA|NOPTR, $32
+	DATA one<>+0(SB)/4, $0x3f800000
+	DATA one<>+4(SB)/4, $0x3f800000
+	DATA one<>+8(SB)/4, $0x3f800000
+	DATA one<>+12(SB)/4, $0x3f800000
+	DATA one<>+16(SB)/4, $0x3f800000
+	DATA one<>+20(SB)/4, $0x3f800000
+	DATA one<>+24(SB)/4, $0x3f800000
+	DATA one<>+28(SB)/4, $0x3f800000
+	GLOBL one<>(SB), RODATA|NOPTR, $32
+	DATA gelu<>+0(SB)/4, $0xbfd9db23
+	DATA gelu<>+4(SB)/4, $0xbfd9db23
+	DATA gelu<>+8(SB)/4, $0xbfd9db23
+	DATA gelu<>+12(SB)/4, $0xbfd9db23
+	DATA gelu<>+16(SB)/4, $0xbfd9db23
+	DATA gelu<>+20(SB)/4, $0xbfd9db23
+	DATA gelu<>+24(SB)/4, $0xbfd9db23
+	DATA gelu<>+28(SB)/4, $0xbfd9db23
+	GLOBL gelu<>(SB), RODATA|NOPTR, $32
+	DATA bias127<>+0(SB)/4, $0x0000007f
+	DATA bias127<>+4(SB)/4, $0x0000007f
+	DATA bias127<>+8(SB)/4, $0x0000007f
+	DATA bias127<>+12(SB)/4, $0x0000007f
+	DATA bias127<>+16(SB)/4, $0x0000007f
+	DATA bias127<>+20(SB)/4, $0x0000007f
+	DATA bias127<>+24(SB)/4, $0x0000007f
+	DATA bias127<>+28(SB)/4, $0x0000007f
+	GLOBL bias127<>(SB), RODATA|NOPTR, $32
+
+// func expAVX2(x *float32, n int): the first n&^7 elements
+TEXT ·expAVX2(SB), NOSPLIT, $0-16
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	SHRQ $3, CX
+	JZ exp_done
+	VMOVUPS exphi<>(SB), Y14
+	VMOVUPS explo<>(SB), Y15
+exp_loop:
+	VMOVUPS (SI), Y0
+	VMINPS Y0, Y14, Y0
+	VMAXPS Y0, Y15, Y0
+	VMOVUPS round<>(SB), Y1
+	VFMADD231PS log2e<>(SB), Y0, Y1
+	VPSUBD round<>(SB), Y1, Y4
+	VSUBPS round<>(SB), Y1, Y1
+	VMOVAPS Y0, Y2
+	VFNMADD231PS ln2hi<>(SB), Y1, Y2
+	VFNMADD231PS ln2lo<>(SB), Y1, Y2
+	VMOVUPS expp0<>(SB), Y3
+	VFMADD213PS expp1<>(SB), Y2, Y3
+	VFMADD213PS expp2<>(SB), Y2, Y3
+	VFMADD213PS expp3<>(SB), Y2, Y3
+	VFMADD213PS expp4<>(SB), Y2, Y3
+	VFMADD213PS expp5<>(SB), Y2, Y3
+	VMULPS Y2, Y2, Y5
+	VFMADD213PS Y2, Y5, Y3
+	VADDPS one<>(SB), Y3, Y3
+	VPSRAD $1, Y4, Y5
+	VPSUBD Y5, Y4, Y4
+	VPADDD bias127<>(SB), Y5, Y5
+	VPSLLD $23, Y5, Y5
+	VPADDD bias127<>(SB), Y4, Y4
+	VPSLLD $23, Y4, Y4
+	VMULPS Y5, Y3, Y3
+	VMULPS Y4, Y3, Y3
+	VMOVUPS Y3, (SI)
+	ADDQ $32, SI
+	DECQ CX
+	JNZ exp_loop
+exp_done:
+	VZEROUPPER
+	RET
+
+// func quickGELUAVX2(x *float32, n int): the first n&^7 elements
+TEXT ·quickGELUAVX2(SB), NOSPLIT, $0-16
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	SHRQ $3, CX
+	JZ quickGELU_done
+	VMOVUPS exphi<>(SB), Y14
+	VMOVUPS explo<>(SB), Y15
+quickGELU_loop:
+	VMOVUPS (SI), Y6
+	VMULPS gelu<>(SB), Y6, Y0
+	VMINPS Y0, Y14, Y0
+	VMAXPS Y0, Y15, Y0
+	VMOVUPS round<>(SB), Y1
+	VFMADD231PS log2e<>(SB), Y0, Y1
+	VPSUBD round<>(SB), Y1, Y4
+	VSUBPS round<>(SB), Y1, Y1
+	VMOVAPS Y0, Y2
+	VFNMADD231PS ln2hi<>(SB), Y1, Y2
+	VFNMADD231PS ln2lo<>(SB), Y1, Y2
+	VMOVUPS expp0<>(SB), Y3
+	VFMADD213PS expp1<>(SB), Y2, Y3
+	VFMADD213PS expp2<>(SB), Y2, Y3
+	VFMADD213PS expp3<>(SB), Y2, Y3
+	VFMADD213PS expp4<>(SB), Y2, Y3
+	VFMADD213PS expp5<>(SB), Y2, Y3
+	VMULPS Y2, Y2, Y5
+	VFMADD213PS Y2, Y5, Y3
+	VADDPS one<>(SB), Y3, Y3
+	VPSRAD $1, Y4, Y5
+	VPSUBD Y5, Y4, Y4
+	VPADDD bias127<>(SB), Y5, Y5
+	VPSLLD $23, Y5, Y5
+	VPADDD bias127<>(SB), Y4, Y4
+	VPSLLD $23, Y4, Y4
+	VMULPS Y5, Y3, Y3
+	VMULPS Y4, Y3, Y3
+	VADDPS one<>(SB), Y3, Y3
+	VDIVPS Y3, Y6, Y3
+	VMOVUPS Y3, (SI)
+	ADDQ $32, SI
+	DECQ CX
+	JNZ quickGELU_loop
+quickGELU_done:
+	VZEROUPPER
+	RET
+
 // func cpuid(leaf, sub uint32) (eax, ebx, ecx, edx uint32)
 TEXT ·cpuid(SB), NOSPLIT, $0-24
 	MOVL leaf+0(FP), AX

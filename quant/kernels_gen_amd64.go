@@ -15,6 +15,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"os"
 	"strings"
 )
@@ -44,6 +45,7 @@ func main() {
 	g.avxvnni()
 	g.quantAVX2()
 	g.sumI8()
+	g.expAVX2()
 	g.cpuid()
 	if err := os.WriteFile("kernels_amd64.s", g.b.Bytes(), 0o644); err != nil {
 		panic(err)
@@ -923,4 +925,93 @@ func (g *gen) cpuid() {
 	g.i("XGETBV")
 	g.i("MOVL AX, eax+0(FP)")
 	g.i("RET")
+}
+
+// expAVX2 writes expAVX2 and quickGELUAVX2 (AVX2 + FMA, 8 lanes): quant's
+// expSlice (elementwise.go) step by step, the constants as 32-byte vectors
+// so that the FMAs take them from memory. The clamp keeps the constant in
+// the first operand of VMINPS/VMAXPS, which return the second (x) when
+// either is NaN.
+func (g *gen) expAVX2() {
+	consts := []struct {
+		name string
+		bits uint32
+	}{
+		{"exphi", math.Float32bits(89)},
+		{"explo", math.Float32bits(-104)},
+		{"log2e", math.Float32bits(1.44269504088896341)},
+		{"round", math.Float32bits(0x1.8p23)},
+		{"ln2hi", math.Float32bits(0.693359375)},
+		{"ln2lo", math.Float32bits(-2.12194440e-4)},
+		{"expp0", math.Float32bits(1.9875691500e-4)},
+		{"expp1", math.Float32bits(1.3981999507e-3)},
+		{"expp2", math.Float32bits(8.3334519073e-3)},
+		{"expp3", math.Float32bits(4.1665795894e-2)},
+		{"expp4", math.Float32bits(1.6666665459e-1)},
+		{"expp5", math.Float32bits(5.0000001201e-1)},
+		{"one", math.Float32bits(1)},
+		{"gelu", math.Float32bits(-1.702)},
+		{"bias127", 127},
+	}
+	for _, c := range consts {
+		for l := 0; l < 8; l++ {
+			g.i("DATA %s<>+%d(SB)/4, $0x%08x", c.name, 4*l, c.bits)
+		}
+		g.i("GLOBL %s<>(SB), RODATA|NOPTR, $32", c.name)
+	}
+	// exp: Y3 = e^Y0; Y1, Y2, Y4, Y5 scratch; Y14, Y15 the clamp bounds.
+	exp := func() {
+		g.i("VMINPS Y0, Y14, Y0")
+		g.i("VMAXPS Y0, Y15, Y0")
+		g.i("VMOVUPS round<>(SB), Y1")
+		g.i("VFMADD231PS log2e<>(SB), Y0, Y1") // t = x*log2e + round
+		g.i("VPSUBD round<>(SB), Y1, Y4")      // n, as an integer
+		g.i("VSUBPS round<>(SB), Y1, Y1")      // t
+		g.i("VMOVAPS Y0, Y2")
+		g.i("VFNMADD231PS ln2hi<>(SB), Y1, Y2") // r = x - t*ln2Hi
+		g.i("VFNMADD231PS ln2lo<>(SB), Y1, Y2") // r -= t*ln2Lo
+		g.i("VMOVUPS expp0<>(SB), Y3")
+		for k := 1; k <= 5; k++ {
+			g.i("VFMADD213PS expp%d<>(SB), Y2, Y3", k)
+		}
+		g.i("VMULPS Y2, Y2, Y5")
+		g.i("VFMADD213PS Y2, Y5, Y3") // p r^2 + r
+		g.i("VADDPS one<>(SB), Y3, Y3")
+		g.i("VPSRAD $1, Y4, Y5")
+		g.i("VPSUBD Y5, Y4, Y4")
+		g.i("VPADDD bias127<>(SB), Y5, Y5")
+		g.i("VPSLLD $23, Y5, Y5")
+		g.i("VPADDD bias127<>(SB), Y4, Y4")
+		g.i("VPSLLD $23, Y4, Y4")
+		g.i("VMULPS Y5, Y3, Y3")
+		g.i("VMULPS Y4, Y3, Y3")
+	}
+	for _, k := range []string{"exp", "quickGELU"} {
+		fmt.Fprintf(&g.b, "\n// func %sAVX2(x *float32, n int): the first n&^7 elements\nTEXT ·%sAVX2(SB), NOSPLIT, $0-16\n", k, k)
+		g.i("MOVQ x+0(FP), SI")
+		g.i("MOVQ n+8(FP), CX")
+		g.i("SHRQ $3, CX")
+		g.i("JZ %s_done", k)
+		g.i("VMOVUPS exphi<>(SB), Y14")
+		g.i("VMOVUPS explo<>(SB), Y15")
+		g.label(k + "_loop")
+		if k == "exp" {
+			g.i("VMOVUPS (SI), Y0")
+			exp()
+		} else {
+			g.i("VMOVUPS (SI), Y6")
+			g.i("VMULPS gelu<>(SB), Y6, Y0")
+			exp()
+			g.i("VADDPS one<>(SB), Y3, Y3")
+			g.i("VDIVPS Y3, Y6, Y3")
+		}
+		g.i("VMOVUPS Y3, (SI)")
+		g.i("ADDQ $32, SI")
+		g.i("DECQ CX")
+		g.i("JNZ %s_loop", k)
+		g.label(k + "_done")
+		g.i("VZEROUPPER")
+		g.i("RET")
+	}
+	g.b.WriteString("\n")
 }
