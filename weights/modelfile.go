@@ -212,31 +212,41 @@ func readModel(data []byte, file string) (*ModelFile, error) {
 	}
 	start := alignUp(int64(16 + hlen))
 	for _, e := range table {
-		dt, err := ParseDType(e.DType)
-		if err != nil {
-			return nil, &FormatError{file, fmt.Sprintf("tensor %q has unknown dtype %q (a newer format?)", e.Name, e.DType)}
-		}
 		if _, dup := f.Tensors.Tensors[e.Name]; dup || e.Name == "" {
 			return nil, &FormatError{file, fmt.Sprintf("tensor name %q is empty or repeated", e.Name)}
 		}
-		n := int64(1)
-		for _, d := range e.Shape {
-			if d < 0 || (d > 0 && n > (1<<40)/int64(d)) {
-				return nil, &FormatError{file, fmt.Sprintf("tensor %q has invalid shape %v", e.Name, e.Shape)}
-			}
-			n *= int64(d)
-		}
-		if e.Size != n*int64(dt.Size()) {
-			return nil, &FormatError{file, fmt.Sprintf("tensor %q: %d bytes for shape %v of %v (want %d)", e.Name, e.Size, e.Shape, dt, n*int64(dt.Size()))}
-		}
-		if e.Offset < 0 || e.Offset%Align != 0 || start+e.Offset+e.Size > int64(len(data)) {
-			return nil, &FormatError{file, fmt.Sprintf("tensor %q lies at bytes %d..%d, outside the %d-byte file (truncated?)", e.Name, start+e.Offset, start+e.Offset+e.Size, len(data))}
-		}
-		if dt == I8 && e.Block <= 0 {
-			return nil, &FormatError{file, fmt.Sprintf("int8 tensor %q has no block size", e.Name)}
+		dt, err := e.check(start, int64(len(data)), file)
+		if err != nil {
+			return nil, err
 		}
 		b := data[start+e.Offset : start+e.Offset+e.Size : start+e.Offset+e.Size]
 		f.Tensors.Add(&Tensor{Name: e.Name, DType: dt, Shape: e.Shape, Data: b, Block: e.Block})
 	}
 	return f, nil
+}
+
+// check validates one entry of the tensor table of a file of fileSize
+// bytes whose data section begins at start, and returns its dtype.
+func (e tableEntry) check(start, fileSize int64, file string) (DType, error) {
+	dt, err := ParseDType(e.DType)
+	if err != nil {
+		return 0, &FormatError{file, fmt.Sprintf("tensor %q has unknown dtype %q (a newer format?)", e.Name, e.DType)}
+	}
+	n := int64(1)
+	for _, d := range e.Shape {
+		if d < 0 || (d > 0 && n > (1<<40)/int64(d)) {
+			return 0, &FormatError{file, fmt.Sprintf("tensor %q has invalid shape %v", e.Name, e.Shape)}
+		}
+		n *= int64(d)
+	}
+	if e.Size != n*int64(dt.Size()) {
+		return 0, &FormatError{file, fmt.Sprintf("tensor %q: %d bytes for shape %v of %v (want %d)", e.Name, e.Size, e.Shape, dt, n*int64(dt.Size()))}
+	}
+	if e.Offset < 0 || e.Offset%Align != 0 || start+e.Offset+e.Size > fileSize {
+		return 0, &FormatError{file, fmt.Sprintf("tensor %q lies at bytes %d..%d, outside the %d-byte file (truncated?)", e.Name, start+e.Offset, start+e.Offset+e.Size, fileSize)}
+	}
+	if dt == I8 && e.Block <= 0 {
+		return 0, &FormatError{file, fmt.Sprintf("int8 tensor %q has no block size", e.Name)}
+	}
+	return dt, nil
 }
