@@ -121,12 +121,16 @@ func (p *params) scalar(name string) float32 {
 // mat returns a (rows, cols) weight matrix in its stored dtype: f32 and f16
 // alias the file's bytes, i8 comes with its "<name>.scales" tensor.
 func (p *params) mat(name string, rows, cols int) *quant.Matrix {
-	m := &quant.Matrix{Rows: rows, Cols: cols, DType: quant.F32, F32: make([]float32, rows*cols)}
+	// The zero matrix that stands in for a missing or unreadable tensor is
+	// made only then: the token embedding's would be 100 MB of float32 for
+	// ViT-B, garbage as soon as the file's int8 or f16 view replaces it.
+	m := &quant.Matrix{Rows: rows, Cols: cols, DType: quant.F32}
 	holder := new(*quant.Matrix)
 	*holder = m
 	p.list = append(p.list, param{name: name, shape: []int{rows, cols}, mat: holder})
 	t := p.get(name, []int{rows, cols})
 	if t == nil {
+		m.F32 = make([]float32, rows*cols)
 		return m
 	}
 	var err error
