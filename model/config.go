@@ -40,6 +40,11 @@ type Config struct {
 	// Head still describe the full model the file was cut from (an index
 	// checks the head); their weights are absent (see CLIP.TextOnly).
 	TextOnly bool `json:"text_only,omitempty"`
+
+	// Part is the share of the model a LoadPart built ("" for the whole
+	// model): FramePart holds the vision tower only, QueryPart the rest.
+	// The other fields still describe the full model. Files never set it.
+	Part Part `json:"part,omitempty"`
 }
 
 // HeadConfig describes the CLIP4Clip similarity head a model carries.
@@ -90,6 +95,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("model: text width %d with %d heads", t.Width, t.Heads)
 	case t.Context < 2 || t.VocabSize < 3:
 		return fmt.Errorf("model: text context %d, vocabulary %d", t.Context, t.VocabSize)
+	case c.Part != WholeModel:
+		return fmt.Errorf("model: config part %q: a part is what LoadPart builds from a whole model file, not a model of its own", c.Part)
 	}
 	return nil
 }
@@ -101,3 +108,22 @@ const (
 	SeqTransf   = "seqTransf"
 	TightTransf = "tightTransf"
 )
+
+// Part is a share of a model that LoadPart builds from a model file, for a
+// browser worker that needs only one side of the model.
+type Part string
+
+// The parts LoadPart builds.
+const (
+	WholeModel Part = ""       // every weight
+	QueryPart  Part = "text"   // the query worker's: text tower, text_projection, logit_scale, the tokenizer and a loose head's weights (it pools and scores)
+	FramePart  Part = "vision" // a frame worker's: the vision tower and visual.proj (it embeds frames)
+)
+
+// HasVision reports whether the model can embed frames: it holds the
+// vision tower (neither a text-only file nor a QueryPart).
+func (c Config) HasVision() bool { return !c.TextOnly && c.Part != QueryPart }
+
+// HasText reports whether the model can embed text, pool frame features
+// and score: everything but a FramePart.
+func (c Config) HasText() bool { return c.Part != FramePart }
