@@ -79,7 +79,9 @@ type benchResult struct {
 		Tokens              int
 		Ms, EmbedMs, RankMs float64
 	}
-	Memory []float64
+	Memory        []float64 // wasm memory of each worker, the query worker first
+	GoHeap        []float64 // Go's heap in use in each
+	MemoryWorkers []string  // their names
 }
 
 func benchPage(t *testing.T, base, url, name string, frames int) {
@@ -117,7 +119,10 @@ func benchPage(t *testing.T, base, url, name string, frames int) {
 	t.Logf("  query of %d tokens (start and end included): %.1f ms from text to ranked scores (embed %.1f ms, rank %.2f ms)", res.Query.Tokens, res.Query.Ms, res.Query.EmbedMs, res.Query.RankMs)
 	mem := make([]string, len(res.Memory))
 	for i, b := range res.Memory {
-		mem[i] = fmt.Sprintf("%.0f MB", b/1e6)
+		mem[i] = fmt.Sprintf("%s %.0f MB", res.MemoryWorkers[i], b/1e6)
+		if i < len(res.GoHeap) {
+			mem[i] += fmt.Sprintf(" (Go heap in use %.0f MB)", res.GoHeap[i]/1e6)
+		}
 	}
 	t.Logf("  wasm memory per worker: %s; peak PSS: renderer %.0f MB, all Chromium %.0f MB", strings.Join(mem, ", "), float64(peakRenderer)/1e6, float64(peakAll)/1e6)
 }

@@ -7,7 +7,7 @@
 // synchronously.
 //
 // Every function returns its result or an error object
-// {error: message, kind: "format" | "index" | "site" | "mismatch" | "empty" | "argument" | "state" | "panic" | "error"};
+// {error: message, kind: "format" | "index" | "site" | "mismatch" | "empty" | "argument" | "state" | "part" | "panic" | "error"};
 // nothing panics across the boundary. Arrays cross with js.CopyBytesToGo
 // and js.CopyBytesToJS; features come back as Float32Array.
 package main
@@ -16,10 +16,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
+	"runtime/debug"
 	"unsafe"
 
 	"syscall/js"
 
+	clipmodel "clip4clip/model"
 	"clip4clip/siteindex"
 	"clip4clip/wasm/engine"
 	"clip4clip/weights"
@@ -38,7 +41,23 @@ var (
 // eng is this worker's engine, nil until loadModel succeeds.
 var eng *engine.Engine
 
+// loader is the load in progress between modelBegin and modelEnd, or nil.
+var loader *engine.Loader
+
+// scratch receives the bytes of model file pieces and video frames: one
+// buffer, grown to the largest, rather than a new one per call.
+var scratch []byte
+
+// gcPercent is the Go heap's growth over its live size before a
+// collection (GOGC). WebAssembly memory never shrinks, so the heap's peak
+// is what a worker costs for good: Go's default, 100, lets the garbage of
+// loading (and of each frame's preprocessing) grow the heap to twice the
+// weights. The live heap is mostly weights, which the collector does not
+// scan, so collecting more often is cheap.
+const gcPercent = 20
+
 func main() {
+	debug.SetGCPercent(gcPercent)
 	api := jsObject.New()
 	register(api)
 	js.Global().Set("clip4clip", api)
@@ -49,6 +68,11 @@ func main() {
 func register(api js.Value) {
 	for name, f := range map[string]func(a args) (any, error){
 		"loadModel":    loadModel,    // (Uint8Array model file) -> info
+		"headerSize":   headerSize,   // (Uint8Array first 16 bytes of a model file) -> bytes modelBegin needs
+		"modelBegin":   modelBegin,   // (Uint8Array header, file size, part "all"|"text"|"vision", hash) -> {reads: Float64Array [from, to, ...], bytes}
+		"modelWrite":   modelWrite,   // (Uint8Array piece, offset in the file) -> true
+		"modelEnd":     modelEnd,     // () -> {info, sha256}
+		"memStats":     memStats,     // () -> {heapAlloc, heapSys, sys, numGC} (Go's runtime.MemStats)
 		"info":         info,         // () -> info
 		"embedFrame":   embedFrame,   // (Uint8Array|Uint8ClampedArray rgba, width, height) -> Float32Array(embed)
 		"embedQuery":   embedQuery,   // (text) -> {feature, ids, tokens, truncated, context}
@@ -104,8 +128,10 @@ func errorKind(err error) string {
 		return "empty"
 	case errors.As(err, &ae):
 		return "argument"
-	case errors.Is(err, errNoModel), errors.Is(err, engine.ErrNoSite):
+	case errors.Is(err, errNoModel), errors.Is(err, errNoLoad), errors.Is(err, engine.ErrNoSite):
 		return "state"
+	case errors.Is(err, engine.ErrNoText), errors.Is(err, engine.ErrNoVision):
+		return "part"
 	}
 	return "error"
 }
@@ -137,7 +163,117 @@ func loadModel(a args) (any, error) {
 		return nil, err
 	}
 	eng = e
+	runtime.GC()
 	return info(a)
+}
+
+var errNoLoad = errors.New("no model load is in progress in this worker; call modelBegin first")
+
+// headerSize tells how many bytes at the start of a model file modelBegin
+// needs (engine.HeaderSize).
+func headerSize(a args) (any, error) {
+	b, err := a.bytes(0)
+	if err != nil {
+		return nil, err
+	}
+	return engine.HeaderSize(b)
+}
+
+// modelBegin starts loading part of a model file from its header
+// (engine.NewLoader); the worker then writes the file ranges it returns,
+// piece by piece (modelWrite), and ends with modelEnd. The engine loaded
+// before stays until modelEnd succeeds.
+func modelBegin(a args) (any, error) {
+	header, err := a.bytes(0)
+	if err != nil {
+		return nil, err
+	}
+	size, err := a.int(1)
+	if err != nil {
+		return nil, err
+	}
+	name, err := a.string(2)
+	if err != nil {
+		return nil, err
+	}
+	part, err := clipmodel.ParsePart(name)
+	if err != nil {
+		return nil, argError{a.name + ": " + err.Error()}
+	}
+	loader = nil
+	l, err := engine.NewLoader(header, int64(size), part, len(a.v) > 3 && a.v[3].Truthy())
+	if err != nil {
+		return nil, err
+	}
+	loader = l
+	reads := l.Reads()
+	flat := make([]float64, 0, 2*len(reads))
+	for _, r := range reads {
+		flat = append(flat, float64(r[0]), float64(r[1]))
+	}
+	o := jsObject.New()
+	o.Set("reads", float64Array(flat))
+	o.Set("bytes", float64(l.Bytes()))
+	return o, nil
+}
+
+// modelWrite passes one piece of the model file, at its offset, to the
+// load in progress.
+func modelWrite(a args) (any, error) {
+	if loader == nil {
+		return nil, errNoLoad
+	}
+	b, err := a.bytesInto(0, &scratch)
+	if err != nil {
+		return nil, err
+	}
+	off, err := a.int(1)
+	if err != nil {
+		return nil, err
+	}
+	if err := loader.Write(int64(off), b); err != nil {
+		loader = nil
+		return nil, err
+	}
+	return true, nil
+}
+
+// modelEnd builds the engine from the pieces written and returns {info,
+// sha256} (sha256: the file's hex SHA-256 when modelBegin hashed, else "").
+func modelEnd(a args) (any, error) {
+	if loader == nil {
+		return nil, errNoLoad
+	}
+	l := loader
+	loader = nil
+	e, sum, err := l.Engine()
+	if err != nil {
+		return nil, err
+	}
+	eng = e
+	scratch = nil
+	// What loading left (the header's JSON, the tokenizer's input, the
+	// pieces' buffer) goes now, before frames and queries need the space.
+	debug.FreeOSMemory()
+	in, err := info(a)
+	if err != nil {
+		return nil, err
+	}
+	o := jsObject.New()
+	o.Set("info", in)
+	o.Set("sha256", sum)
+	return o, nil
+}
+
+func memStats(args) (any, error) {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	o := jsObject.New()
+	o.Set("heapAlloc", float64(ms.HeapAlloc))
+	o.Set("heapSys", float64(ms.HeapSys))
+	o.Set("sys", float64(ms.Sys))
+	o.Set("numGC", ms.NumGC)
+	return o, nil
 }
 
 func info(args) (any, error) {
@@ -153,7 +289,7 @@ func embedFrame(a args) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	rgba, err := a.bytes(0)
+	rgba, err := a.bytesInto(0, &scratch) // a 720p frame is 3.7 MB: reuse one buffer
 	if err != nil {
 		return nil, err
 	}
@@ -477,6 +613,13 @@ func (a args) string(i int) (string, error) {
 
 // bytes copies a Uint8Array, Uint8ClampedArray or ArrayBuffer.
 func (a args) bytes(i int) ([]byte, error) {
+	var b []byte
+	return a.bytesInto(i, &b)
+}
+
+// bytesInto copies a Uint8Array, Uint8ClampedArray or ArrayBuffer into
+// *buf, growing it if it is too small, and returns the bytes.
+func (a args) bytesInto(i int, buf *[]byte) ([]byte, error) {
 	v, err := a.get(i, "bytes")
 	if err != nil {
 		return nil, err
@@ -488,7 +631,11 @@ func (a args) bytes(i int) ([]byte, error) {
 	default:
 		return nil, argError{fmt.Sprintf("%s: argument %d is not a Uint8Array, Uint8ClampedArray or ArrayBuffer", a.name, i+1)}
 	}
-	b := make([]byte, v.Length())
+	n := v.Length()
+	if cap(*buf) < n {
+		*buf = make([]byte, n)
+	}
+	b := (*buf)[:n]
 	js.CopyBytesToGo(b, v)
 	return b, nil
 }

@@ -234,7 +234,7 @@ function renderModel() {
   if (info.headNote) status.append(` Note: ${info.headNote}.`);
   const rows = [
     ['Source', meta.source || (meta.train_data ? `trained with ${meta.created_by || 'clip4clip train'} on ${meta.train_data}${/^synth/i.test(meta.train_data) ? ' (the synthetic shapes world)' : ''}` : 'not recorded')],
-    ['Weights', `${meta.dtype || 'unknown dtype'}, ${fmt.bytes(info.weightBytes)} in memory per worker`],
+    ['Weights', `${meta.dtype || 'unknown dtype'}: the text side's ${fmt.bytes(info.weightBytes)} in the query worker${pool.frameInfo ? `, the vision tower's ${fmt.bytes(pool.frameInfo.weightBytes)} in each frame worker` : ''}`],
     ['Architecture', `ViT ${info.config.vision.layers}×${info.config.vision.width}, patch ${info.config.vision.patch_size}, text ${info.config.text.layers}×${info.config.text.width}`],
     ['Embedding', `${info.embedDim} dimensions, images ${info.resolution}×${info.resolution}`],
     ['Similarity head', info.head === info.modelHead ? info.head : `${info.head} (the file carries ${info.modelHead})`],

@@ -1,8 +1,11 @@
-// bench.js drives bench.html: it starts engine workers (worker.js, one
-// engine each, as the app's pool does), loads the model into each, and
-// times image embedding with 1..N workers at once, a query from text to
-// ranked scores, and the memory of each worker's WebAssembly instance.
-// Results go to the page and to window.__bench ({done, error, ...}).
+// bench.js drives bench.html: it starts the app's engine workers
+// (lib/pool.js: a query worker with the model's text side and N frame
+// workers with its vision tower), and times image embedding with 1..N
+// frame workers at once, a query from text to ranked scores, and the
+// memory of each worker's WebAssembly instance. Results go to the page and
+// to window.__bench ({done, error, ...}).
+
+import { Pool } from './lib/pool.js';
 
 const params = new URLSearchParams(location.search);
 const modelURL = params.get('model') || 'models/default.c4c';
@@ -17,32 +20,8 @@ const log = (line) => {
   out.textContent = (out.textContent === 'running…' ? '' : out.textContent) + line + '\n';
 };
 
-// call runs op in worker w and resolves with its result (or rejects).
-let nextID = 1;
-function call(w, op, args, transfer = []) {
-  const id = nextID++;
-  return new Promise((resolve, reject) => {
-    w.pending.set(id, { resolve, reject });
-    w.worker.postMessage({ id, op, args }, transfer);
-  });
-}
-
-function startWorker() {
-  const w = { worker: new Worker('worker.js', { type: 'module' }), pending: new Map() };
-  w.worker.onmessage = (e) => {
-    const { id, result, error } = e.data;
-    const p = w.pending.get(id);
-    if (!p) return;
-    w.pending.delete(id);
-    if (error !== undefined) p.reject(new Error(error));
-    else p.resolve(result);
-  };
-  w.worker.onerror = (e) => {
-    for (const p of w.pending.values()) p.reject(new Error(e.message || 'worker failed'));
-    w.pending.clear();
-  };
-  return w;
-}
+// call runs op in worker w (an EngineWorker) and resolves with its result.
+const call = (w, op, args, transfer = []) => w.call(op, args, transfer);
 
 // frame is a deterministic colourful RGBA image (the content does not
 // change the cost).
@@ -71,18 +50,13 @@ async function run() {
   bench.modelBytes = blob.size;
   log(`model ${modelURL}: ${(blob.size / 1e6).toFixed(1)} MB, fetched in ${(performance.now() - t0).toFixed(0)} ms`);
   const maxWorkers = Math.max(...workerCounts);
-  const workers = [];
-  for (let i = 0; i < maxWorkers; i++) {
-    const w = startWorker();
-    const t = performance.now();
-    const { info } = await call(w, 'loadModel', { blob });
-    w.loadMs = performance.now() - t;
-    workers.push(w);
-    if (i === 0) {
-      bench.info = { simd: info.simd, embedDim: info.embedDim ?? info.embed_dim, resolution: info.resolution };
-      log(`engine: ${info.simd} kernels; worker 0 loaded the model in ${w.loadMs.toFixed(0)} ms`);
-    }
-  }
+  const pool = new Pool();
+  const t = performance.now();
+  const { info } = await pool.load(blob, maxWorkers);
+  bench.loadMs = performance.now() - t;
+  bench.info = { simd: info.simd, embedDim: info.embedDim, resolution: info.resolution };
+  log(`engine: ${info.simd} kernels; the query worker (${(info.weightBytes / 1e6).toFixed(0)} MB of weights) and ${maxWorkers} frame worker(s) (${(pool.frameInfo.weightBytes / 1e6).toFixed(0)} MB each) loaded the model in ${bench.loadMs.toFixed(0)} ms`);
+  const workers = pool.frames;
   const frames = Array.from({ length: framesPerRun + maxWorkers }, (_, k) => frame(k));
   // Warm up every worker once (first-call allocations, JIT tiers).
   await Promise.all(workers.map((w, i) => call(w, 'embedFrame', { rgba: frames[i].slice().buffer, width: frameW, height: frameH })));
@@ -110,7 +84,7 @@ async function run() {
 
   // A query against two 60-frame videos, as the app's query worker does it:
   // embed the text, then rank every video and its moments.
-  const q = workers[0];
+  const q = pool.query;
   const dim = bench.info.embedDim;
   for (let v = 0; v < 2; v++) {
     const feats = new Float32Array(60 * dim).map((_, i) => Math.sin(i * 0.37 + v));
@@ -130,9 +104,17 @@ async function run() {
   log(`\nquery "${query}" (${tokens} tokens with start and end): ${bench.query.ms.toFixed(1)} ms from text to ranked scores (embed ${bench.query.embedMs.toFixed(1)}, rank ${bench.query.rankMs.toFixed(2)}; median of 5 after 2 warm-ups)`);
 
   bench.memory = [];
-  for (const w of workers) bench.memory.push((await call(w, 'memory')).wasmBytes);
-  log(`wasm memory per worker: ${bench.memory.map((b) => (b / 1e6).toFixed(0) + ' MB').join(', ')}`);
-  for (const w of workers) w.worker.terminate();
+  bench.goHeap = [];
+  bench.memoryWorkers = [];
+  for (const w of [pool.query, ...workers]) {
+    const m = await call(w, 'memory');
+    bench.memory.push(m.wasmBytes);
+    bench.goHeap.push(m.go.heapAlloc);
+    bench.memoryWorkers.push(w.name);
+  }
+  const mb = (b) => `${(b / 1e6).toFixed(0)} MB`;
+  log(`wasm memory per worker: ${bench.memory.map((b, i) => `${bench.memoryWorkers[i]} ${mb(b)} (Go heap in use ${mb(bench.goHeap[i])})`).join(', ')}`);
+  pool.terminate();
 }
 
 run().then(

@@ -40,22 +40,38 @@ function transferables(value, set = new Set()) {
   return [...set];
 }
 
-async function hex(buffer) {
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', buffer));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+// PIECE is how much of the model file is read at a time: the worker never
+// holds the whole file, only the part of the model it needs, in Go's memory.
+const PIECE = 4 << 20;
+
+async function read(blob, from, to) {
+  return new Uint8Array(await blob.slice(from, to).arrayBuffer());
 }
 
 const ops = {
-  // loadModel reads a model Blob, optionally hashes it (the model's
-  // identity, which keys the index), and loads it into the engine.
-  async loadModel(api, { blob, hash }) {
-    let buffer = await blob.arrayBuffer();
-    const id = hash ? await hex(buffer) : null;
-    const info = api.loadModel(new Uint8Array(buffer));
-    buffer = null; // the engine has its own copy
-    if (info.error) return info;
+  // loadModel loads the part of a model Blob this worker needs: 'text'
+  // (the query worker: text tower and head), 'vision' (a frame worker) or
+  // 'all'. Go plans which byte ranges that takes from the file's header
+  // (modelBegin); they are read in pieces and copied into Go's buffer.
+  // With hash it reads every byte and returns the file's SHA-256 as id (the
+  // model's identity, which keys the index).
+  async loadModel(api, { blob, hash = false, part = 'all' }) {
+    const n = api.headerSize(await read(blob, 0, 16));
+    if (n.error) return n;
+    const plan = api.modelBegin(await read(blob, 0, Math.min(n, blob.size)), blob.size, part, !!hash);
+    if (plan.error) return plan;
+    const { reads } = plan;
+    for (let i = 0; i < reads.length; i += 2) {
+      for (let from = reads[i]; from < reads[i + 1]; from += PIECE) {
+        const done = api.modelWrite(await read(blob, from, Math.min(from + PIECE, reads[i + 1])), from);
+        if (done.error) return done;
+      }
+    }
+    const loaded = api.modelEnd();
+    if (loaded.error) return loaded;
+    const { info } = loaded;
     info.simd = self.clip4clipSIMD();
-    return { info, id };
+    return { info, id: hash ? loaded.sha256 : null };
   },
   embedFrame(api, { rgba, width, height }) {
     return api.embedFrame(new Uint8Array(rgba), width, height);
@@ -101,8 +117,8 @@ const ops = {
   decodeIndex(api, { bytes }) {
     return api.decodeIndex(new Uint8Array(bytes));
   },
-  memory() {
-    return { wasmBytes: self.clip4clipMemory ? self.clip4clipMemory.buffer.byteLength : null, simd: self.clip4clipSIMD() };
+  memory(api) {
+    return { wasmBytes: self.clip4clipMemory ? self.clip4clipMemory.buffer.byteLength : null, go: api.memStats(), simd: self.clip4clipSIMD() };
   },
 };
 

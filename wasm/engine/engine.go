@@ -25,6 +25,14 @@ import (
 // ErrEmptyQuery is returned for a query with nothing but white space.
 var ErrEmptyQuery = errors.New("engine: the query is empty; type a few words that describe a scene")
 
+// ErrNoText is returned by an engine of a model's FramePart (a frame
+// worker's: the vision tower only) for anything but frames.
+var ErrNoText = errors.New("engine: this engine holds only the vision tower (a frame worker's part of the model): it embeds frames, not text, and neither pools nor scores; load the text part or the whole model for that")
+
+// ErrNoVision is returned by an engine of a model's QueryPart (the query
+// worker's: text tower and head) for frames.
+var ErrNoVision = errors.New("engine: this engine holds only the query side (the query worker's part of the model: text tower and head): it cannot embed frames; load the vision part or the whole model for that")
+
 // DefaultWindow is the number of frames pooled into one moment (4 s at the
 // default 1 frame per second).
 const DefaultWindow = 4
@@ -55,6 +63,7 @@ type entry struct {
 
 // New loads a model file (model.Load) and prepares an encoder. A model
 // file without a tokenizer is refused: the app could not embed queries.
+// NewLoader loads part of a file, given in pieces.
 func New(data []byte) (*Engine, error) {
 	m, err := model.Load(data)
 	if err != nil {
@@ -63,13 +72,13 @@ func New(data []byte) (*Engine, error) {
 	return FromModel(m)
 }
 
-// FromModel wraps an already built model.
+// FromModel wraps an already built model (or part of one, model.LoadPart).
 func FromModel(m *model.CLIP) (*Engine, error) {
-	if m.Tokenizer == nil {
+	if m.Tokenizer == nil && m.Config.HasText() {
 		return nil, errors.New("engine: the model file stores no tokenizer, so queries cannot be embedded; convert it again with `clip4clip convert -vocab`")
 	}
 	res := m.Config.Vision.Resolution
-	if m.Config.TextOnly {
+	if !m.Config.HasVision() {
 		res = 0 // no frames to preprocess
 	}
 	e := &Engine{
@@ -97,6 +106,7 @@ func (e *Engine) Model() *model.CLIP { return e.m }
 type Info struct {
 	ID          string            `json:"id"`          // the model's identity (model.CLIP.ID), which site indexes record
 	TextOnly    bool              `json:"textOnly"`    // the file holds only the query side: no frames can be embedded
+	Part        model.Part        `json:"part"`        // the part of the model loaded: "" (whole), "text" (no frames) or "vision" (frames only)
 	EmbedDim    int               `json:"embedDim"`    // feature size
 	Resolution  int               `json:"resolution"`  // frame side the vision encoder takes
 	Context     int               `json:"context"`     // tokens a query is cut to, SOT and EOT included
@@ -112,7 +122,8 @@ type Info struct {
 	Config      model.Config      `json:"config"`      // the whole configuration
 }
 
-// Info describes the loaded model.
+// Info describes the loaded model. The ID of a part (model.LoadPart) is
+// "" unless its file records one.
 func (e *Engine) Info() Info {
 	c := e.m.Config
 	mh := c.Head.Type
@@ -126,6 +137,7 @@ func (e *Engine) Info() Info {
 	return Info{
 		ID:          e.m.ID(),
 		TextOnly:    c.TextOnly,
+		Part:        c.Part,
 		EmbedDim:    c.EmbedDim,
 		Resolution:  c.Vision.Resolution,
 		Context:     c.Text.Context,
@@ -153,6 +165,9 @@ func (e *Engine) EmbedFrame(dst []float32, rgba []byte, w, h int) error {
 	if e.m.Config.TextOnly {
 		return model.ErrTextOnly
 	}
+	if !e.m.Config.HasVision() {
+		return ErrNoVision
+	}
 	if w <= 0 || h <= 0 {
 		return fmt.Errorf("engine: frame of %dx%d pixels", w, h)
 	}
@@ -178,6 +193,9 @@ type Query struct {
 // EmbedQuery tokenizes text to the model's context (bpe.Tokenizer.Tokenize:
 // SOT, at most context-2 tokens, EOT) and encodes it.
 func (e *Engine) EmbedQuery(text string) (Query, error) {
+	if !e.m.Config.HasText() {
+		return Query{}, ErrNoText
+	}
 	if strings.TrimSpace(text) == "" {
 		return Query{}, ErrEmptyQuery
 	}
@@ -197,6 +215,9 @@ func (e *Engine) EmbedQuery(text string) (Query, error) {
 // head with a frame limit (seqTransf) sees at most that many frames, taken
 // evenly over the clip as CLIP4Clip's dataloader samples them.
 func (e *Engine) VideoFeature(dst, frames []float32, t int) error {
+	if !e.m.Config.HasText() {
+		return ErrNoText
+	}
 	d := e.m.Config.EmbedDim
 	if t <= 0 || len(frames) != t*d {
 		return fmt.Errorf("engine: %d values for %d frames of %d features", len(frames), t, d)
@@ -240,6 +261,9 @@ func Normalize(v []float32) []float32 {
 // features (n, embed) against one query feature (embed), the loose heads'
 // logits. Neither side needs to be normalised.
 func (e *Engine) Score(text, feats []float32, n int) ([]float32, error) {
+	if !e.m.Config.HasText() {
+		return nil, ErrNoText
+	}
 	d := e.m.Config.EmbedDim
 	if len(text) != d || len(feats) != n*d {
 		return nil, fmt.Errorf("engine: query of %d values and %d feature values for %d features of %d", len(text), len(feats), n, d)

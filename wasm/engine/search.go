@@ -37,6 +37,9 @@ func window(j, n, w int) (lo, hi int) {
 // window centred on it), and keeps them under key for Search, replacing
 // any earlier entry.
 func (e *Engine) AddVideo(key string, frames []float32, n int) error {
+	if !e.m.Config.HasText() {
+		return ErrNoText
+	}
 	d := e.m.Config.EmbedDim
 	if n <= 0 || len(frames) != n*d {
 		return fmt.Errorf("engine: video %q: %d values for %d frames of %d features", key, len(frames), n, d)
@@ -97,6 +100,9 @@ type Moment struct {
 // up to k moments that do not overlap (greedy non-maximum suppression).
 // Ties keep the order the videos were added in.
 func (e *Engine) Search(text []float32, k int) ([]Hit, error) {
+	if !e.m.Config.HasText() {
+		return nil, ErrNoText
+	}
 	d := e.m.Config.EmbedDim
 	if len(text) != d {
 		return nil, fmt.Errorf("engine: query feature of %d values, want %d", len(text), d)

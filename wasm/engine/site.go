@@ -17,6 +17,12 @@ var ErrNoSite = errors.New("engine: no site index is loaded; load one first")
 // text-only file carries the ID of the full model it was cut from). On
 // success it replaces the site SearchSite ranks.
 func (e *Engine) LoadSite(data []byte) (*siteindex.Index, error) {
+	if !e.m.Config.HasText() {
+		return nil, ErrNoText
+	}
+	if e.m.ID() == "" {
+		return nil, fmt.Errorf("engine: this engine holds part of the model (%s), whose identity is unknown, so a site index cannot be checked against it; load the whole model file", e.m.Config.Part)
+	}
 	x, err := siteindex.Read(data)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,8 @@
 // pool.js starts the engine workers: one query worker (text, ranking, the
 // index file) and a number of frame workers (image embedding), each with its
-// own engine instance loaded from the same model Blob.
+// own engine instance loaded from the same model Blob, and each with only
+// the part of the model it uses: the query worker the text tower and the
+// head ('text'), a frame worker the vision tower ('vision').
 
 /** EngineError is an error reported by the engine, with its kind. */
 export class EngineError extends Error {
@@ -65,14 +67,18 @@ const MiB = 1024 * 1024;
 /**
  * autoWorkers is how many frame workers to run: one per logical core
  * (navigator.hardwareConcurrency), at most 8, and no more than half the
- * device memory allows with one model copy per worker (the query worker
- * has one too).
+ * device memory allows with the vision tower in each (the query worker
+ * holds the rest of the model).
  */
 export function autoWorkers(modelBytes) {
   const cores = navigator.hardwareConcurrency || 2;
   const memory = (navigator.deviceMemory || 4) * 1024 * MiB; // Chrome caps the hint at 8 GiB
-  const perWorker = 1.5 * modelBytes + 96 * MiB; // the Go heap's copy, activations, the transient read
-  const byMemory = Math.floor((memory / 2 - perWorker) / perWorker);
+  // A frame worker holds the vision tower, 57% of a ViT-B/32 file, the
+  // query worker the rest; activations, Go's heap and the frames in
+  // flight add about 64 MiB to each.
+  const perWorker = 0.6 * modelBytes + 64 * MiB;
+  const query = 0.4 * modelBytes + 64 * MiB;
+  const byMemory = Math.floor((memory / 2 - query) / perWorker);
   return Math.max(1, Math.min(cores, 8, byMemory));
 }
 
@@ -82,6 +88,8 @@ export class Pool {
     this.query = null;
     this.frames = [];
     this.blob = null;
+    this.framePart = 'vision';
+    this.frameInfo = null; // a frame worker's info (its weightBytes are the vision tower's)
   }
 
   /**
@@ -94,7 +102,7 @@ export class Pool {
     const query = new EngineWorker('query');
     let loaded;
     try {
-      loaded = await query.call('loadModel', { blob, hash: true });
+      loaded = await query.call('loadModel', { blob, hash: true, part: 'text' });
     } catch (err) {
       query.terminate();
       throw err;
@@ -102,6 +110,9 @@ export class Pool {
     this.terminate();
     this.query = query;
     this.blob = blob;
+    // A text-only file has no vision part: its frame workers hold it all
+    // (and refuse frames, as the engine says).
+    this.framePart = loaded.info.textOnly ? 'all' : 'vision';
     await this.resize(frames);
     return loaded; // {info, id}
   }
@@ -112,7 +123,10 @@ export class Pool {
     const started = [];
     while (this.frames.length < n) {
       const w = new EngineWorker(`frames-${this.frames.length + 1}`);
-      w.ready = w.call('loadModel', { blob: this.blob, hash: false });
+      w.ready = w.call('loadModel', { blob: this.blob, part: this.framePart }).then((r) => {
+        this.frameInfo = r.info;
+        return r;
+      });
       this.frames.push(w);
       started.push(w.ready);
     }
