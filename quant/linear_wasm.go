@@ -74,10 +74,11 @@ func linearSIMD(m *Matrix, dst, x []float32, n int, bias []float32, lo, hi int, 
 		return simdLinearF16(unsafe.Pointer(&m.F16[0]), px, pd, pb, int32(n), int32(in), int32(out), int32(lo), int32(hi), unsafe.Pointer(&(*sp)[0])) != 0
 	case Int8:
 		// x quantized (n rows of ceil16(in) int16 at most), its scales and
-		// zero points, and per block the scales and sums of 4 rows of W.
+		// zero points, per block the scales and sums of 4 rows of W, and
+		// 4 rows of W widened to int16 (SIMD128).
 		nb := (in + m.Block - 1) / m.Block
 		kp := (in + 15) &^ 15
-		sp := simdScratch.get((2*n*kp + 8*n + 32*nb + 64) / 4)
+		sp := simdScratch.get((2*n*kp + 8*n + 32*nb + 8*kp + 64) / 4)
 		defer simdScratch.put(sp)
 		return simdLinearI8(unsafe.Pointer(&m.I8[0]), unsafe.Pointer(&m.Scales[0]), int32(nb), int32(m.Block),
 			px, pd, pb, int32(n), int32(in), int32(out), int32(lo), int32(hi), unsafe.Pointer(&(*sp)[0])) != 0

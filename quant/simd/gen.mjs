@@ -250,7 +250,7 @@ function mkI8(R, U, relaxed) {
         `v${c}`,
         relaxed
           ? `(v128.load offset=${off} align=1 ${add(L(`w${c}`), L("k"))})`
-          : `(v128.load8x8_s offset=${off} align=1 ${add(L(`w${c}`), L("k"))})`,
+          : `(v128.load offset=${off * 2} align=2 ${add(L(`w${c}`), L("k2"))})`,
       ),
     ),
     range(R).map((r) => [
@@ -443,7 +443,7 @@ ${indent(tail, 4)})`;
 function driverI8(MR, relaxed) {
   const C = relaxed ? 16 : 8;
   const call = (R) =>
-    `(call $mk_i8_${R} ${add(L("xq"), mul(L("i"), L("xs")))} ${L("xs")} ${L("pw")} ${L("in")} ${L("in")} ${L("nb")} ${L("blk")} ${L("swv")} ${L("wsum")} ${add(
+    `(call $mk_i8_${R} ${add(L("xq"), mul(L("i"), L("xs")))} ${L("xs")} ${relaxed ? `${L("pw")} ${L("in")}` : `${L("wq")} (i32.shl ${L("kp")} (i32.const 1))`} ${L("in")} ${L("nb")} ${L("blk")} ${L("swv")} ${L("wsum")} ${add(
       L("sx"),
       `(i32.shl ${L("i")} (i32.const 2))`,
     )} ${add(L("zp"), `(i32.shl ${L("i")} (i32.const 2))`)} ${add(L("pd"), mul(L("i"), L("ds")))} ${L("ds")} ${L("pb")} ${L("nc")})`;
@@ -464,7 +464,7 @@ function driverI8(MR, relaxed) {
   (func (export "linear_i8") (param $w i32) (param $scales i32) (param $nb i32) (param $blk i32)
       (param $x i32) (param $dst i32) (param $bias i32)
       (param $n i32) (param $in i32) (param $out i32) (param $lo i32) (param $hi i32) (param $scratch i32) (result i32)
-    ${locals("i32", ["i", "j", "c", "b", "k", "kend", "nc", "pw", "pb", "pd", "ds", "kp", "xs", "xq", "sx", "zp", "swv", "wsum", "lim"])}
+    ${locals("i32", ["i", "j", "c", "b", "k", "kend", "nc", "pw", "pb", "pd", "ds", "kp", "xs", "xq", "sx", "zp", "swv", "wsum", "lim", "wq"])}
     (if (i32.or (i32.ge_s ${L("lo")} ${L("hi")}) (i32.or (i32.le_s ${L("n")} (i32.const 0)) (i32.le_s ${L("in")} (i32.const 0))))
       (then (return (i32.const 0))))
     ;; blocks shorter than the row must hold whole k steps
@@ -476,13 +476,14 @@ function driverI8(MR, relaxed) {
       (then (return (i32.const 0))))
     ${set("ds", `(i32.shl ${L("out")} (i32.const 2))`)}
     ${set("kp", `(i32.and (i32.add ${L("in")} (i32.const 15)) (i32.const -16))`)}
-    ;; scratch: xq (n rows of kp ${relaxed ? "bytes" : "i16"}), sx (n f32), zp (n i32), swv and wsum (nb x 16 bytes)
+    ;; scratch: xq (n rows of kp ${relaxed ? "bytes" : "i16"}), sx (n f32), zp (n i32), swv and wsum (nb x 16 bytes)${relaxed ? "" : ",\n    ;; wq (4 rows of W widened to kp i16)"}
     ${set("xq", `(i32.and (i32.add ${L("scratch")} (i32.const 15)) (i32.const -16))`)}
     ${set("xs", relaxed ? L("kp") : `(i32.shl ${L("kp")} (i32.const 1))`)}
     ${set("sx", add(L("xq"), mul(L("n"), L("xs"))))}
     ${set("zp", add(L("sx"), `(i32.shl ${L("n")} (i32.const 2))`))}
     ${set("swv", `(i32.and (i32.add ${add(L("zp"), `(i32.shl ${L("n")} (i32.const 2))`)} (i32.const 15)) (i32.const -16))`)}
     ${set("wsum", add(L("swv"), `(i32.shl ${L("nb")} (i32.const 4))`))}
+    ${set("wq", `(i32.and (i32.add ${add(L("wsum"), `(i32.shl ${L("nb")} (i32.const 4))`)} (i32.const 15)) (i32.const -16))`)}
     ;; i16 quantisation limit: blk * 127 * lim < 2^31 (one block's integer sum)
     ${set("lim", `(call $min (i32.const 32767) (i32.div_u (i32.const 2147483647) (i32.mul (i32.const 127) (call $min ${L("blk")} ${L("in")}))))`)}
     ${set("i", i32(0))}
@@ -517,6 +518,16 @@ ${indent(
       `(br_if $c (i32.lt_s ${L("c")} (i32.const 4)))`,
     ].flat().map((l) => "  " + l),
     `)`,
+    relaxed
+      ? []
+      : [
+          `;; widen the nc rows of W to i16 (zero-padded to kp) once for all rows of x`,
+          set("c", i32(0)),
+          `(loop $wc`,
+          `  (call $widen_i8 ${add(L("w"), mul(add(L("j"), L("c")), L("in")))} ${add(L("wq"), mul(L("c"), `(i32.shl ${L("kp")} (i32.const 1))`))} ${L("in")} ${L("kp")})`,
+          `  ${set("c", add(L("c"), i32(1)))}`,
+          `  (br_if $wc (i32.lt_s ${L("c")} ${L("nc")})))`,
+        ],
     set("pw", add(L("w"), mul(L("j"), L("in")))),
     set("pb", `(select ${add(L("bias"), `(i32.shl ${L("j")} (i32.const 2))`)} (i32.const 0) ${L("bias")})`),
     set("pd", add(L("dst"), `(i32.shl ${L("j")} (i32.const 2))`)),
@@ -686,6 +697,30 @@ ${indent(each(L("n"), "dst", (ld) => [set("y", `(f32x4.add ${ld("dst")} ${ld("sr
     (i32.const 1))`;
 }
 
+// widen_i8 writes n int8 values at src as i16 at dst, then zeros up to kp
+// (the SIMD128 int8 kernel's copy of 4 rows of W: widened once per block of
+// columns rather than once per pair of rows of x).
+const widenI8 = `
+  (func $widen_i8 (param $src i32) (param $dst i32) (param $n i32) (param $kp i32)
+    (local $k i32)
+    (block $d (loop $l
+      (br_if $d (i32.gt_s (i32.add (local.get $k) (i32.const 8)) (local.get $n)))
+      (v128.store align=2 (i32.add (local.get $dst) (i32.shl (local.get $k) (i32.const 1)))
+        (v128.load8x8_s align=1 (i32.add (local.get $src) (local.get $k))))
+      (local.set $k (i32.add (local.get $k) (i32.const 8)))
+      (br $l)))
+    (block $d (loop $l
+      (br_if $d (i32.ge_s (local.get $k) (local.get $n)))
+      (i32.store16 (i32.add (local.get $dst) (i32.shl (local.get $k) (i32.const 1)))
+        (i32.load8_s (i32.add (local.get $src) (local.get $k))))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br $l)))
+    (block $d (loop $l
+      (br_if $d (i32.ge_s (local.get $k) (local.get $kp)))
+      (i32.store16 (i32.add (local.get $dst) (i32.shl (local.get $k) (i32.const 1))) (i32.const 0))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br $l))))`;
+
 const helpers = `
   (func $min (param $a i32) (param $b i32) (result i32)
     (select (local.get $a) (local.get $b) (i32.lt_s (local.get $a) (local.get $b))))
@@ -759,7 +794,7 @@ export function generate({ relaxed, mrF32 = defaults.mrF32, mrI8 = defaults.mrI8
 ;;   linear_f32(w, x, dst, bias, n, in, out, lo, hi)
 ;;   linear_f16(w, x, dst, bias, n, in, out, lo, hi, scratch)   scratch: 4*in f32
 ;;   linear_i8(w, scales, nb, block, x, dst, bias, n, in, out, lo, hi, scratch)
-;;       scratch: 2*n*ceil16(in) + 8*n + 32*nb + 16 bytes
+;;       scratch: 2*n*ceil16(in) + 8*n + 32*nb + 8*ceil16(in) + 48 bytes
 ;; dst(n, out)[:, lo:hi] = x(n, in) @ W(out, in)[lo:hi]^T + bias; bias 0 = none.
 ;;   matmul_t(a, lda, b, ldb, dst, ldd, m, n, k)   dst(m, n) = a(m, k) b(n, k)^T, strides in floats
 ;; Element-wise (in f32, e^x as quant's expSlice):
@@ -778,6 +813,7 @@ ${driverF32(mrF32, "f16")}
 ${quantX(relaxed)}
 ${mkI8(mrI8, unroll, relaxed)}
 ${mrI8 === 1 ? "" : mkI8(1, unroll, relaxed)}
+${relaxed ? "" : widenI8}
 ${driverI8(mrI8, relaxed)}
 ${elementwise(relaxed)}
 )

@@ -6,7 +6,7 @@
 ;;   linear_f32(w, x, dst, bias, n, in, out, lo, hi)
 ;;   linear_f16(w, x, dst, bias, n, in, out, lo, hi, scratch)   scratch: 4*in f32
 ;;   linear_i8(w, scales, nb, block, x, dst, bias, n, in, out, lo, hi, scratch)
-;;       scratch: 2*n*ceil16(in) + 8*n + 32*nb + 16 bytes
+;;       scratch: 2*n*ceil16(in) + 8*n + 32*nb + 8*ceil16(in) + 48 bytes
 ;; dst(n, out)[:, lo:hi] = x(n, in) @ W(out, in)[lo:hi]^T + bias; bias 0 = none.
 ;;   matmul_t(a, lda, b, ldb, dst, ldd, m, n, k)   dst(m, n) = a(m, k) b(n, k)^T, strides in floats
 ;; Element-wise (in f32, e^x as quant's expSlice):
@@ -540,10 +540,11 @@
     (if (local.get $pb) (then (local.set $s (f32x4.add (local.get $s) (call $load_part (local.get $pb) (local.get $nc))))))
     (call $store_part (i32.add (local.get $pd) (i32.mul (local.get $ds) (i32.const 0))) (local.get $s) (local.get $nc)))
 
+
   (func (export "linear_i8") (param $w i32) (param $scales i32) (param $nb i32) (param $blk i32)
       (param $x i32) (param $dst i32) (param $bias i32)
       (param $n i32) (param $in i32) (param $out i32) (param $lo i32) (param $hi i32) (param $scratch i32) (result i32)
-    (local $i i32) (local $j i32) (local $c i32) (local $b i32) (local $k i32) (local $kend i32) (local $nc i32) (local $pw i32) (local $pb i32) (local $pd i32) (local $ds i32) (local $kp i32) (local $xs i32) (local $xq i32) (local $sx i32) (local $zp i32) (local $swv i32) (local $wsum i32) (local $lim i32)
+    (local $i i32) (local $j i32) (local $c i32) (local $b i32) (local $k i32) (local $kend i32) (local $nc i32) (local $pw i32) (local $pb i32) (local $pd i32) (local $ds i32) (local $kp i32) (local $xs i32) (local $xq i32) (local $sx i32) (local $zp i32) (local $swv i32) (local $wsum i32) (local $lim i32) (local $wq i32)
     (if (i32.or (i32.ge_s (local.get $lo) (local.get $hi)) (i32.or (i32.le_s (local.get $n) (i32.const 0)) (i32.le_s (local.get $in) (i32.const 0))))
       (then (return (i32.const 0))))
     ;; blocks shorter than the row must hold whole k steps
@@ -562,6 +563,7 @@
     (local.set $zp (i32.add (local.get $sx) (i32.shl (local.get $n) (i32.const 2))))
     (local.set $swv (i32.and (i32.add (i32.add (local.get $zp) (i32.shl (local.get $n) (i32.const 2))) (i32.const 15)) (i32.const -16)))
     (local.set $wsum (i32.add (local.get $swv) (i32.shl (local.get $nb) (i32.const 4))))
+    (local.set $wq (i32.and (i32.add (i32.add (local.get $wsum) (i32.shl (local.get $nb) (i32.const 4))) (i32.const 15)) (i32.const -16)))
     ;; i16 quantisation limit: blk * 127 * lim < 2^31 (one block's integer sum)
     (local.set $lim (call $min (i32.const 32767) (i32.div_u (i32.const 2147483647) (i32.mul (i32.const 127) (call $min (local.get $blk) (local.get $in))))))
     (local.set $i (i32.const 0))

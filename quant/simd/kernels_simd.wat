@@ -6,7 +6,7 @@
 ;;   linear_f32(w, x, dst, bias, n, in, out, lo, hi)
 ;;   linear_f16(w, x, dst, bias, n, in, out, lo, hi, scratch)   scratch: 4*in f32
 ;;   linear_i8(w, scales, nb, block, x, dst, bias, n, in, out, lo, hi, scratch)
-;;       scratch: 2*n*ceil16(in) + 8*n + 32*nb + 16 bytes
+;;       scratch: 2*n*ceil16(in) + 8*n + 32*nb + 8*ceil16(in) + 48 bytes
 ;; dst(n, out)[:, lo:hi] = x(n, in) @ W(out, in)[lo:hi]^T + bias; bias 0 = none.
 ;;   matmul_t(a, lda, b, ldb, dst, ldd, m, n, k)   dst(m, n) = a(m, k) b(n, k)^T, strides in floats
 ;; Element-wise (in f32, e^x as quant's expSlice):
@@ -410,10 +410,10 @@
       (block $main (loop $k
         (br_if $main (i32.gt_s (i32.add (local.get $k) (i32.const 8)) (local.get $kend)))
         (local.set $k2 (i32.shl (local.get $k) (i32.const 1)))
-        (local.set $v0 (v128.load8x8_s offset=0 align=1 (i32.add (local.get $w0) (local.get $k))))
-        (local.set $v1 (v128.load8x8_s offset=0 align=1 (i32.add (local.get $w1) (local.get $k))))
-        (local.set $v2 (v128.load8x8_s offset=0 align=1 (i32.add (local.get $w2) (local.get $k))))
-        (local.set $v3 (v128.load8x8_s offset=0 align=1 (i32.add (local.get $w3) (local.get $k))))
+        (local.set $v0 (v128.load offset=0 align=2 (i32.add (local.get $w0) (local.get $k2))))
+        (local.set $v1 (v128.load offset=0 align=2 (i32.add (local.get $w1) (local.get $k2))))
+        (local.set $v2 (v128.load offset=0 align=2 (i32.add (local.get $w2) (local.get $k2))))
+        (local.set $v3 (v128.load offset=0 align=2 (i32.add (local.get $w3) (local.get $k2))))
         (local.set $xv (v128.load offset=0 align=2 (i32.add (local.get $x0) (local.get $k2))))
         (local.set $a00 (i32x4.add (local.get $a00) (i32x4.dot_i16x8_s (local.get $xv) (local.get $v0))))
         (local.set $a01 (i32x4.add (local.get $a01) (i32x4.dot_i16x8_s (local.get $xv) (local.get $v1))))
@@ -429,10 +429,10 @@
       (block $rest (loop $r
         (br_if $rest (i32.ge_s (local.get $k) (local.get $kend)))
         (local.set $k2 (i32.shl (local.get $k) (i32.const 1)))
-        (local.set $v0 (v128.load8x8_s offset=0 align=1 (i32.add (local.get $w0) (local.get $k))))
-        (local.set $v1 (v128.load8x8_s offset=0 align=1 (i32.add (local.get $w1) (local.get $k))))
-        (local.set $v2 (v128.load8x8_s offset=0 align=1 (i32.add (local.get $w2) (local.get $k))))
-        (local.set $v3 (v128.load8x8_s offset=0 align=1 (i32.add (local.get $w3) (local.get $k))))
+        (local.set $v0 (v128.load offset=0 align=2 (i32.add (local.get $w0) (local.get $k2))))
+        (local.set $v1 (v128.load offset=0 align=2 (i32.add (local.get $w1) (local.get $k2))))
+        (local.set $v2 (v128.load offset=0 align=2 (i32.add (local.get $w2) (local.get $k2))))
+        (local.set $v3 (v128.load offset=0 align=2 (i32.add (local.get $w3) (local.get $k2))))
         (local.set $xv (v128.load offset=0 align=2 (i32.add (local.get $x0) (local.get $k2))))
         (local.set $a00 (i32x4.add (local.get $a00) (i32x4.dot_i16x8_s (local.get $xv) (local.get $v0))))
         (local.set $a01 (i32x4.add (local.get $a01) (i32x4.dot_i16x8_s (local.get $xv) (local.get $v1))))
@@ -493,10 +493,10 @@
       (block $main (loop $k
         (br_if $main (i32.gt_s (i32.add (local.get $k) (i32.const 8)) (local.get $kend)))
         (local.set $k2 (i32.shl (local.get $k) (i32.const 1)))
-        (local.set $v0 (v128.load8x8_s offset=0 align=1 (i32.add (local.get $w0) (local.get $k))))
-        (local.set $v1 (v128.load8x8_s offset=0 align=1 (i32.add (local.get $w1) (local.get $k))))
-        (local.set $v2 (v128.load8x8_s offset=0 align=1 (i32.add (local.get $w2) (local.get $k))))
-        (local.set $v3 (v128.load8x8_s offset=0 align=1 (i32.add (local.get $w3) (local.get $k))))
+        (local.set $v0 (v128.load offset=0 align=2 (i32.add (local.get $w0) (local.get $k2))))
+        (local.set $v1 (v128.load offset=0 align=2 (i32.add (local.get $w1) (local.get $k2))))
+        (local.set $v2 (v128.load offset=0 align=2 (i32.add (local.get $w2) (local.get $k2))))
+        (local.set $v3 (v128.load offset=0 align=2 (i32.add (local.get $w3) (local.get $k2))))
         (local.set $xv (v128.load offset=0 align=2 (i32.add (local.get $x0) (local.get $k2))))
         (local.set $a00 (i32x4.add (local.get $a00) (i32x4.dot_i16x8_s (local.get $xv) (local.get $v0))))
         (local.set $a01 (i32x4.add (local.get $a01) (i32x4.dot_i16x8_s (local.get $xv) (local.get $v1))))
@@ -507,10 +507,10 @@
       (block $rest (loop $r
         (br_if $rest (i32.ge_s (local.get $k) (local.get $kend)))
         (local.set $k2 (i32.shl (local.get $k) (i32.const 1)))
-        (local.set $v0 (v128.load8x8_s offset=0 align=1 (i32.add (local.get $w0) (local.get $k))))
-        (local.set $v1 (v128.load8x8_s offset=0 align=1 (i32.add (local.get $w1) (local.get $k))))
-        (local.set $v2 (v128.load8x8_s offset=0 align=1 (i32.add (local.get $w2) (local.get $k))))
-        (local.set $v3 (v128.load8x8_s offset=0 align=1 (i32.add (local.get $w3) (local.get $k))))
+        (local.set $v0 (v128.load offset=0 align=2 (i32.add (local.get $w0) (local.get $k2))))
+        (local.set $v1 (v128.load offset=0 align=2 (i32.add (local.get $w1) (local.get $k2))))
+        (local.set $v2 (v128.load offset=0 align=2 (i32.add (local.get $w2) (local.get $k2))))
+        (local.set $v3 (v128.load offset=0 align=2 (i32.add (local.get $w3) (local.get $k2))))
         (local.set $xv (v128.load offset=0 align=2 (i32.add (local.get $x0) (local.get $k2))))
         (local.set $a00 (i32x4.add (local.get $a00) (i32x4.dot_i16x8_s (local.get $xv) (local.get $v0))))
         (local.set $a01 (i32x4.add (local.get $a01) (i32x4.dot_i16x8_s (local.get $xv) (local.get $v1))))
@@ -531,10 +531,30 @@
     (if (local.get $pb) (then (local.set $s (f32x4.add (local.get $s) (call $load_part (local.get $pb) (local.get $nc))))))
     (call $store_part (i32.add (local.get $pd) (i32.mul (local.get $ds) (i32.const 0))) (local.get $s) (local.get $nc)))
 
+  (func $widen_i8 (param $src i32) (param $dst i32) (param $n i32) (param $kp i32)
+    (local $k i32)
+    (block $d (loop $l
+      (br_if $d (i32.gt_s (i32.add (local.get $k) (i32.const 8)) (local.get $n)))
+      (v128.store align=2 (i32.add (local.get $dst) (i32.shl (local.get $k) (i32.const 1)))
+        (v128.load8x8_s align=1 (i32.add (local.get $src) (local.get $k))))
+      (local.set $k (i32.add (local.get $k) (i32.const 8)))
+      (br $l)))
+    (block $d (loop $l
+      (br_if $d (i32.ge_s (local.get $k) (local.get $n)))
+      (i32.store16 (i32.add (local.get $dst) (i32.shl (local.get $k) (i32.const 1)))
+        (i32.load8_s (i32.add (local.get $src) (local.get $k))))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br $l)))
+    (block $d (loop $l
+      (br_if $d (i32.ge_s (local.get $k) (local.get $kp)))
+      (i32.store16 (i32.add (local.get $dst) (i32.shl (local.get $k) (i32.const 1))) (i32.const 0))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br $l))))
+
   (func (export "linear_i8") (param $w i32) (param $scales i32) (param $nb i32) (param $blk i32)
       (param $x i32) (param $dst i32) (param $bias i32)
       (param $n i32) (param $in i32) (param $out i32) (param $lo i32) (param $hi i32) (param $scratch i32) (result i32)
-    (local $i i32) (local $j i32) (local $c i32) (local $b i32) (local $k i32) (local $kend i32) (local $nc i32) (local $pw i32) (local $pb i32) (local $pd i32) (local $ds i32) (local $kp i32) (local $xs i32) (local $xq i32) (local $sx i32) (local $zp i32) (local $swv i32) (local $wsum i32) (local $lim i32)
+    (local $i i32) (local $j i32) (local $c i32) (local $b i32) (local $k i32) (local $kend i32) (local $nc i32) (local $pw i32) (local $pb i32) (local $pd i32) (local $ds i32) (local $kp i32) (local $xs i32) (local $xq i32) (local $sx i32) (local $zp i32) (local $swv i32) (local $wsum i32) (local $lim i32) (local $wq i32)
     (if (i32.or (i32.ge_s (local.get $lo) (local.get $hi)) (i32.or (i32.le_s (local.get $n) (i32.const 0)) (i32.le_s (local.get $in) (i32.const 0))))
       (then (return (i32.const 0))))
     ;; blocks shorter than the row must hold whole k steps
@@ -546,13 +566,15 @@
       (then (return (i32.const 0))))
     (local.set $ds (i32.shl (local.get $out) (i32.const 2)))
     (local.set $kp (i32.and (i32.add (local.get $in) (i32.const 15)) (i32.const -16)))
-    ;; scratch: xq (n rows of kp i16), sx (n f32), zp (n i32), swv and wsum (nb x 16 bytes)
+    ;; scratch: xq (n rows of kp i16), sx (n f32), zp (n i32), swv and wsum (nb x 16 bytes),
+    ;; wq (4 rows of W widened to kp i16)
     (local.set $xq (i32.and (i32.add (local.get $scratch) (i32.const 15)) (i32.const -16)))
     (local.set $xs (i32.shl (local.get $kp) (i32.const 1)))
     (local.set $sx (i32.add (local.get $xq) (i32.mul (local.get $n) (local.get $xs))))
     (local.set $zp (i32.add (local.get $sx) (i32.shl (local.get $n) (i32.const 2))))
     (local.set $swv (i32.and (i32.add (i32.add (local.get $zp) (i32.shl (local.get $n) (i32.const 2))) (i32.const 15)) (i32.const -16)))
     (local.set $wsum (i32.add (local.get $swv) (i32.shl (local.get $nb) (i32.const 4))))
+    (local.set $wq (i32.and (i32.add (i32.add (local.get $wsum) (i32.shl (local.get $nb) (i32.const 4))) (i32.const 15)) (i32.const -16)))
     ;; i16 quantisation limit: blk * 127 * lim < 2^31 (one block's integer sum)
     (local.set $lim (call $min (i32.const 32767) (i32.div_u (i32.const 2147483647) (i32.mul (i32.const 127) (call $min (local.get $blk) (local.get $in))))))
     (local.set $i (i32.const 0))
@@ -576,6 +598,12 @@
         (local.set $c (i32.add (local.get $c) (i32.const 1)))
         (br_if $c (i32.lt_s (local.get $c) (i32.const 4)))
       )
+      ;; widen the nc rows of W to i16 (zero-padded to kp) once for all rows of x
+      (local.set $c (i32.const 0))
+      (loop $wc
+        (call $widen_i8 (i32.add (local.get $w) (i32.mul (i32.add (local.get $j) (local.get $c)) (local.get $in))) (i32.add (local.get $wq) (i32.mul (local.get $c) (i32.shl (local.get $kp) (i32.const 1)))) (local.get $in) (local.get $kp))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br_if $wc (i32.lt_s (local.get $c) (local.get $nc))))
       (local.set $pw (i32.add (local.get $w) (i32.mul (local.get $j) (local.get $in))))
       (local.set $pb (select (i32.add (local.get $bias) (i32.shl (local.get $j) (i32.const 2))) (i32.const 0) (local.get $bias)))
       (local.set $pd (i32.add (local.get $dst) (i32.shl (local.get $j) (i32.const 2))))
@@ -583,13 +611,13 @@
       (block $done
         (loop $rows
           (br_if $done (i32.gt_s (i32.add (local.get $i) (i32.const 2)) (local.get $n)))
-          (call $mk_i8_2 (i32.add (local.get $xq) (i32.mul (local.get $i) (local.get $xs))) (local.get $xs) (local.get $pw) (local.get $in) (local.get $in) (local.get $nb) (local.get $blk) (local.get $swv) (local.get $wsum) (i32.add (local.get $sx) (i32.shl (local.get $i) (i32.const 2))) (i32.add (local.get $zp) (i32.shl (local.get $i) (i32.const 2))) (i32.add (local.get $pd) (i32.mul (local.get $i) (local.get $ds))) (local.get $ds) (local.get $pb) (local.get $nc))
+          (call $mk_i8_2 (i32.add (local.get $xq) (i32.mul (local.get $i) (local.get $xs))) (local.get $xs) (local.get $wq) (i32.shl (local.get $kp) (i32.const 1)) (local.get $in) (local.get $nb) (local.get $blk) (local.get $swv) (local.get $wsum) (i32.add (local.get $sx) (i32.shl (local.get $i) (i32.const 2))) (i32.add (local.get $zp) (i32.shl (local.get $i) (i32.const 2))) (i32.add (local.get $pd) (i32.mul (local.get $i) (local.get $ds))) (local.get $ds) (local.get $pb) (local.get $nc))
           (local.set $i (i32.add (local.get $i) (i32.const 2)))
           (br $rows)))
       (block $done1
         (loop $rows1
           (br_if $done1 (i32.ge_s (local.get $i) (local.get $n)))
-          (call $mk_i8_1 (i32.add (local.get $xq) (i32.mul (local.get $i) (local.get $xs))) (local.get $xs) (local.get $pw) (local.get $in) (local.get $in) (local.get $nb) (local.get $blk) (local.get $swv) (local.get $wsum) (i32.add (local.get $sx) (i32.shl (local.get $i) (i32.const 2))) (i32.add (local.get $zp) (i32.shl (local.get $i) (i32.const 2))) (i32.add (local.get $pd) (i32.mul (local.get $i) (local.get $ds))) (local.get $ds) (local.get $pb) (local.get $nc))
+          (call $mk_i8_1 (i32.add (local.get $xq) (i32.mul (local.get $i) (local.get $xs))) (local.get $xs) (local.get $wq) (i32.shl (local.get $kp) (i32.const 1)) (local.get $in) (local.get $nb) (local.get $blk) (local.get $swv) (local.get $wsum) (i32.add (local.get $sx) (i32.shl (local.get $i) (i32.const 2))) (i32.add (local.get $zp) (i32.shl (local.get $i) (i32.const 2))) (i32.add (local.get $pd) (i32.mul (local.get $i) (local.get $ds))) (local.get $ds) (local.get $pb) (local.get $nc))
           (local.set $i (i32.add (local.get $i) (i32.const 1)))
           (br $rows1)))
       (local.set $j (i32.add (local.get $j) (i32.const 4)))
