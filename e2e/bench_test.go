@@ -29,7 +29,9 @@ import (
 //	CLIP4CLIP_BENCH=1 go test -run BenchPage -v -timeout 30m ./e2e/
 //
 // CLIP4CLIP_BENCH_MODELS=a.c4c,b.c4c measures those model files instead;
-// CLIP4CLIP_BENCH_FRAMES sets the frames per worker count (default 24).
+// CLIP4CLIP_BENCH_FRAMES sets the frames per worker count (default 24),
+// CLIP4CLIP_BENCH_SIZE the frames' size (default 224; 1280x720 includes
+// the resize and a video frame's memory).
 func TestBenchPage(t *testing.T) {
 	if os.Getenv("CLIP4CLIP_BENCH") == "" {
 		t.Skip("set CLIP4CLIP_BENCH=1 to run the benchmark page")
@@ -47,6 +49,10 @@ func TestBenchPage(t *testing.T) {
 	if s := os.Getenv("CLIP4CLIP_BENCH_FRAMES"); s != "" {
 		fmt.Sscan(s, &frames)
 	}
+	size := "224"
+	if s := os.Getenv("CLIP4CLIP_BENCH_SIZE"); s != "" {
+		size = s
+	}
 	dir := siteWithDefault(t, models[0])
 	for i, m := range models {
 		name := fmt.Sprintf("bench%d.c4c", i)
@@ -58,7 +64,7 @@ func TestBenchPage(t *testing.T) {
 	}
 	base, _ := startServer(t, dir)
 	for i, m := range models {
-		benchPage(t, base, fmt.Sprintf("models/bench%d.c4c", i), filepath.Base(m), frames)
+		benchPage(t, base, fmt.Sprintf("models/bench%d.c4c", i), filepath.Base(m), frames, size)
 	}
 }
 
@@ -84,12 +90,12 @@ type benchResult struct {
 	MemoryWorkers []string  // their names
 }
 
-func benchPage(t *testing.T, base, url, name string, frames int) {
+func benchPage(t *testing.T, base, url, name string, frames int, size string) {
 	bctx, cancel := browser(t)
 	defer cancel()
 	ctx, cancelT := context.WithTimeout(bctx, 20*time.Minute)
 	defer cancelT()
-	if err := chromedp.Do(ctx, chromedp.Navigate(fmt.Sprintf("%sbench.html?model=%s&workers=1,2&frames=%d", base, url, frames))); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate(fmt.Sprintf("%sbench.html?model=%s&workers=1,2&frames=%d&size=%s", base, url, frames, size))); err != nil {
 		t.Fatal(err)
 	}
 	browserPID := 0
