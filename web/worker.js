@@ -170,5 +170,9 @@ self.onmessage = async (event) => {
     self.postMessage({ id, error: result.error, kind: result.kind || 'error' });
     return;
   }
-  self.postMessage({ id, result }, transferables(result));
+  // A frame's pixels go back to the page once Go has copied them: left
+  // here they are garbage that an idle worker keeps (3.7 MB a 720p frame,
+  // every frame, until a full collection); the page's collector runs.
+  const spent = op === 'embedFrame' && args && args.rgba instanceof ArrayBuffer && !args.rgba.detached ? args.rgba : null;
+  self.postMessage({ id, result, spent }, spent ? [...transferables(result), spent] : transferables(result));
 };
