@@ -303,3 +303,47 @@ func TestSIMDMatMulT(t *testing.T) {
 		testMatMulT(t, "")
 	})
 }
+
+// TestSIMDLinearI8NaN: a NaN in a row of x makes that row's outputs NaN
+// (the quantisation's range scan keeps it) and leaves the other rows alone.
+func TestSIMDLinearI8NaN(t *testing.T) {
+	for _, v := range simdVariants {
+		t.Run(v.name, func(t *testing.T) {
+			useVariant(t, v.code, v.name)
+			r := rand.New(rand.NewPCG(13, 14))
+			n, rows, cols := 3, 8, 37
+			m, err := Quantize(rows, cols, randSlice(r, rows*cols), Int8, 0)
+			require.NoError(t, err)
+			x := randSlice(r, n*cols)
+			x[cols+5] = float32(math.NaN())
+			dst := make([]float32, n*rows)
+			require.True(t, linearSIMD(m, dst, x, n, nil, 0, rows, nil))
+			for i := 0; i < n; i++ {
+				for j := 0; j < rows; j++ {
+					if got := math.IsNaN(float64(dst[i*rows+j])); got != (i == 1) {
+						t.Fatalf("dst[%d, %d] = %g: want NaN only in row 1", i, j, dst[i*rows+j])
+					}
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkSIMDLinearNarrow is an int8 product that the quantisation of x
+// dominates: (50, 3072) x (8, 3072)^T, 50 rows of 3072 quantised for 8
+// outputs each.
+func BenchmarkSIMDLinearNarrow(b *testing.B) {
+	r := rand.New(rand.NewPCG(5, 6))
+	n, rows, cols := 50, 8, 3072
+	m, _ := Quantize(rows, cols, randSlice(r, rows*cols), Int8, 0)
+	x := randSlice(r, n*cols)
+	dst := make([]float32, n*rows)
+	for _, v := range simdVariants {
+		b.Run(v.name, func(b *testing.B) {
+			useVariant(b, v.code, v.name)
+			for b.Loop() {
+				m.Linear(dst, x, n, nil)
+			}
+		})
+	}
+}

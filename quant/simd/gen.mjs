@@ -339,26 +339,39 @@ ${indent(body, 4)})`;
 //            relaxed_dot_i8x16_i7x16 needs the second operand in 0..127.
 function quantX(relaxed) {
   const f4 = (v) => `(v128.const f32x4 ${v} ${v} ${v} ${v})`;
+  // The range scan uses f32x4.pmin/pmax (one instruction each; V8 spends
+  // about seven on f32x4.min/max's NaN rules) and keeps NaN apart in a mask:
+  // a row with a NaN gets a NaN scale, so its outputs are NaN.
+  const load = (k, tail) =>
+    tail
+      ? `(f32x4.splat (f32.load ${add(L("src"), `(i32.shl ${k} (i32.const 2))`)}))`
+      : `(v128.load align=4 ${add(L("src"), `(i32.shl ${k} (i32.const 2))`)})`;
+  const track = (tail) => [
+    set("v", relaxed ? load(L("k"), tail) : `(f32x4.abs ${load(L("k"), tail)})`),
+    relaxed ? set("mn", `(f32x4.pmin ${L("mn")} ${L("v")})`) : [],
+    set("mx", `(f32x4.pmax ${L("mx")} ${L("v")})`),
+    set("nan", `(v128.or ${L("nan")} (f32x4.ne ${L("v")} ${L("v")}))`),
+  ];
+  const scanLoops = [
+    relaxed ? set("mn", f4(0)) : [],
+    set("mx", f4(0)),
+    `(block $d (loop $l`,
+    `  (br_if $d (i32.gt_s (i32.add ${L("k")} (i32.const 4)) ${L("in")}))`,
+    ind(track(false)),
+    `  ${set("k", add(L("k"), i32(4)))}`,
+    `  (br $l)))`,
+    `(block $d (loop $l`,
+    `  (br_if $d (i32.ge_s ${L("k")} ${L("in")}))`,
+    ind(track(true)),
+    `  ${set("k", add(L("k"), i32(1)))}`,
+    `  (br $l)))`,
+    set("hi", `(f32.max (f32.max (f32x4.extract_lane 0 ${L("mx")}) (f32x4.extract_lane 1 ${L("mx")})) (f32.max (f32x4.extract_lane 2 ${L("mx")}) (f32x4.extract_lane 3 ${L("mx")})))`),
+    `(if (v128.any_true ${L("nan")}) (then ${set("hi", "(f32.const nan)")}))`,
+  ];
   const scan = relaxed
     ? [
-        set("mn", f4(0)),
-        set("mx", f4(0)),
-        `(block $d (loop $l`,
-        `  (br_if $d (i32.gt_s (i32.add ${L("k")} (i32.const 4)) ${L("in")}))`,
-        `  ${set("v", `(v128.load align=4 ${add(L("src"), `(i32.shl ${L("k")} (i32.const 2))`)})`)}`,
-        `  ${set("mn", `(f32x4.min ${L("mn")} ${L("v")})`)}`,
-        `  ${set("mx", `(f32x4.max ${L("mx")} ${L("v")})`)}`,
-        `  ${set("k", add(L("k"), i32(4)))}`,
-        `  (br $l)))`,
-        `(block $d (loop $l`,
-        `  (br_if $d (i32.ge_s ${L("k")} ${L("in")}))`,
-        `  ${set("v", `(f32x4.splat (f32.load ${add(L("src"), `(i32.shl ${L("k")} (i32.const 2))`)}))`)}`,
-        `  ${set("mn", `(f32x4.min ${L("mn")} ${L("v")})`)}`,
-        `  ${set("mx", `(f32x4.max ${L("mx")} ${L("v")})`)}`,
-        `  ${set("k", add(L("k"), i32(1)))}`,
-        `  (br $l)))`,
+        scanLoops,
         set("lo", `(f32.min (f32.min (f32x4.extract_lane 0 ${L("mn")}) (f32x4.extract_lane 1 ${L("mn")})) (f32.min (f32x4.extract_lane 2 ${L("mn")}) (f32x4.extract_lane 3 ${L("mn")})))`),
-        set("hi", `(f32.max (f32.max (f32x4.extract_lane 0 ${L("mx")}) (f32x4.extract_lane 1 ${L("mx")})) (f32.max (f32x4.extract_lane 2 ${L("mx")}) (f32x4.extract_lane 3 ${L("mx")})))`),
         set("s", `(f32.div (f32.sub ${L("hi")} ${L("lo")}) (f32.const 127))`),
         set("inv", `(select (f32.div (f32.const 1) ${L("s")}) (f32.const 0) (f32.gt ${L("s")} (f32.const 0)))`),
         set("zp", `(i32.trunc_sat_f32_s (f32.nearest (f32.neg (f32.mul ${L("lo")} ${L("inv")}))))`),
@@ -366,27 +379,20 @@ function quantX(relaxed) {
         `(i32.store ${L("pzp")} ${L("zp")})`,
       ]
     : [
-        set("mx", f4(0)),
-        `(block $d (loop $l`,
-        `  (br_if $d (i32.gt_s (i32.add ${L("k")} (i32.const 4)) ${L("in")}))`,
-        `  ${set("mx", `(f32x4.max ${L("mx")} (f32x4.abs (v128.load align=4 ${add(L("src"), `(i32.shl ${L("k")} (i32.const 2))`)})))`)}`,
-        `  ${set("k", add(L("k"), i32(4)))}`,
-        `  (br $l)))`,
-        `(block $d (loop $l`,
-        `  (br_if $d (i32.ge_s ${L("k")} ${L("in")}))`,
-        `  ${set("mx", `(f32x4.max ${L("mx")} (f32x4.splat (f32.abs (f32.load ${add(L("src"), `(i32.shl ${L("k")} (i32.const 2))`)}))))`)}`,
-        `  ${set("k", add(L("k"), i32(1)))}`,
-        `  (br $l)))`,
-        set("hi", `(f32.max (f32.max (f32x4.extract_lane 0 ${L("mx")}) (f32x4.extract_lane 1 ${L("mx")})) (f32.max (f32x4.extract_lane 2 ${L("mx")}) (f32x4.extract_lane 3 ${L("mx")})))`),
+        scanLoops,
         set("s", `(f32.div ${L("hi")} (f32.convert_i32_s ${L("lim")}))`),
         set("inv", `(select (f32.div (f32.convert_i32_s ${L("lim")}) ${L("hi")}) (f32.const 0) (f32.gt ${L("hi")} (f32.const 0)))`),
         `(f32.store ${L("psx")} ${L("s")})`,
       ];
-  // q4 quantises the 4 floats of vector v into i32 lanes.
+  // q4 quantises the 4 floats of vector v into i32 lanes. nearest(v * iv)
+  // as an integer is the bits of v * iv + 1.5*2^23 minus those of 1.5*2^23
+  // (|v * iv| <= 2^15 here): two instructions where V8 spends about eight
+  // on f32x4.nearest and i32x4.trunc_sat_f32x4_s.
+  const rnd = (e) => `(i32x4.sub (f32x4.add ${e} (v128.const f32x4 0x1.8p23 0x1.8p23 0x1.8p23 0x1.8p23)) (v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000))`;
   const q4 = (v) =>
     relaxed
-      ? `(i32x4.min_s (i32x4.max_s (i32x4.add (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul ${v} ${L("iv")}))) ${L("zv")}) (v128.const i64x2 0 0)) (v128.const i32x4 127 127 127 127))`
-      : `(i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul ${v} ${L("iv")})))`;
+      ? `(i32x4.min_s (i32x4.max_s (i32x4.add ${rnd(`(f32x4.mul ${v} ${L("iv")})`)} ${L("zv")}) (v128.const i64x2 0 0)) (v128.const i32x4 127 127 127 127))`
+      : rnd(`(f32x4.mul ${v} ${L("iv")})`);
   const src = (off) => add(L("src"), `(i32.shl (i32.add ${L("k")} (i32.const ${off})) (i32.const 2))`);
   const ld = (off) => `(v128.load align=4 ${src(off)})`;
   const vec = relaxed
@@ -429,7 +435,7 @@ function quantX(relaxed) {
   ;; its scale to psx${relaxed ? ", its zero point to pzp" : ""}.
   (func $quant_x (param $src i32) (param $in i32) (param $kp i32) (param $dst i32) (param $psx i32) (param $pzp i32) (param $lim i32)
     (local $k i32) (local $q i32) (local $zp i32) (local $lo f32) (local $hi f32) (local $s f32) (local $inv f32)
-    (local $v v128) (local $mn v128) (local $mx v128) (local $iv v128) (local $zv v128)
+    (local $v v128) (local $mn v128) (local $mx v128) (local $nan v128) (local $iv v128) (local $zv v128)
 ${indent(scan, 4)}
     ${set("iv", `(f32x4.splat ${L("inv")})`)}
     ${set("zv", `(i32x4.splat ${L("zp")})`)}

@@ -338,19 +338,24 @@
   ;; its scale to psx.
   (func $quant_x (param $src i32) (param $in i32) (param $kp i32) (param $dst i32) (param $psx i32) (param $pzp i32) (param $lim i32)
     (local $k i32) (local $q i32) (local $zp i32) (local $lo f32) (local $hi f32) (local $s f32) (local $inv f32)
-    (local $v v128) (local $mn v128) (local $mx v128) (local $iv v128) (local $zv v128)
+    (local $v v128) (local $mn v128) (local $mx v128) (local $nan v128) (local $iv v128) (local $zv v128)
     (local.set $mx (v128.const f32x4 0 0 0 0))
     (block $d (loop $l
       (br_if $d (i32.gt_s (i32.add (local.get $k) (i32.const 4)) (local.get $in)))
-      (local.set $mx (f32x4.max (local.get $mx) (f32x4.abs (v128.load align=4 (i32.add (local.get $src) (i32.shl (local.get $k) (i32.const 2)))))))
+      (local.set $v (f32x4.abs (v128.load align=4 (i32.add (local.get $src) (i32.shl (local.get $k) (i32.const 2))))))
+      (local.set $mx (f32x4.pmax (local.get $mx) (local.get $v)))
+      (local.set $nan (v128.or (local.get $nan) (f32x4.ne (local.get $v) (local.get $v))))
       (local.set $k (i32.add (local.get $k) (i32.const 4)))
       (br $l)))
     (block $d (loop $l
       (br_if $d (i32.ge_s (local.get $k) (local.get $in)))
-      (local.set $mx (f32x4.max (local.get $mx) (f32x4.splat (f32.abs (f32.load (i32.add (local.get $src) (i32.shl (local.get $k) (i32.const 2))))))))
+      (local.set $v (f32x4.abs (f32x4.splat (f32.load (i32.add (local.get $src) (i32.shl (local.get $k) (i32.const 2)))))))
+      (local.set $mx (f32x4.pmax (local.get $mx) (local.get $v)))
+      (local.set $nan (v128.or (local.get $nan) (f32x4.ne (local.get $v) (local.get $v))))
       (local.set $k (i32.add (local.get $k) (i32.const 1)))
       (br $l)))
     (local.set $hi (f32.max (f32.max (f32x4.extract_lane 0 (local.get $mx)) (f32x4.extract_lane 1 (local.get $mx))) (f32.max (f32x4.extract_lane 2 (local.get $mx)) (f32x4.extract_lane 3 (local.get $mx)))))
+    (if (v128.any_true (local.get $nan)) (then (local.set $hi (f32.const nan))))
     (local.set $s (f32.div (local.get $hi) (f32.convert_i32_s (local.get $lim))))
     (local.set $inv (select (f32.div (f32.convert_i32_s (local.get $lim)) (local.get $hi)) (f32.const 0) (f32.gt (local.get $hi) (f32.const 0))))
     (f32.store (local.get $psx) (local.get $s))
@@ -360,13 +365,13 @@
     ;; 8 floats -> 8 i16
     (block $d (loop $l
       (br_if $d (i32.gt_s (i32.add (local.get $k) (i32.const 8)) (local.get $in)))
-      (v128.store align=2 (i32.add (local.get $dst) (i32.shl (local.get $k) (i32.const 1))) (i16x8.narrow_i32x4_s (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load align=4 (i32.add (local.get $src) (i32.shl (i32.add (local.get $k) (i32.const 0)) (i32.const 2)))) (local.get $iv)))) (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load align=4 (i32.add (local.get $src) (i32.shl (i32.add (local.get $k) (i32.const 4)) (i32.const 2)))) (local.get $iv))))))
+      (v128.store align=2 (i32.add (local.get $dst) (i32.shl (local.get $k) (i32.const 1))) (i16x8.narrow_i32x4_s (i32x4.sub (f32x4.add (f32x4.mul (v128.load align=4 (i32.add (local.get $src) (i32.shl (i32.add (local.get $k) (i32.const 0)) (i32.const 2)))) (local.get $iv)) (v128.const f32x4 0x1.8p23 0x1.8p23 0x1.8p23 0x1.8p23)) (v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000)) (i32x4.sub (f32x4.add (f32x4.mul (v128.load align=4 (i32.add (local.get $src) (i32.shl (i32.add (local.get $k) (i32.const 4)) (i32.const 2)))) (local.get $iv)) (v128.const f32x4 0x1.8p23 0x1.8p23 0x1.8p23 0x1.8p23)) (v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000))))
       (local.set $k (i32.add (local.get $k) (i32.const 8)))
       (br $l)))
     ;; the ragged end one float at a time, then zeros up to a multiple of 16
     (block $d (loop $l
       (br_if $d (i32.ge_s (local.get $k) (local.get $in)))
-      (local.set $q (i32x4.extract_lane 0 (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $src) (i32.shl (i32.add (local.get $k) (i32.const 0)) (i32.const 2))))) (local.get $iv))))))
+      (local.set $q (i32x4.extract_lane 0 (i32x4.sub (f32x4.add (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $src) (i32.shl (i32.add (local.get $k) (i32.const 0)) (i32.const 2))))) (local.get $iv)) (v128.const f32x4 0x1.8p23 0x1.8p23 0x1.8p23 0x1.8p23)) (v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000))))
       (i32.store16 (i32.add (local.get $dst) (i32.shl (local.get $k) (i32.const 1))) (local.get $q))
       (local.set $k (i32.add (local.get $k) (i32.const 1)))
       (br $l)))
