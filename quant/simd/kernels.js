@@ -32,10 +32,11 @@ async function defaultLoad(name) {
   return resp.arrayBuffer();
 }
 
-// selfTest runs small products with ragged shapes through a fresh instance
-// of module (in a memory of its own) and checks them: an engine can accept a
-// module and still miscompile it. Node 20's baseline compiler (Liftoff)
-// does with --experimental-wasm-relaxed-simd: i32x4.relaxed_dot_i8x16_i7x16_add_s
+// selfTest runs small products with ragged shapes, and the element-wise
+// kernels, through a fresh instance of module (in a memory of its own) and
+// checks them: an engine can accept a module and still miscompile it.
+// Node 20's baseline compiler (Liftoff) does with
+// --experimental-wasm-relaxed-simd: i32x4.relaxed_dot_i8x16_i7x16_add_s
 // clobbers a register, so all but the first row of a block come out wrong.
 // x holds integers whose quantisation is exact for the relaxed kernel (each
 // row spans -27..100, one step per unit) and within 0.2% for SIMD128.
@@ -60,11 +61,12 @@ export function selfTest(module) {
   }
   for (let i = 0; i < n; i++) for (let c = 0; c < inn; c++) f32[X / 4 + i * inn + c] = x(i, c);
   const runs = [
-    [1, () => k.linear_f32(W32, X, D, B, n, inn, out, 0, out)],
-    [1, () => k.linear_f16(W16, X, D, B, n, inn, out, 0, out, SC)],
-    [0.5, () => k.linear_i8(W8, S, 1, inn, X, D, B, n, inn, out, 0, out, SC)],
+    [1, 1, () => k.linear_f32(W32, X, D, B, n, inn, out, 0, out)],
+    [1, 1, () => k.linear_f16(W16, X, D, B, n, inn, out, 0, out, SC)],
+    [0.5, 1, () => k.linear_i8(W8, S, 1, inn, X, D, B, n, inn, out, 0, out, SC)],
+    [1, 0, () => k.matmul_t(X, inn, W32, inn, D, out, n, out, inn)],
   ];
-  for (const [scale, run] of runs) {
+  for (const [scale, bias, run] of runs) {
     f32.fill(NaN, D / 4, D / 4 + n * out);
     if (run() !== 1) return false;
     for (let i = 0; i < n; i++) {
@@ -74,8 +76,40 @@ export function selfTest(module) {
           want += x(i, c) * w(j, c) * scale;
           mag += Math.abs(x(i, c) * w(j, c) * scale);
         }
-        if (!(Math.abs(f32[D / 4 + i * out + j] - want - j / 4) <= 2e-3 * mag)) return false;
+        if (!(Math.abs(f32[D / 4 + i * out + j] - want - (bias * j) / 4) <= 2e-3 * mag)) return false;
       }
+    }
+  }
+  return selfTestElementwise(k, f32);
+}
+
+// selfTestElementwise checks the element-wise kernels on 2 rows of 19
+// values (4 lanes and a ragged end) from byte 8192 of the test memory: x
+// at E, a second operand (add's src, layer_norm's w) at F, layer_norm's b
+// at G.
+function selfTestElementwise(k, f32) {
+  const m = 19, E = 8192, F = E + 8 * m, G = F + 8 * m;
+  const v = (i) => ((i * 7) % 19) - 9 + i / 16; // -9 .. 10.2
+  const rows = (i) => [...Array(m).keys()].map((c) => v(Math.floor(i / m) * m + c));
+  const checks = [
+    [() => k.exp(E, 2 * m), (i) => Math.exp(v(i))],
+    [() => k.quick_gelu(E, 2 * m), (i) => v(i) / (1 + Math.exp(-1.702 * v(i)))],
+    [() => k.add(E, F, 2 * m), (i) => v(i) + 1.5],
+    [() => k.softmax(E, m), (i) => (i < m ? Math.exp(v(i)) / rows(i).reduce((s, c) => s + Math.exp(c), 0) : v(i))],
+    [
+      () => k.layer_norm(E, E, 2, m, F, G, 1e-5),
+      (i) => {
+        const xs = rows(i), mean = xs.reduce((s, c) => s + c, 0) / m;
+        const vr = xs.reduce((s, c) => s + (c - mean) ** 2, 0) / m;
+        return ((v(i) - mean) / Math.sqrt(vr + 1e-5)) * 1.5 + 0.25;
+      },
+    ],
+  ];
+  for (const [run, want] of checks) {
+    for (let i = 0; i < 2 * m; i++) [f32[E / 4 + i], f32[F / 4 + i], f32[G / 4 + i]] = [v(i), 1.5, 0.25];
+    if (run() !== 1) return false;
+    for (let i = 0; i < 2 * m; i++) {
+      if (!(Math.abs(f32[E / 4 + i] - want(i)) <= 1e-5 * Math.abs(want(i)) + 1e-30)) return false;
     }
   }
   return true;
