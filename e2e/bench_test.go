@@ -31,7 +31,8 @@ import (
 // CLIP4CLIP_BENCH_MODELS=a.c4c,b.c4c measures those model files instead;
 // CLIP4CLIP_BENCH_FRAMES sets the frames per worker count (default 24),
 // CLIP4CLIP_BENCH_SIZE the frames' size (default 224; 1280x720 includes
-// the resize and a video frame's memory).
+// the resize and a video frame's memory), CLIP4CLIP_BENCH_WORKERS the
+// frame worker counts (default 1,2; the page starts the largest).
 func TestBenchPage(t *testing.T) {
 	if os.Getenv("CLIP4CLIP_BENCH") == "" {
 		t.Skip("set CLIP4CLIP_BENCH=1 to run the benchmark page")
@@ -49,9 +50,12 @@ func TestBenchPage(t *testing.T) {
 	if s := os.Getenv("CLIP4CLIP_BENCH_FRAMES"); s != "" {
 		fmt.Sscan(s, &frames)
 	}
-	size := "224"
+	size, workers := "224", "1,2"
 	if s := os.Getenv("CLIP4CLIP_BENCH_SIZE"); s != "" {
 		size = s
+	}
+	if s := os.Getenv("CLIP4CLIP_BENCH_WORKERS"); s != "" {
+		workers = s
 	}
 	dir := siteWithDefault(t, models[0])
 	for i, m := range models {
@@ -64,7 +68,7 @@ func TestBenchPage(t *testing.T) {
 	}
 	base, _ := startServer(t, dir)
 	for i, m := range models {
-		benchPage(t, base, fmt.Sprintf("models/bench%d.c4c", i), filepath.Base(m), frames, size)
+		benchPage(t, base, fmt.Sprintf("models/bench%d.c4c", i), filepath.Base(m), frames, size, workers)
 	}
 }
 
@@ -90,12 +94,12 @@ type benchResult struct {
 	MemoryWorkers []string  // their names
 }
 
-func benchPage(t *testing.T, base, url, name string, frames int, size string) {
+func benchPage(t *testing.T, base, url, name string, frames int, size, workers string) {
 	bctx, cancel := browser(t)
 	defer cancel()
 	ctx, cancelT := context.WithTimeout(bctx, 20*time.Minute)
 	defer cancelT()
-	if err := chromedp.Do(ctx, chromedp.Navigate(fmt.Sprintf("%sbench.html?model=%s&workers=1,2&frames=%d&size=%s", base, url, frames, size))); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate(fmt.Sprintf("%sbench.html?model=%s&workers=%s&frames=%d&size=%s", base, url, workers, frames, size))); err != nil {
 		t.Fatal(err)
 	}
 	browserPID := 0
