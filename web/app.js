@@ -1101,6 +1101,7 @@ window.__clip4clip = {
       model: state.model && { id: state.model.id, name: state.model.name, source: state.model.source, info: state.model.info, demoWorld: isDemoModel() },
       ready: state.ready,
       workers: pool.frames.length,
+      frameModel: pool.frameInfo && { part: pool.frameInfo.part, weightBytes: pool.frameInfo.weightBytes },
       indexing: !!(indexer && indexer.busy),
       stats: indexer ? indexer.stats() : null,
       reused: state.reused,
