@@ -50,7 +50,11 @@ func load(t *testing.T, data []byte, part model.Part, hash bool, r *rand.Rand) (
 // the file's SHA-256.
 func TestLoaderPartsMatchWhole(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 9))
-	for _, head := range []model.HeadConfig{{Type: model.MeanP}, {Type: model.SeqTransf, Layers: 1, Heads: 2, MaxFrames: 4}} {
+	for _, head := range []model.HeadConfig{
+		{Type: model.MeanP},
+		{Type: model.SeqTransf, Layers: 1, Heads: 2, MaxFrames: 4},
+		{Type: model.TightTransf, Layers: 1, Heads: 2, MaxFrames: 4}, // pooled with meanP; the text part skips its weights
+	} {
 		var buf bytes.Buffer
 		if err := tinyModel(t, head).Save(&buf, quant.Int8, 0); err != nil {
 			t.Fatal(err)
