@@ -2,10 +2,11 @@
 
 package quant
 
-// The element-wise kernels on amd64: exp and QuickGELU in AVX2 + FMA
-// assembly (kernels_amd64.s, from kernels_gen_amd64.go), eight lanes of
-// expSlice's computation; the last len%8 elements, and LayerNorm and Add,
-// stay in Go. setPath installs them on the AVX2 path and above.
+// The element-wise kernels on amd64: exp, QuickGELU and LayerNorm in AVX2 +
+// FMA assembly (kernels_amd64.s, from kernels_gen_amd64.go), eight lanes of
+// the Go versions' computation; the last len%8 elements of exp and
+// QuickGELU, LayerNorm with rows not a multiple of 8 long, and Add stay in
+// Go. setPath installs them on the AVX2 path and above.
 
 // expAVX2 is expSlice over x[:n&^7].
 //
@@ -17,9 +18,21 @@ func expAVX2(x *float32, n int)
 //go:noescape
 func quickGELUAVX2(x *float32, n int)
 
+// layerNormAVX2 is layerNormGo for d a multiple of 8 (and > 0).
+//
+//go:noescape
+func layerNormAVX2(dst, x *float32, n, d int, w, b *float32, eps float32)
+
 func setElementwise(p kernelPath) {
-	expKernel, quickGELUKernel, softmaxKernel = nil, nil, nil
+	expKernel, quickGELUKernel, softmaxKernel, layerNormKernel = nil, nil, nil, nil
 	if p >= pathAVX2 {
+		layerNormKernel = func(dst, x []float32, n, d int, w, b []float32, eps float32) bool {
+			if d%8 != 0 {
+				return false
+			}
+			layerNormAVX2(&dst[0], &x[0], n, d, &w[0], &b[0], eps)
+			return true
+		}
 		expKernel, quickGELUKernel = expAsm, quickGELUAsm
 		softmaxKernel = func(x []float32) bool {
 			softmaxWith(x, func(x []float32) { expAsm(x) })

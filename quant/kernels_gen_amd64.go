@@ -46,6 +46,7 @@ func main() {
 	g.quantAVX2()
 	g.sumI8()
 	g.expAVX2()
+	g.layerNormAVX2()
 	g.cpuid()
 	if err := os.WriteFile("kernels_amd64.s", g.b.Bytes(), 0o644); err != nil {
 		panic(err)
@@ -1013,5 +1014,83 @@ func (g *gen) expAVX2() {
 		g.i("VZEROUPPER")
 		g.i("RET")
 	}
+	g.b.WriteString("\n")
+}
+
+// layerNormAVX2 writes layerNormAVX2 (AVX2 + FMA): layerNormGo for d a
+// multiple of 8, the same three passes over each row shifted by its first
+// value x0 (sum of x - x0; sum of (x - x0 - m)^2, with FMA; the output
+// (x - x0 - m) * inv * w + b), eight lanes at a time.
+func (g *gen) layerNormAVX2() {
+	g.b.WriteString("// func layerNormAVX2(dst, x *float32, n, d int, w, b *float32, eps float32)\nTEXT ·layerNormAVX2(SB), NOSPLIT, $0-52\n")
+	g.i("MOVQ dst+0(FP), DI")
+	g.i("MOVQ x+8(FP), SI")
+	g.i("MOVQ n+16(FP), CX")
+	g.i("MOVQ d+24(FP), DX")
+	g.i("MOVQ w+32(FP), R8")
+	g.i("MOVQ b+40(FP), R9")
+	g.i("VMOVSS eps+48(FP), X10")
+	g.i("VCVTSI2SSQ DX, X11, X11") // d as float32
+	g.i("MOVL $0x3f800000, AX")
+	g.i("VMOVD AX, X12") // 1.0
+	g.i("SHLQ $2, DX")   // row bytes
+	g.i("TESTQ CX, CX")
+	g.i("JZ ln_done")
+	// hsum leaves the sum of the 8 lanes of Y in its low lane.
+	hsum := func(y, x string) {
+		g.i("VEXTRACTF128 $1, %s, X13", y)
+		g.i("VADDPS X13, %s, %s", x, x)
+		g.i("VHADDPS %s, %s, %s", x, x, x)
+		g.i("VHADDPS %s, %s, %s", x, x, x)
+	}
+	g.label("ln_row")
+	g.i("VBROADCASTSS (SI), Y7") // x0
+	g.i("VXORPS Y0, Y0, Y0")
+	g.i("XORQ R10, R10")
+	g.label("ln_sum")
+	g.i("VMOVUPS (SI)(R10*1), Y2")
+	g.i("VSUBPS Y7, Y2, Y2") // x - x0
+	g.i("VADDPS Y2, Y0, Y0")
+	g.i("ADDQ $32, R10")
+	g.i("CMPQ R10, DX")
+	g.i("JLT ln_sum")
+	hsum("Y0", "X0")
+	g.i("VDIVSS X11, X0, X0") // m = sum / d
+	g.i("VBROADCASTSS X0, Y8")
+	g.i("VXORPS Y1, Y1, Y1")
+	g.i("XORQ R10, R10")
+	g.label("ln_var")
+	g.i("VMOVUPS (SI)(R10*1), Y2")
+	g.i("VSUBPS Y7, Y2, Y2")
+	g.i("VSUBPS Y8, Y2, Y2") // x - x0 - m
+	g.i("VFMADD231PS Y2, Y2, Y1")
+	g.i("ADDQ $32, R10")
+	g.i("CMPQ R10, DX")
+	g.i("JLT ln_var")
+	hsum("Y1", "X1")
+	g.i("VDIVSS X11, X1, X1") // var
+	g.i("VADDSS X10, X1, X1") // + eps
+	g.i("VSQRTSS X1, X1, X1")
+	g.i("VDIVSS X1, X12, X1") // inv = 1 / sqrt(var + eps)
+	g.i("VBROADCASTSS X1, Y9")
+	g.i("XORQ R10, R10")
+	g.label("ln_out")
+	g.i("VMOVUPS (SI)(R10*1), Y2")
+	g.i("VSUBPS Y7, Y2, Y2")
+	g.i("VSUBPS Y8, Y2, Y2")
+	g.i("VMULPS Y9, Y2, Y2")
+	g.i("VMULPS (R8)(R10*1), Y2, Y2")
+	g.i("VADDPS (R9)(R10*1), Y2, Y2")
+	g.i("VMOVUPS Y2, (DI)(R10*1)")
+	g.i("ADDQ $32, R10")
+	g.i("CMPQ R10, DX")
+	g.i("JLT ln_out")
+	g.i("ADDQ DX, SI")
+	g.i("ADDQ DX, DI")
+	g.i("DECQ CX")
+	g.i("JNZ ln_row")
+	g.label("ln_done")
+	g.i("VZEROUPPER")
+	g.i("RET")
 	g.b.WriteString("\n")
 }
