@@ -40,12 +40,13 @@ import (
 const (
 	demoDir = "../web/demos"
 	// targetDemoRate is the default-model issue's figure (80%). The shipped
-	// model does not reach it yet (about 50%, see the note), so the
-	// tests log whether it is met and assert only a floor: at least
-	// minOverChance times the rate of a moment picked at random, which a
-	// model that learned nothing of the demo world cannot pass.
+	// model does not reach it yet (66.1% natively and in the browser, where
+	// a random moment finds 10.9%), so the tests log whether it is met and
+	// assert a floor: at least minOverChance times the rate of a moment
+	// picked at random, which a model that learned nothing of the demo
+	// world cannot pass.
 	targetDemoRate = 0.8
-	minOverChance  = 3.0
+	minOverChance  = 5.0
 )
 
 // demoList is web/demos/index.json.

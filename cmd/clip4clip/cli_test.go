@@ -325,10 +325,12 @@ func TestEvalSynth(t *testing.T) {
 
 // TestDefaultModelFigures measures the shipped model (weights/default.c4c)
 // on 1,000 held-out clips of a seed never used in training (2000; training
-// used 1, its evaluation 1000) and on 100 temporal-order pairs. The issue's
-// targets (R@1 >= 60%, seqTransf >= 80% on order) are not reached yet: the
-// test logs the figures and asserts only floors far above chance (R@1 of a
-// random ranking is 0.1%), so a broken model or engine fails it.
+// used 1, its evaluation 1000) and on 100 temporal-order pairs (seed 3000),
+// against the issue's targets: text-to-video R@1 >= 60% with median rank 1,
+// and seqTransf picking the right clip of an order pair for >= 80% of the
+// captions. The model measured 63.2% and 81.0% (meanP on the same frames:
+// 76.5%); the order floor asserted is 78%, so that a kernel change moving
+// a caption or two across does not fail it while a broken head does.
 func TestDefaultModelFigures(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the default model's evaluation embeds 8,000 frames")
@@ -343,7 +345,9 @@ func TestDefaultModelFigures(t *testing.T) {
 	t.Logf("default model, 1,000 held-out clips: text-to-video R@1 %.1f R@5 %.1f MdR %.0f; video-to-text R@1 %.1f MdR %.0f (issue target: t2v R@1 >= 60, MdR 1)",
 		res.T2V.R1, res.T2V.R5, res.T2V.MedianR, res.V2T.R1, res.V2T.MedianR)
 	t.Logf("temporal order, 200 captions: %v (issue target: seqTransf >= 0.8)", res.Order)
-	require.GreaterOrEqual(t, res.T2V.R1, 20.0)
-	require.GreaterOrEqual(t, res.T2V.R5, 50.0)
+	require.GreaterOrEqual(t, res.T2V.R1, 60.0)
+	require.LessOrEqual(t, res.T2V.MedianR, 1.0)
+	require.GreaterOrEqual(t, res.T2V.R5, 90.0)
 	require.Contains(t, res.Order, "seqTransf")
+	require.GreaterOrEqual(t, res.Order["seqTransf"], 0.78)
 }

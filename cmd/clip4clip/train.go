@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -235,6 +236,25 @@ func tokenizer(vocab string, learn int, ds interface{ Captions() []string }, sta
 
 // gitCommit returns the checkout's HEAD, or "unknown".
 func gitCommit() string {
+	// A binary built with `go build` in the repository carries its commit;
+	// `go run` and `go test` binaries do not, so ask git then.
+	if info, ok := debug.ReadBuildInfo(); ok {
+		var rev, modified string
+		for _, s := range info.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				modified = s.Value
+			}
+		}
+		if rev != "" {
+			if modified == "true" {
+				rev += " (with uncommitted changes)"
+			}
+			return rev
+		}
+	}
 	out, err := exec.Command("git", "rev-parse", "HEAD").Output()
 	if err != nil {
 		return "unknown"
