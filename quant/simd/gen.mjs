@@ -453,24 +453,29 @@ function driverI8(MR, relaxed) {
       L("sx"),
       `(i32.shl ${L("i")} (i32.const 2))`,
     )} ${add(L("zp"), `(i32.shl ${L("i")} (i32.const 2))`)} ${add(L("pd"), mul(L("i"), L("ds")))} ${L("ds")} ${L("pb")} ${L("nc")})`;
+  // wsum: per block b, the sums of the 4 rows' int8 weights over the block
+  // (true elements only), which the relaxed kernel multiplies by x's zero
+  // point. Row pointers r0..r3 repeat the last valid row as rowPointers does.
   const wsum = relaxed
     ? [
-        `;; wsum[b][c] = sum of row c's int8 weights over block b (true elements only)`,
+        `;; wsum[b] = [sum of row c's int8 weights over block b for c < 4]`,
+        set("r0", add(L("w"), mul(L("j"), L("in")))),
+        range(3).map((c) => set(`r${c + 1}`, `(select ${add(L(`r${c}`), L("in"))} ${L(`r${c}`)} (i32.gt_u ${L("nc")} ${i32(c + 1)}))`)),
         set("k", i32(0)),
-        `(block $d (loop $l`,
-        `  (br_if $d (i32.ge_s ${L("k")} ${L("in")}))`,
+        set("b", i32(0)),
+        `(loop $wb`,
         `  ${set("kend", `(call $min (i32.add ${L("k")} ${L("blk")}) ${L("in")})`)}`,
-        `  (i32.store ${add(L("wsum"), `(i32.add (i32.shl ${L("b")} (i32.const 4)) (i32.shl ${L("c")} (i32.const 2)))`)} (call $sum_i8 ${add(L("pw"), L("k"))} (i32.sub ${L("kend")} ${L("k")})))`,
+        `  (v128.store ${add(L("wsum"), `(i32.shl ${L("b")} (i32.const 4))`)} (call $sum4_i8 ${range(4).map((c) => add(L(`r${c}`), L("k"))).join(" ")} (i32.sub ${L("kend")} ${L("k")})))`,
         `  ${set("k", L("kend"))}`,
         `  ${set("b", add(L("b"), i32(1)))}`,
-        `  (br $l)))`,
+        `  (br_if $wb (i32.lt_s ${L("b")} ${L("nb")})))`,
       ]
     : [];
   return `
   (func (export "linear_i8") (param $w i32) (param $scales i32) (param $nb i32) (param $blk i32)
       (param $x i32) (param $dst i32) (param $bias i32)
       (param $n i32) (param $in i32) (param $out i32) (param $lo i32) (param $hi i32) (param $scratch i32) (result i32)
-    ${locals("i32", ["i", "j", "c", "b", "k", "kend", "nc", "pw", "pb", "pd", "ds", "kp", "xs", "xq", "sx", "zp", "swv", "wsum", "lim", "wq"])}
+    ${locals("i32", ["i", "j", "c", "b", "k", "kend", "nc", "pw", "pb", "pd", "ds", "kp", "xs", "xq", "sx", "zp", "swv", "wsum", "lim", "wq", "r0", "r1", "r2", "r3"])}
     (if (i32.or (i32.ge_s ${L("lo")} ${L("hi")}) (i32.or (i32.le_s ${L("n")} (i32.const 0)) (i32.le_s ${L("in")} (i32.const 0))))
       (then (return (i32.const 0))))
     ;; blocks shorter than the row must hold whole k steps
@@ -518,12 +523,11 @@ ${indent(
       )}))`,
       `  ${set("b", add(L("b"), i32(1)))}`,
       `  (br_if $b (i32.lt_s ${L("b")} ${L("nb")})))`,
-      set("b", i32(0)),
-      wsum,
       set("c", add(L("c"), i32(1))),
       `(br_if $c (i32.lt_s ${L("c")} (i32.const 4)))`,
     ].flat().map((l) => "  " + l),
     `)`,
+    wsum,
     relaxed
       ? []
       : [
@@ -703,17 +707,44 @@ ${indent(each(L("n"), "dst", (ld) => [set("y", `(f32x4.add ${ld("dst")} ${ld("sr
     (i32.const 1))`;
 }
 
+// sum4_i8 returns [sum of the n int8 values at p0, .. at p3]: pairs summed
+// to i16 (i16x8.extadd_pairwise_i8x16_s) and added up in i16 for at most 64
+// steps of 16 bytes (|sum| <= 64*256, no overflow), then widened to i32.
+const sum4I8 = `
+  (func $sum4_i8 (param $p0 i32) (param $p1 i32) (param $p2 i32) (param $p3 i32) (param $n i32) (result v128)
+    (local $k i32) (local $cend i32) (local $t0 i32) (local $t1 i32) (local $t2 i32) (local $t3 i32)
+    ${locals("v128", ["h0", "h1", "h2", "h3", "a0", "a1", "a2", "a3", "u01", "u23", "s"])}
+    (block $d (loop $l
+      (br_if $d (i32.gt_s (i32.add (local.get $k) (i32.const 16)) (local.get $n)))
+      (local.set $cend (call $min (i32.add (local.get $k) (i32.const 1024)) (i32.and (local.get $n) (i32.const -16))))
+${indent(range(4).map((c) => set(`h${c}`, "(v128.const i64x2 0 0)")), 6)}
+      (loop $in
+${indent(range(4).map((c) => set(`h${c}`, `(i16x8.add ${L(`h${c}`)} (i16x8.extadd_pairwise_i8x16_s (v128.load align=1 (i32.add ${L(`p${c}`)} ${L("k")}))))`)), 8)}
+        (local.set $k (i32.add (local.get $k) (i32.const 16)))
+        (br_if $in (i32.lt_s (local.get $k) (local.get $cend))))
+${indent(range(4).map((c) => set(`a${c}`, `(i32x4.add ${L(`a${c}`)} (i32x4.extadd_pairwise_i16x8_s ${L(`h${c}`)}))`)), 6)}
+      (br $l)))
+${indent(reduce4("i32x4.add", ["a0", "a1", "a2", "a3"], "s"), 4)}
+    (block $d (loop $l
+      (br_if $d (i32.ge_s (local.get $k) (local.get $n)))
+${indent(range(4).map((c) => set(`t${c}`, `(i32.add ${L(`t${c}`)} (i32.load8_s (i32.add ${L(`p${c}`)} ${L("k")})))`)), 6)}
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br $l)))
+    (i32x4.add (local.get $s) (i32x4.replace_lane 3 (i32x4.replace_lane 2 (i32x4.replace_lane 1 (i32x4.splat (local.get $t0))
+      (local.get $t1)) (local.get $t2)) (local.get $t3))))`;
+
 // widen_i8 writes n int8 values at src as i16 at dst, then zeros up to kp
 // (the SIMD128 int8 kernel's copy of 4 rows of W: widened once per block of
 // columns rather than once per pair of rows of x).
 const widenI8 = `
   (func $widen_i8 (param $src i32) (param $dst i32) (param $n i32) (param $kp i32)
-    (local $k i32)
+    (local $k i32) (local $v v128)
     (block $d (loop $l
-      (br_if $d (i32.gt_s (i32.add (local.get $k) (i32.const 8)) (local.get $n)))
-      (v128.store align=2 (i32.add (local.get $dst) (i32.shl (local.get $k) (i32.const 1)))
-        (v128.load8x8_s align=1 (i32.add (local.get $src) (local.get $k))))
-      (local.set $k (i32.add (local.get $k) (i32.const 8)))
+      (br_if $d (i32.gt_s (i32.add (local.get $k) (i32.const 16)) (local.get $n)))
+      (local.set $v (v128.load align=1 (i32.add (local.get $src) (local.get $k))))
+      (v128.store align=2 (i32.add (local.get $dst) (i32.shl (local.get $k) (i32.const 1))) (i16x8.extend_low_i8x16_s (local.get $v)))
+      (v128.store offset=16 align=2 (i32.add (local.get $dst) (i32.shl (local.get $k) (i32.const 1))) (i16x8.extend_high_i8x16_s (local.get $v)))
+      (local.set $k (i32.add (local.get $k) (i32.const 16)))
       (br $l)))
     (block $d (loop $l
       (br_if $d (i32.ge_s (local.get $k) (local.get $n)))
@@ -767,26 +798,8 @@ const helpers = `
         (call $dot_f32 (local.get $x) (local.get $w0) (local.get $k0) (local.get $in)))
         (call $dot_f32 (local.get $x) (local.get $w1) (local.get $k0) (local.get $in)))
         (call $dot_f32 (local.get $x) (local.get $w2) (local.get $k0) (local.get $in)))
-        (call $dot_f32 (local.get $x) (local.get $w3) (local.get $k0) (local.get $in)))))
+        (call $dot_f32 (local.get $x) (local.get $w3) (local.get $k0) (local.get $in)))))`;
 
-  ;; sum_i8 returns the sum of n int8 values at p.
-  (func $sum_i8 (param $p i32) (param $n i32) (result i32)
-    (local $k i32) (local $s i32) (local $v v128)
-    (block $d (loop $l
-      (br_if $d (i32.gt_s (i32.add (local.get $k) (i32.const 16)) (local.get $n)))
-      (local.set $v (i32x4.add (local.get $v) (i32x4.extadd_pairwise_i16x8_s (i16x8.extadd_pairwise_i8x16_s
-        (v128.load align=1 (i32.add (local.get $p) (local.get $k)))))))
-      (local.set $k (i32.add (local.get $k) (i32.const 16)))
-      (br $l)))
-    (local.set $s (i32.add
-      (i32.add (i32x4.extract_lane 0 (local.get $v)) (i32x4.extract_lane 1 (local.get $v)))
-      (i32.add (i32x4.extract_lane 2 (local.get $v)) (i32x4.extract_lane 3 (local.get $v)))))
-    (block $d (loop $l
-      (br_if $d (i32.ge_s (local.get $k) (local.get $n)))
-      (local.set $s (i32.add (local.get $s) (i32.load8_s (i32.add (local.get $p) (local.get $k)))))
-      (local.set $k (i32.add (local.get $k) (i32.const 1)))
-      (br $l)))
-    (local.get $s))`;
 
 // generate returns the module's text. relaxed selects the relaxed-SIMD
 // instructions (f32x4.relaxed_madd, i32x4.relaxed_dot_i8x16_i7x16_add_s).
@@ -819,7 +832,7 @@ ${driverF32(mrF32, "f16")}
 ${quantX(relaxed)}
 ${mkI8(mrI8, unroll, relaxed)}
 ${mrI8 === 1 ? "" : mkI8(1, unroll, relaxed)}
-${relaxed ? "" : widenI8}
+${relaxed ? sum4I8 : widenI8}
 ${driverI8(mrI8, relaxed)}
 ${elementwise(relaxed)}
 )

@@ -57,25 +57,6 @@
         (call $dot_f32 (local.get $x) (local.get $w2) (local.get $k0) (local.get $in)))
         (call $dot_f32 (local.get $x) (local.get $w3) (local.get $k0) (local.get $in)))))
 
-  ;; sum_i8 returns the sum of n int8 values at p.
-  (func $sum_i8 (param $p i32) (param $n i32) (result i32)
-    (local $k i32) (local $s i32) (local $v v128)
-    (block $d (loop $l
-      (br_if $d (i32.gt_s (i32.add (local.get $k) (i32.const 16)) (local.get $n)))
-      (local.set $v (i32x4.add (local.get $v) (i32x4.extadd_pairwise_i16x8_s (i16x8.extadd_pairwise_i8x16_s
-        (v128.load align=1 (i32.add (local.get $p) (local.get $k)))))))
-      (local.set $k (i32.add (local.get $k) (i32.const 16)))
-      (br $l)))
-    (local.set $s (i32.add
-      (i32.add (i32x4.extract_lane 0 (local.get $v)) (i32x4.extract_lane 1 (local.get $v)))
-      (i32.add (i32x4.extract_lane 2 (local.get $v)) (i32x4.extract_lane 3 (local.get $v)))))
-    (block $d (loop $l
-      (br_if $d (i32.ge_s (local.get $k) (local.get $n)))
-      (local.set $s (i32.add (local.get $s) (i32.load8_s (i32.add (local.get $p) (local.get $k)))))
-      (local.set $k (i32.add (local.get $k) (i32.const 1)))
-      (br $l)))
-    (local.get $s))
-
   ;; mk_f32_2: dst rows 0..1 (stride ds bytes) at columns j..j+nc-1 from
   ;; 2 rows of x at px (stride xs) and nc rows of W at pw (stride ws).
   (func $mk_f32_2 (param $px i32) (param $xs i32) (param $pw i32) (param $ws i32) (param $in i32)
@@ -543,11 +524,46 @@
     (if (local.get $pb) (then (local.set $s (f32x4.add (local.get $s) (call $load_part (local.get $pb) (local.get $nc))))))
     (call $store_part (i32.add (local.get $pd) (i32.mul (local.get $ds) (i32.const 0))) (local.get $s) (local.get $nc)))
 
+  (func $sum4_i8 (param $p0 i32) (param $p1 i32) (param $p2 i32) (param $p3 i32) (param $n i32) (result v128)
+    (local $k i32) (local $cend i32) (local $t0 i32) (local $t1 i32) (local $t2 i32) (local $t3 i32)
+    (local $h0 v128) (local $h1 v128) (local $h2 v128) (local $h3 v128) (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $u01 v128) (local $u23 v128) (local $s v128)
+    (block $d (loop $l
+      (br_if $d (i32.gt_s (i32.add (local.get $k) (i32.const 16)) (local.get $n)))
+      (local.set $cend (call $min (i32.add (local.get $k) (i32.const 1024)) (i32.and (local.get $n) (i32.const -16))))
+      (local.set $h0 (v128.const i64x2 0 0))
+      (local.set $h1 (v128.const i64x2 0 0))
+      (local.set $h2 (v128.const i64x2 0 0))
+      (local.set $h3 (v128.const i64x2 0 0))
+      (loop $in
+        (local.set $h0 (i16x8.add (local.get $h0) (i16x8.extadd_pairwise_i8x16_s (v128.load align=1 (i32.add (local.get $p0) (local.get $k))))))
+        (local.set $h1 (i16x8.add (local.get $h1) (i16x8.extadd_pairwise_i8x16_s (v128.load align=1 (i32.add (local.get $p1) (local.get $k))))))
+        (local.set $h2 (i16x8.add (local.get $h2) (i16x8.extadd_pairwise_i8x16_s (v128.load align=1 (i32.add (local.get $p2) (local.get $k))))))
+        (local.set $h3 (i16x8.add (local.get $h3) (i16x8.extadd_pairwise_i8x16_s (v128.load align=1 (i32.add (local.get $p3) (local.get $k))))))
+        (local.set $k (i32.add (local.get $k) (i32.const 16)))
+        (br_if $in (i32.lt_s (local.get $k) (local.get $cend))))
+      (local.set $a0 (i32x4.add (local.get $a0) (i32x4.extadd_pairwise_i16x8_s (local.get $h0))))
+      (local.set $a1 (i32x4.add (local.get $a1) (i32x4.extadd_pairwise_i16x8_s (local.get $h1))))
+      (local.set $a2 (i32x4.add (local.get $a2) (i32x4.extadd_pairwise_i16x8_s (local.get $h2))))
+      (local.set $a3 (i32x4.add (local.get $a3) (i32x4.extadd_pairwise_i16x8_s (local.get $h3))))
+      (br $l)))
+    (local.set $u01 (i32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a0) (local.get $a1)) (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a0) (local.get $a1))))
+    (local.set $u23 (i32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a2) (local.get $a3)) (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a2) (local.get $a3))))
+    (local.set $s (i32x4.add (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $u01) (local.get $u23)) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $u01) (local.get $u23))))
+    (block $d (loop $l
+      (br_if $d (i32.ge_s (local.get $k) (local.get $n)))
+      (local.set $t0 (i32.add (local.get $t0) (i32.load8_s (i32.add (local.get $p0) (local.get $k)))))
+      (local.set $t1 (i32.add (local.get $t1) (i32.load8_s (i32.add (local.get $p1) (local.get $k)))))
+      (local.set $t2 (i32.add (local.get $t2) (i32.load8_s (i32.add (local.get $p2) (local.get $k)))))
+      (local.set $t3 (i32.add (local.get $t3) (i32.load8_s (i32.add (local.get $p3) (local.get $k)))))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br $l)))
+    (i32x4.add (local.get $s) (i32x4.replace_lane 3 (i32x4.replace_lane 2 (i32x4.replace_lane 1 (i32x4.splat (local.get $t0))
+      (local.get $t1)) (local.get $t2)) (local.get $t3))))
 
   (func (export "linear_i8") (param $w i32) (param $scales i32) (param $nb i32) (param $blk i32)
       (param $x i32) (param $dst i32) (param $bias i32)
       (param $n i32) (param $in i32) (param $out i32) (param $lo i32) (param $hi i32) (param $scratch i32) (result i32)
-    (local $i i32) (local $j i32) (local $c i32) (local $b i32) (local $k i32) (local $kend i32) (local $nc i32) (local $pw i32) (local $pb i32) (local $pd i32) (local $ds i32) (local $kp i32) (local $xs i32) (local $xq i32) (local $sx i32) (local $zp i32) (local $swv i32) (local $wsum i32) (local $lim i32) (local $wq i32)
+    (local $i i32) (local $j i32) (local $c i32) (local $b i32) (local $k i32) (local $kend i32) (local $nc i32) (local $pw i32) (local $pb i32) (local $pd i32) (local $ds i32) (local $kp i32) (local $xs i32) (local $xq i32) (local $sx i32) (local $zp i32) (local $swv i32) (local $wsum i32) (local $lim i32) (local $wq i32) (local $r0 i32) (local $r1 i32) (local $r2 i32) (local $r3 i32)
     (if (i32.or (i32.ge_s (local.get $lo) (local.get $hi)) (i32.or (i32.le_s (local.get $n) (i32.const 0)) (i32.le_s (local.get $in) (i32.const 0))))
       (then (return (i32.const 0))))
     ;; blocks shorter than the row must hold whole k steps
@@ -586,19 +602,22 @@
           (f32.store (i32.add (local.get $swv) (i32.add (i32.shl (local.get $b) (i32.const 4)) (i32.shl (local.get $c) (i32.const 2)))) (f32.load (i32.add (local.get $scales) (i32.shl (i32.add (i32.mul (i32.add (local.get $j) (call $min (local.get $c) (i32.sub (local.get $nc) (i32.const 1)))) (local.get $nb)) (local.get $b)) (i32.const 2)))))
           (local.set $b (i32.add (local.get $b) (i32.const 1)))
           (br_if $b (i32.lt_s (local.get $b) (local.get $nb))))
-        (local.set $b (i32.const 0))
-        ;; wsum[b][c] = sum of row c's int8 weights over block b (true elements only)
-        (local.set $k (i32.const 0))
-        (block $d (loop $l
-          (br_if $d (i32.ge_s (local.get $k) (local.get $in)))
-          (local.set $kend (call $min (i32.add (local.get $k) (local.get $blk)) (local.get $in)))
-          (i32.store (i32.add (local.get $wsum) (i32.add (i32.shl (local.get $b) (i32.const 4)) (i32.shl (local.get $c) (i32.const 2)))) (call $sum_i8 (i32.add (local.get $pw) (local.get $k)) (i32.sub (local.get $kend) (local.get $k))))
-          (local.set $k (local.get $kend))
-          (local.set $b (i32.add (local.get $b) (i32.const 1)))
-          (br $l)))
         (local.set $c (i32.add (local.get $c) (i32.const 1)))
         (br_if $c (i32.lt_s (local.get $c) (i32.const 4)))
       )
+      ;; wsum[b] = [sum of row c's int8 weights over block b for c < 4]
+      (local.set $r0 (i32.add (local.get $w) (i32.mul (local.get $j) (local.get $in))))
+      (local.set $r1 (select (i32.add (local.get $r0) (local.get $in)) (local.get $r0) (i32.gt_u (local.get $nc) (i32.const 1))))
+      (local.set $r2 (select (i32.add (local.get $r1) (local.get $in)) (local.get $r1) (i32.gt_u (local.get $nc) (i32.const 2))))
+      (local.set $r3 (select (i32.add (local.get $r2) (local.get $in)) (local.get $r2) (i32.gt_u (local.get $nc) (i32.const 3))))
+      (local.set $k (i32.const 0))
+      (local.set $b (i32.const 0))
+      (loop $wb
+        (local.set $kend (call $min (i32.add (local.get $k) (local.get $blk)) (local.get $in)))
+        (v128.store (i32.add (local.get $wsum) (i32.shl (local.get $b) (i32.const 4))) (call $sum4_i8 (i32.add (local.get $r0) (local.get $k)) (i32.add (local.get $r1) (local.get $k)) (i32.add (local.get $r2) (local.get $k)) (i32.add (local.get $r3) (local.get $k)) (i32.sub (local.get $kend) (local.get $k))))
+        (local.set $k (local.get $kend))
+        (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (br_if $wb (i32.lt_s (local.get $b) (local.get $nb))))
       (local.set $pw (i32.add (local.get $w) (i32.mul (local.get $j) (local.get $in))))
       (local.set $pb (select (i32.add (local.get $bias) (i32.shl (local.get $j) (i32.const 2))) (i32.const 0) (local.get $bias)))
       (local.set $pd (i32.add (local.get $dst) (i32.shl (local.get $j) (i32.const 2))))

@@ -57,25 +57,6 @@
         (call $dot_f32 (local.get $x) (local.get $w2) (local.get $k0) (local.get $in)))
         (call $dot_f32 (local.get $x) (local.get $w3) (local.get $k0) (local.get $in)))))
 
-  ;; sum_i8 returns the sum of n int8 values at p.
-  (func $sum_i8 (param $p i32) (param $n i32) (result i32)
-    (local $k i32) (local $s i32) (local $v v128)
-    (block $d (loop $l
-      (br_if $d (i32.gt_s (i32.add (local.get $k) (i32.const 16)) (local.get $n)))
-      (local.set $v (i32x4.add (local.get $v) (i32x4.extadd_pairwise_i16x8_s (i16x8.extadd_pairwise_i8x16_s
-        (v128.load align=1 (i32.add (local.get $p) (local.get $k)))))))
-      (local.set $k (i32.add (local.get $k) (i32.const 16)))
-      (br $l)))
-    (local.set $s (i32.add
-      (i32.add (i32x4.extract_lane 0 (local.get $v)) (i32x4.extract_lane 1 (local.get $v)))
-      (i32.add (i32x4.extract_lane 2 (local.get $v)) (i32x4.extract_lane 3 (local.get $v)))))
-    (block $d (loop $l
-      (br_if $d (i32.ge_s (local.get $k) (local.get $n)))
-      (local.set $s (i32.add (local.get $s) (i32.load8_s (i32.add (local.get $p) (local.get $k)))))
-      (local.set $k (i32.add (local.get $k) (i32.const 1)))
-      (br $l)))
-    (local.get $s))
-
   ;; mk_f32_2: dst rows 0..1 (stride ds bytes) at columns j..j+nc-1 from
   ;; 2 rows of x at px (stride xs) and nc rows of W at pw (stride ws).
   (func $mk_f32_2 (param $px i32) (param $xs i32) (param $pw i32) (param $ws i32) (param $in i32)
@@ -537,12 +518,13 @@
     (call $store_part (i32.add (local.get $pd) (i32.mul (local.get $ds) (i32.const 0))) (local.get $s) (local.get $nc)))
 
   (func $widen_i8 (param $src i32) (param $dst i32) (param $n i32) (param $kp i32)
-    (local $k i32)
+    (local $k i32) (local $v v128)
     (block $d (loop $l
-      (br_if $d (i32.gt_s (i32.add (local.get $k) (i32.const 8)) (local.get $n)))
-      (v128.store align=2 (i32.add (local.get $dst) (i32.shl (local.get $k) (i32.const 1)))
-        (v128.load8x8_s align=1 (i32.add (local.get $src) (local.get $k))))
-      (local.set $k (i32.add (local.get $k) (i32.const 8)))
+      (br_if $d (i32.gt_s (i32.add (local.get $k) (i32.const 16)) (local.get $n)))
+      (local.set $v (v128.load align=1 (i32.add (local.get $src) (local.get $k))))
+      (v128.store align=2 (i32.add (local.get $dst) (i32.shl (local.get $k) (i32.const 1))) (i16x8.extend_low_i8x16_s (local.get $v)))
+      (v128.store offset=16 align=2 (i32.add (local.get $dst) (i32.shl (local.get $k) (i32.const 1))) (i16x8.extend_high_i8x16_s (local.get $v)))
+      (local.set $k (i32.add (local.get $k) (i32.const 16)))
       (br $l)))
     (block $d (loop $l
       (br_if $d (i32.ge_s (local.get $k) (local.get $n)))
@@ -559,7 +541,7 @@
   (func (export "linear_i8") (param $w i32) (param $scales i32) (param $nb i32) (param $blk i32)
       (param $x i32) (param $dst i32) (param $bias i32)
       (param $n i32) (param $in i32) (param $out i32) (param $lo i32) (param $hi i32) (param $scratch i32) (result i32)
-    (local $i i32) (local $j i32) (local $c i32) (local $b i32) (local $k i32) (local $kend i32) (local $nc i32) (local $pw i32) (local $pb i32) (local $pd i32) (local $ds i32) (local $kp i32) (local $xs i32) (local $xq i32) (local $sx i32) (local $zp i32) (local $swv i32) (local $wsum i32) (local $lim i32) (local $wq i32)
+    (local $i i32) (local $j i32) (local $c i32) (local $b i32) (local $k i32) (local $kend i32) (local $nc i32) (local $pw i32) (local $pb i32) (local $pd i32) (local $ds i32) (local $kp i32) (local $xs i32) (local $xq i32) (local $sx i32) (local $zp i32) (local $swv i32) (local $wsum i32) (local $lim i32) (local $wq i32) (local $r0 i32) (local $r1 i32) (local $r2 i32) (local $r3 i32)
     (if (i32.or (i32.ge_s (local.get $lo) (local.get $hi)) (i32.or (i32.le_s (local.get $n) (i32.const 0)) (i32.le_s (local.get $in) (i32.const 0))))
       (then (return (i32.const 0))))
     ;; blocks shorter than the row must hold whole k steps
@@ -599,7 +581,6 @@
           (f32.store (i32.add (local.get $swv) (i32.add (i32.shl (local.get $b) (i32.const 4)) (i32.shl (local.get $c) (i32.const 2)))) (f32.load (i32.add (local.get $scales) (i32.shl (i32.add (i32.mul (i32.add (local.get $j) (call $min (local.get $c) (i32.sub (local.get $nc) (i32.const 1)))) (local.get $nb)) (local.get $b)) (i32.const 2)))))
           (local.set $b (i32.add (local.get $b) (i32.const 1)))
           (br_if $b (i32.lt_s (local.get $b) (local.get $nb))))
-        (local.set $b (i32.const 0))
         (local.set $c (i32.add (local.get $c) (i32.const 1)))
         (br_if $c (i32.lt_s (local.get $c) (i32.const 4)))
       )
