@@ -2,11 +2,11 @@
 
 package quant
 
-// The element-wise kernels on amd64: exp, QuickGELU and LayerNorm in AVX2 +
-// FMA assembly (kernels_amd64.s, from kernels_gen_amd64.go), eight lanes of
-// the Go versions' computation; the last len%8 elements of exp and
-// QuickGELU, LayerNorm with rows not a multiple of 8 long, and Add stay in
-// Go. setPath installs them on the AVX2 path and above.
+// The element-wise kernels on amd64: exp, QuickGELU, Softmax and LayerNorm
+// in AVX2 + FMA assembly (kernels_amd64.s, from kernels_gen_amd64.go),
+// eight lanes of the Go versions' computation; the last len%8 elements of
+// exp and QuickGELU, LayerNorm with rows not a multiple of 8 long, and Add
+// stay in Go. setPath installs them on the AVX2 path and above.
 
 // expAVX2 is expSlice over x[:n&^7].
 //
@@ -17,6 +17,11 @@ func expAVX2(x *float32, n int)
 //
 //go:noescape
 func quickGELUAVX2(x *float32, n int)
+
+// softmaxAVX2 is softmaxGo over x[:n], n >= 1.
+//
+//go:noescape
+func softmaxAVX2(x *float32, n int)
 
 // layerNormAVX2 is layerNormGo for d a multiple of 8 (and > 0).
 //
@@ -35,7 +40,7 @@ func setElementwise(p kernelPath) {
 		}
 		expKernel, quickGELUKernel = expAsm, quickGELUAsm
 		softmaxKernel = func(x []float32) bool {
-			softmaxWith(x, func(x []float32) { expAsm(x) })
+			softmaxAVX2(&x[0], len(x))
 			return true
 		}
 	}

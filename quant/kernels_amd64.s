@@ -2302,6 +2302,209 @@ ln_done:
 	VZEROUPPER
 	RET
 
+	DATA mask8<>+0(SB)/4, $0
+	DATA mask8<>+4(SB)/4, $0
+	DATA mask8<>+8(SB)/4, $0
+	DATA mask8<>+12(SB)/4, $0
+	DATA mask8<>+16(SB)/4, $0
+	DATA mask8<>+20(SB)/4, $0
+	DATA mask8<>+24(SB)/4, $0
+	DATA mask8<>+28(SB)/4, $0
+	DATA mask8<>+32(SB)/4, $0xffffffff
+	DATA mask8<>+36(SB)/4, $0
+	DATA mask8<>+40(SB)/4, $0
+	DATA mask8<>+44(SB)/4, $0
+	DATA mask8<>+48(SB)/4, $0
+	DATA mask8<>+52(SB)/4, $0
+	DATA mask8<>+56(SB)/4, $0
+	DATA mask8<>+60(SB)/4, $0
+	DATA mask8<>+64(SB)/4, $0xffffffff
+	DATA mask8<>+68(SB)/4, $0xffffffff
+	DATA mask8<>+72(SB)/4, $0
+	DATA mask8<>+76(SB)/4, $0
+	DATA mask8<>+80(SB)/4, $0
+	DATA mask8<>+84(SB)/4, $0
+	DATA mask8<>+88(SB)/4, $0
+	DATA mask8<>+92(SB)/4, $0
+	DATA mask8<>+96(SB)/4, $0xffffffff
+	DATA mask8<>+100(SB)/4, $0xffffffff
+	DATA mask8<>+104(SB)/4, $0xffffffff
+	DATA mask8<>+108(SB)/4, $0
+	DATA mask8<>+112(SB)/4, $0
+	DATA mask8<>+116(SB)/4, $0
+	DATA mask8<>+120(SB)/4, $0
+	DATA mask8<>+124(SB)/4, $0
+	DATA mask8<>+128(SB)/4, $0xffffffff
+	DATA mask8<>+132(SB)/4, $0xffffffff
+	DATA mask8<>+136(SB)/4, $0xffffffff
+	DATA mask8<>+140(SB)/4, $0xffffffff
+	DATA mask8<>+144(SB)/4, $0
+	DATA mask8<>+148(SB)/4, $0
+	DATA mask8<>+152(SB)/4, $0
+	DATA mask8<>+156(SB)/4, $0
+	DATA mask8<>+160(SB)/4, $0xffffffff
+	DATA mask8<>+164(SB)/4, $0xffffffff
+	DATA mask8<>+168(SB)/4, $0xffffffff
+	DATA mask8<>+172(SB)/4, $0xffffffff
+	DATA mask8<>+176(SB)/4, $0xffffffff
+	DATA mask8<>+180(SB)/4, $0
+	DATA mask8<>+184(SB)/4, $0
+	DATA mask8<>+188(SB)/4, $0
+	DATA mask8<>+192(SB)/4, $0xffffffff
+	DATA mask8<>+196(SB)/4, $0xffffffff
+	DATA mask8<>+200(SB)/4, $0xffffffff
+	DATA mask8<>+204(SB)/4, $0xffffffff
+	DATA mask8<>+208(SB)/4, $0xffffffff
+	DATA mask8<>+212(SB)/4, $0xffffffff
+	DATA mask8<>+216(SB)/4, $0
+	DATA mask8<>+220(SB)/4, $0
+	DATA mask8<>+224(SB)/4, $0xffffffff
+	DATA mask8<>+228(SB)/4, $0xffffffff
+	DATA mask8<>+232(SB)/4, $0xffffffff
+	DATA mask8<>+236(SB)/4, $0xffffffff
+	DATA mask8<>+240(SB)/4, $0xffffffff
+	DATA mask8<>+244(SB)/4, $0xffffffff
+	DATA mask8<>+248(SB)/4, $0xffffffff
+	DATA mask8<>+252(SB)/4, $0
+	GLOBL mask8<>(SB), RODATA|NOPTR, $256
+	DATA neginf<>+0(SB)/4, $0xff800000
+	DATA neginf<>+4(SB)/4, $0xff800000
+	DATA neginf<>+8(SB)/4, $0xff800000
+	DATA neginf<>+12(SB)/4, $0xff800000
+	DATA neginf<>+16(SB)/4, $0xff800000
+	DATA neginf<>+20(SB)/4, $0xff800000
+	DATA neginf<>+24(SB)/4, $0xff800000
+	DATA neginf<>+28(SB)/4, $0xff800000
+	GLOBL neginf<>(SB), RODATA|NOPTR, $32
+
+// func softmaxAVX2(x *float32, n int)
+TEXT ·softmaxAVX2(SB), NOSPLIT, $0-16
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	MOVQ CX, DX
+	ANDQ $7, DX
+	SHLQ $5, DX
+	LEAQ mask8<>(SB), AX
+	VMOVUPS (AX)(DX*1), Y12
+	ANDQ $-8, CX
+	SHLQ $2, CX
+	LEAQ (SI)(CX*1), DI
+	VMOVUPS neginf<>(SB), Y9
+	VMOVUPS exphi<>(SB), Y14
+	VMOVUPS explo<>(SB), Y15
+	VMOVAPS Y9, Y8
+	XORQ R10, R10
+	CMPQ R10, CX
+	JGE sm_maxtail
+sm_max:
+	VMAXPS (SI)(R10*1), Y8, Y8
+	ADDQ $32, R10
+	CMPQ R10, CX
+	JLT sm_max
+sm_maxtail:
+	VMASKMOVPS (DI), Y12, Y1
+	VBLENDVPS Y12, Y1, Y9, Y1
+	VMAXPS Y1, Y8, Y8
+	VEXTRACTF128 $1, Y8, X1
+	VMAXPS X1, X8, X8
+	VPERMILPS $0x4e, X8, X1
+	VMAXPS X1, X8, X8
+	VPERMILPS $0xb1, X8, X1
+	VMAXPS X1, X8, X8
+	VBROADCASTSS X8, Y11
+	VXORPS Y10, Y10, Y10
+	XORQ R10, R10
+	CMPQ R10, CX
+	JGE sm_exptail
+sm_exp:
+	VMOVUPS (SI)(R10*1), Y0
+	VSUBPS Y11, Y0, Y0
+	VMINPS Y0, Y14, Y0
+	VMAXPS Y0, Y15, Y0
+	VMOVUPS round<>(SB), Y1
+	VFMADD231PS log2e<>(SB), Y0, Y1
+	VPSUBD round<>(SB), Y1, Y4
+	VSUBPS round<>(SB), Y1, Y1
+	VMOVAPS Y0, Y2
+	VFNMADD231PS ln2hi<>(SB), Y1, Y2
+	VFNMADD231PS ln2lo<>(SB), Y1, Y2
+	VMOVUPS expp0<>(SB), Y3
+	VFMADD213PS expp1<>(SB), Y2, Y3
+	VFMADD213PS expp2<>(SB), Y2, Y3
+	VFMADD213PS expp3<>(SB), Y2, Y3
+	VFMADD213PS expp4<>(SB), Y2, Y3
+	VFMADD213PS expp5<>(SB), Y2, Y3
+	VMULPS Y2, Y2, Y5
+	VFMADD213PS Y2, Y5, Y3
+	VADDPS one<>(SB), Y3, Y3
+	VPSRAD $1, Y4, Y5
+	VPSUBD Y5, Y4, Y4
+	VPADDD bias127<>(SB), Y5, Y5
+	VPSLLD $23, Y5, Y5
+	VPADDD bias127<>(SB), Y4, Y4
+	VPSLLD $23, Y4, Y4
+	VMULPS Y5, Y3, Y3
+	VMULPS Y4, Y3, Y3
+	VMOVUPS Y3, (SI)(R10*1)
+	VADDPS Y3, Y10, Y10
+	ADDQ $32, R10
+	CMPQ R10, CX
+	JLT sm_exp
+sm_exptail:
+	VMASKMOVPS (DI), Y12, Y0
+	VSUBPS Y11, Y0, Y0
+	VMINPS Y0, Y14, Y0
+	VMAXPS Y0, Y15, Y0
+	VMOVUPS round<>(SB), Y1
+	VFMADD231PS log2e<>(SB), Y0, Y1
+	VPSUBD round<>(SB), Y1, Y4
+	VSUBPS round<>(SB), Y1, Y1
+	VMOVAPS Y0, Y2
+	VFNMADD231PS ln2hi<>(SB), Y1, Y2
+	VFNMADD231PS ln2lo<>(SB), Y1, Y2
+	VMOVUPS expp0<>(SB), Y3
+	VFMADD213PS expp1<>(SB), Y2, Y3
+	VFMADD213PS expp2<>(SB), Y2, Y3
+	VFMADD213PS expp3<>(SB), Y2, Y3
+	VFMADD213PS expp4<>(SB), Y2, Y3
+	VFMADD213PS expp5<>(SB), Y2, Y3
+	VMULPS Y2, Y2, Y5
+	VFMADD213PS Y2, Y5, Y3
+	VADDPS one<>(SB), Y3, Y3
+	VPSRAD $1, Y4, Y5
+	VPSUBD Y5, Y4, Y4
+	VPADDD bias127<>(SB), Y5, Y5
+	VPSLLD $23, Y5, Y5
+	VPADDD bias127<>(SB), Y4, Y4
+	VPSLLD $23, Y4, Y4
+	VMULPS Y5, Y3, Y3
+	VMULPS Y4, Y3, Y3
+	VANDPS Y12, Y3, Y3
+	VMASKMOVPS Y3, Y12, (DI)
+	VADDPS Y3, Y10, Y10
+	VEXTRACTF128 $1, Y10, X1
+	VADDPS X1, X10, X10
+	VHADDPS X10, X10, X10
+	VHADDPS X10, X10, X10
+	VMOVSS one<>(SB), X1
+	VDIVSS X10, X1, X1
+	VBROADCASTSS X1, Y11
+	XORQ R10, R10
+	CMPQ R10, CX
+	JGE sm_scaletail
+sm_scale:
+	VMULPS (SI)(R10*1), Y11, Y0
+	VMOVUPS Y0, (SI)(R10*1)
+	ADDQ $32, R10
+	CMPQ R10, CX
+	JLT sm_scale
+sm_scaletail:
+	VMASKMOVPS (DI), Y12, Y0
+	VMULPS Y11, Y0, Y0
+	VMASKMOVPS Y0, Y12, (DI)
+	VZEROUPPER
+	RET
+
 // func cpuid(leaf, sub uint32) (eax, ebx, ecx, edx uint32)
 TEXT ·cpuid(SB), NOSPLIT, $0-24
 	MOVL leaf+0(FP), AX

@@ -47,6 +47,7 @@ func main() {
 	g.sumI8()
 	g.expAVX2()
 	g.layerNormAVX2()
+	g.softmaxAVX2()
 	g.cpuid()
 	if err := os.WriteFile("kernels_amd64.s", g.b.Bytes(), 0o644); err != nil {
 		panic(err)
@@ -960,33 +961,6 @@ func (g *gen) expAVX2() {
 		}
 		g.i("GLOBL %s<>(SB), RODATA|NOPTR, $32", c.name)
 	}
-	// exp: Y3 = e^Y0; Y1, Y2, Y4, Y5 scratch; Y14, Y15 the clamp bounds.
-	exp := func() {
-		g.i("VMINPS Y0, Y14, Y0")
-		g.i("VMAXPS Y0, Y15, Y0")
-		g.i("VMOVUPS round<>(SB), Y1")
-		g.i("VFMADD231PS log2e<>(SB), Y0, Y1") // t = x*log2e + round
-		g.i("VPSUBD round<>(SB), Y1, Y4")      // n, as an integer
-		g.i("VSUBPS round<>(SB), Y1, Y1")      // t
-		g.i("VMOVAPS Y0, Y2")
-		g.i("VFNMADD231PS ln2hi<>(SB), Y1, Y2") // r = x - t*ln2Hi
-		g.i("VFNMADD231PS ln2lo<>(SB), Y1, Y2") // r -= t*ln2Lo
-		g.i("VMOVUPS expp0<>(SB), Y3")
-		for k := 1; k <= 5; k++ {
-			g.i("VFMADD213PS expp%d<>(SB), Y2, Y3", k)
-		}
-		g.i("VMULPS Y2, Y2, Y5")
-		g.i("VFMADD213PS Y2, Y5, Y3") // p r^2 + r
-		g.i("VADDPS one<>(SB), Y3, Y3")
-		g.i("VPSRAD $1, Y4, Y5")
-		g.i("VPSUBD Y5, Y4, Y4")
-		g.i("VPADDD bias127<>(SB), Y5, Y5")
-		g.i("VPSLLD $23, Y5, Y5")
-		g.i("VPADDD bias127<>(SB), Y4, Y4")
-		g.i("VPSLLD $23, Y4, Y4")
-		g.i("VMULPS Y5, Y3, Y3")
-		g.i("VMULPS Y4, Y3, Y3")
-	}
 	for _, k := range []string{"exp", "quickGELU"} {
 		fmt.Fprintf(&g.b, "\n// func %sAVX2(x *float32, n int): the first n&^7 elements\nTEXT ·%sAVX2(SB), NOSPLIT, $0-16\n", k, k)
 		g.i("MOVQ x+0(FP), SI")
@@ -998,11 +972,11 @@ func (g *gen) expAVX2() {
 		g.label(k + "_loop")
 		if k == "exp" {
 			g.i("VMOVUPS (SI), Y0")
-			exp()
+			g.exp8()
 		} else {
 			g.i("VMOVUPS (SI), Y6")
 			g.i("VMULPS gelu<>(SB), Y6, Y0")
-			exp()
+			g.exp8()
 			g.i("VADDPS one<>(SB), Y3, Y3")
 			g.i("VDIVPS Y3, Y6, Y3")
 		}
@@ -1090,6 +1064,137 @@ func (g *gen) layerNormAVX2() {
 	g.i("DECQ CX")
 	g.i("JNZ ln_row")
 	g.label("ln_done")
+	g.i("VZEROUPPER")
+	g.i("RET")
+	g.b.WriteString("\n")
+}
+
+// exp8 sets Y3 = e^Y0 (expSlice, eight lanes); Y1, Y2, Y4, Y5 are
+// scratch, Y14 and Y15 must hold the clamp bounds (exphi, explo).
+func (g *gen) exp8() {
+	g.i("VMINPS Y0, Y14, Y0")
+	g.i("VMAXPS Y0, Y15, Y0")
+	g.i("VMOVUPS round<>(SB), Y1")
+	g.i("VFMADD231PS log2e<>(SB), Y0, Y1") // t = x*log2e + round
+	g.i("VPSUBD round<>(SB), Y1, Y4")      // n, as an integer
+	g.i("VSUBPS round<>(SB), Y1, Y1")      // t
+	g.i("VMOVAPS Y0, Y2")
+	g.i("VFNMADD231PS ln2hi<>(SB), Y1, Y2") // r = x - t*ln2Hi
+	g.i("VFNMADD231PS ln2lo<>(SB), Y1, Y2") // r -= t*ln2Lo
+	g.i("VMOVUPS expp0<>(SB), Y3")
+	for k := 1; k <= 5; k++ {
+		g.i("VFMADD213PS expp%d<>(SB), Y2, Y3", k)
+	}
+	g.i("VMULPS Y2, Y2, Y5")
+	g.i("VFMADD213PS Y2, Y5, Y3") // p r^2 + r
+	g.i("VADDPS one<>(SB), Y3, Y3")
+	g.i("VPSRAD $1, Y4, Y5")
+	g.i("VPSUBD Y5, Y4, Y4")
+	g.i("VPADDD bias127<>(SB), Y5, Y5")
+	g.i("VPSLLD $23, Y5, Y5")
+	g.i("VPADDD bias127<>(SB), Y4, Y4")
+	g.i("VPSLLD $23, Y4, Y4")
+	g.i("VMULPS Y5, Y3, Y3")
+	g.i("VMULPS Y4, Y3, Y3")
+}
+
+// softmaxAVX2 writes softmaxAVX2 (AVX2 + FMA): Softmax of one row of n >= 1
+// floats in place, softmaxWith's passes eight lanes at a time (max; e^(x -
+// max) stored and summed; times 1/sum), the last n%8 lanes through
+// VMASKMOVPS with a mask8 row (and -Inf, not 0, in the masked lanes of the
+// max, zeros in those of the sum).
+func (g *gen) softmaxAVX2() {
+	for w := 0; w < 8; w++ {
+		for l := 0; l < 8; l++ {
+			v := "0"
+			if l < w {
+				v = "0xffffffff"
+			}
+			g.i("DATA mask8<>+%d(SB)/4, $%s", 32*w+4*l, v)
+		}
+	}
+	g.i("GLOBL mask8<>(SB), RODATA|NOPTR, $256")
+	for l := 0; l < 8; l++ {
+		g.i("DATA neginf<>+%d(SB)/4, $0xff800000", 4*l)
+	}
+	g.i("GLOBL neginf<>(SB), RODATA|NOPTR, $32")
+	g.b.WriteString("\n// func softmaxAVX2(x *float32, n int)\nTEXT ·softmaxAVX2(SB), NOSPLIT, $0-16\n")
+	g.i("MOVQ x+0(FP), SI")
+	g.i("MOVQ n+8(FP), CX")
+	g.i("MOVQ CX, DX")
+	g.i("ANDQ $7, DX")
+	g.i("SHLQ $5, DX")
+	g.i("LEAQ mask8<>(SB), AX")
+	g.i("VMOVUPS (AX)(DX*1), Y12") // the tail's mask
+	g.i("ANDQ $-8, CX")
+	g.i("SHLQ $2, CX")         // bytes of whole vectors
+	g.i("LEAQ (SI)(CX*1), DI") // the tail
+	g.i("VMOVUPS neginf<>(SB), Y9")
+	g.i("VMOVUPS exphi<>(SB), Y14")
+	g.i("VMOVUPS explo<>(SB), Y15")
+	// max
+	g.i("VMOVAPS Y9, Y8")
+	g.i("XORQ R10, R10")
+	g.i("CMPQ R10, CX")
+	g.i("JGE sm_maxtail")
+	g.label("sm_max")
+	g.i("VMAXPS (SI)(R10*1), Y8, Y8")
+	g.i("ADDQ $32, R10")
+	g.i("CMPQ R10, CX")
+	g.i("JLT sm_max")
+	g.label("sm_maxtail")
+	g.i("VMASKMOVPS (DI), Y12, Y1")
+	g.i("VBLENDVPS Y12, Y1, Y9, Y1")
+	g.i("VMAXPS Y1, Y8, Y8")
+	g.i("VEXTRACTF128 $1, Y8, X1")
+	g.i("VMAXPS X1, X8, X8")
+	g.i("VPERMILPS $0x4e, X8, X1")
+	g.i("VMAXPS X1, X8, X8")
+	g.i("VPERMILPS $0xb1, X8, X1")
+	g.i("VMAXPS X1, X8, X8")
+	g.i("VBROADCASTSS X8, Y11")
+	// e^(x - max), summed
+	g.i("VXORPS Y10, Y10, Y10")
+	g.i("XORQ R10, R10")
+	g.i("CMPQ R10, CX")
+	g.i("JGE sm_exptail")
+	g.label("sm_exp")
+	g.i("VMOVUPS (SI)(R10*1), Y0")
+	g.i("VSUBPS Y11, Y0, Y0")
+	g.exp8()
+	g.i("VMOVUPS Y3, (SI)(R10*1)")
+	g.i("VADDPS Y3, Y10, Y10")
+	g.i("ADDQ $32, R10")
+	g.i("CMPQ R10, CX")
+	g.i("JLT sm_exp")
+	g.label("sm_exptail")
+	g.i("VMASKMOVPS (DI), Y12, Y0")
+	g.i("VSUBPS Y11, Y0, Y0")
+	g.exp8()
+	g.i("VANDPS Y12, Y3, Y3")
+	g.i("VMASKMOVPS Y3, Y12, (DI)")
+	g.i("VADDPS Y3, Y10, Y10")
+	g.i("VEXTRACTF128 $1, Y10, X1")
+	g.i("VADDPS X1, X10, X10")
+	g.i("VHADDPS X10, X10, X10")
+	g.i("VHADDPS X10, X10, X10")
+	g.i("VMOVSS one<>(SB), X1")
+	g.i("VDIVSS X10, X1, X1")
+	g.i("VBROADCASTSS X1, Y11")
+	// times 1/sum
+	g.i("XORQ R10, R10")
+	g.i("CMPQ R10, CX")
+	g.i("JGE sm_scaletail")
+	g.label("sm_scale")
+	g.i("VMULPS (SI)(R10*1), Y11, Y0")
+	g.i("VMOVUPS Y0, (SI)(R10*1)")
+	g.i("ADDQ $32, R10")
+	g.i("CMPQ R10, CX")
+	g.i("JLT sm_scale")
+	g.label("sm_scaletail")
+	g.i("VMASKMOVPS (DI), Y12, Y0")
+	g.i("VMULPS Y11, Y0, Y0")
+	g.i("VMASKMOVPS Y0, Y12, (DI)")
 	g.i("VZEROUPPER")
 	g.i("RET")
 	g.b.WriteString("\n")
