@@ -44,12 +44,12 @@ func (m *CLIP) NewEncoder() *Encoder {
 	e := &Encoder{
 		m:    m,
 		tx:   make([]float32, t.Context*t.Width),
-		ts:   newScratch(t.Context, t.Width),
+		ts:   newScratch(t.Context, t.Width, t.Heads),
 		trow: make([]float32, t.Width),
 	}
 	if !m.Config.TextOnly {
 		e.vx = make([]float32, v.Tokens()*v.Width)
-		e.vs = newScratch(v.Tokens(), v.Width)
+		e.vs = newScratch(v.Tokens(), v.Width, v.Heads)
 		e.patches = make([]float32, v.Grid()*v.Grid()*taps*3*v.PatchSize*v.PatchSize)
 		e.vcls = make([]float32, v.Width)
 	}

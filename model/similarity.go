@@ -26,7 +26,7 @@ func (e *Encoder) heads(n, d int) *headScratch {
 	if hs.sN < n {
 		hs.x = make([]float32, n*d)
 		hs.orig = make([]float32, n*d)
-		hs.s = newScratch(n, d)
+		hs.s = newScratch(n, d, max(1, e.m.Config.Head.Heads))
 		hs.sN = n
 	}
 	if len(hs.v) != d {

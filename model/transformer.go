@@ -32,17 +32,17 @@ type Block struct {
 type scratch struct {
 	h      []float32 // (n, width) layer-norm output, attention output
 	qkv    []float32 // (n, 3*width)
-	scores []float32 // (n, n) one head's attention weights
-	vt     []float32 // (head width, n) one head's values, transposed
+	scores []float32 // (heads, n, n) attention weights
+	vt     []float32 // (heads, head width, n) values, transposed
 	mlp    []float32 // (n, 4*width)
 	tmp    []float32 // (n, width) projection output before the residual
 }
 
-func newScratch(n, width int) *scratch {
+func newScratch(n, width, heads int) *scratch {
 	return &scratch{
 		h:      make([]float32, n*width),
 		qkv:    make([]float32, n*3*width),
-		scores: make([]float32, n*n),
+		scores: make([]float32, heads*n*n),
 		vt:     make([]float32, width*n),
 		mlp:    make([]float32, n*4*width),
 		tmp:    make([]float32, n*width),
@@ -69,8 +69,10 @@ func (b *Block) forward(x []float32, n int, causal bool, keyMask []float32, s *s
 			q[t] *= scale
 		}
 	}
-	att, vt := s.scores[:n*n], s.vt[:d*n]
-	for hd := 0; hd < heads; hd++ {
+	// Heads are independent: each has its own slice of scores and
+	// transposed values, so the package's threads can share them out.
+	attend := func(hd int) {
+		att, vt := s.scores[hd*n*n:(hd+1)*n*n], s.vt[hd*d*n:(hd+1)*d*n]
 		// att (n, n) = q_h k_h^T on the head's columns of qkv.
 		quant.MatMulT(att, n, qkv[hd*d:], 3*w, qkv[w+hd*d:], 3*w, n, n, d)
 		for i := 0; i < n; i++ {
@@ -96,6 +98,7 @@ func (b *Block) forward(x []float32, n int, causal bool, keyMask []float32, s *s
 		}
 		quant.MatMulT(h[hd*d:], w, att, n, vt, n, n, d, n)
 	}
+	quant.Parallel(heads, n*n*d, attend)
 	b.Out.Linear(tmp, h, n, b.OutB)
 	add(x[:n*w], tmp)
 

@@ -1,6 +1,10 @@
 package quant
 
-import "fmt"
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+)
 
 // MatMulT computes dst = a @ b^T over strided row-major views: a is (m, k)
 // with row stride lda, b is (n, k) with row stride ldb, dst is (m, n) with
@@ -45,4 +49,38 @@ func matMulTGo(dst []float32, ldd int, a []float32, lda int, b []float32, ldb in
 			dst[i*ldd+j] = dot(w, a[i*lda:i*lda+k])
 		}
 	}
+}
+
+// Parallel runs f(0), ..., f(n-1), each once, shared out over the package's
+// threads (SetThreads) when n items of about work multiply-adds each are
+// worth it; on one thread, in order on the calling goroutine. The items
+// must be independent.
+func Parallel(n, work int, f func(i int)) {
+	threads := min(Threads(), n)
+	if threads <= 1 || n*work < 1<<16 {
+		for i := range n {
+			f(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	run := func() {
+		for {
+			i := int(next.Add(1)) - 1
+			if i >= n {
+				return
+			}
+			f(i)
+		}
+	}
+	wg.Add(threads - 1)
+	for range threads - 1 {
+		go func() {
+			defer wg.Done()
+			run()
+		}()
+	}
+	run()
+	wg.Wait()
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -53,4 +54,24 @@ func BenchmarkMatMulT(b *testing.B) {
 		MatMulT(dst, n, qkv, 3*w, qkv[w:], 3*w, n, n, d)
 	}
 	b.ReportMetric(2*float64(n*n*d)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+func TestParallel(t *testing.T) {
+	defer SetThreads(Threads())
+	for _, threads := range []int{1, 2, 4} {
+		SetThreads(threads)
+		for _, c := range []struct{ n, work int }{{0, 1 << 20}, {1, 1 << 20}, {12, 1 << 20}, {100, 1}, {7, 1 << 16}} {
+			var count [100]atomic.Int32
+			Parallel(c.n, c.work, func(i int) { count[i].Add(1) })
+			for i := range count {
+				want := int32(0)
+				if i < c.n {
+					want = 1
+				}
+				if got := count[i].Load(); got != want {
+					t.Fatalf("threads %d, n %d, work %d: item %d ran %d times, want %d", threads, c.n, c.work, i, got, want)
+				}
+			}
+		}
+	}
 }
