@@ -23,7 +23,7 @@ export RESULTS_DIR="$OUT/ort" QUICK=1 REPEATS=1 THREADS
 ours() { # native encoders, then the wasm build in Node, then the benchmark page in Chromium
   for t in $THREADS; do
     echo "== native, GOMAXPROCS=$t"
-    GOMAXPROCS=$t go test -run xxx -bench 'ImageViTB32|TextViTB32' -benchtime 5x ./model/ | grep -E '^Benchmark'
+    GOMAXPROCS=$t go test -run xxx -bench 'ImageViTB32|TextViTB32' -benchtime 20x ./model/ | grep -E '^Benchmark'
   done
   echo "== js/wasm in Node"
   PATH="$PWD/tools/wasmexec:$PATH" GOOS=js GOARCH=wasm go test -run xxx -bench 'ImageViTB32|TextViTB32' -benchtime 3x ./model/ | grep -E '^Benchmark'
