@@ -106,7 +106,7 @@ func (b *Block) forward(x []float32, n int, causal bool, keyMask []float32, s *s
 	mlp := s.mlp[:n*4*w]
 	layerNorm(h, x, n, w, b.LN2W, b.LN2B, b.Eps)
 	b.FC.Linear(mlp, h, n, b.FCB)
-	quickGELU(mlp)
+	quant.Parallel(n, 4*w, func(i int) { quickGELU(mlp[i*4*w : (i+1)*4*w]) })
 	b.Proj.Linear(tmp, mlp, n, b.ProjB)
 	add(x[:n*w], tmp)
 }

@@ -21,7 +21,7 @@ func (m *Matrix) Linear(dst, x []float32, n int, bias []float32) {
 		return
 	}
 	c := getCall()
-	c.m, c.dst, c.x, c.n, c.bias = m, dst, x, n, bias
+	c.m, c.dst, c.x, c.n, c.bias, c.total = m, dst, x, n, bias, m.Rows
 	c.kern, c.align = goKernel, 4
 	if platformKernel != nil {
 		if k, align := platformKernel(c); k != nil {
@@ -60,9 +60,11 @@ type linearCall struct {
 	m            *Matrix
 	dst, x, bias []float32
 	n            int
-	kern         rangeKernel // computes output columns [lo, hi)
-	align        int         // column block of kern; ranges are multiples of it
-	chunk        int         // columns claimed at a time
+	total        int              // items to share out: output columns, or Parallel's items
+	fn           func(lo, hi int) // Parallel's work on items [lo, hi), instead of kern
+	kern         rangeKernel      // computes output columns [lo, hi)
+	align        int              // column block of kern; ranges are multiples of it
+	chunk        int              // columns claimed at a time
 	next         atomic.Int64
 	wg           sync.WaitGroup
 
@@ -118,10 +120,15 @@ func putCall(c *linearCall) {
 func (c *linearCall) run(scratch []float32) {
 	for {
 		lo := int(c.next.Add(int64(c.chunk))) - c.chunk
-		if lo >= c.m.Rows {
+		if lo >= c.total {
 			return
 		}
-		c.kern(c, lo, min(lo+c.chunk, c.m.Rows), scratch)
+		hi := min(lo+c.chunk, c.total)
+		if c.fn != nil {
+			c.fn(lo, hi)
+		} else {
+			c.kern(c, lo, hi, scratch)
+		}
 	}
 }
 
@@ -268,6 +275,11 @@ func worker() {
 	var scratch []float32
 	for {
 		c := nextJob()
+		if c.fn != nil {
+			c.run(nil)
+			c.wg.Done()
+			continue
+		}
 		if cap(scratch) < c.m.Cols {
 			scratch = make([]float32, c.m.Cols)
 		}

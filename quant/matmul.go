@@ -1,10 +1,6 @@
 package quant
 
-import (
-	"fmt"
-	"sync"
-	"sync/atomic"
-)
+import "fmt"
 
 // MatMulT computes dst = a @ b^T over strided row-major views: a is (m, k)
 // with row stride lda, b is (n, k) with row stride ldb, dst is (m, n) with
@@ -63,24 +59,22 @@ func Parallel(n, work int, f func(i int)) {
 		}
 		return
 	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	run := func() {
-		for {
-			i := int(next.Add(1)) - 1
-			if i >= n {
-				return
-			}
+	// The Linear pool's workers take the items, one at a time: they are
+	// polling for work right after a Linear, so no goroutine has to wake.
+	c := getCall()
+	c.total, c.chunk = n, 1
+	c.fn = func(lo, hi int) {
+		for i := lo; i < hi; i++ {
 			f(i)
 		}
 	}
-	wg.Add(threads - 1)
+	c.next.Store(0)
+	c.wg.Add(threads - 1)
 	for range threads - 1 {
-		go func() {
-			defer wg.Done()
-			run()
-		}()
+		pool.jobs <- c
 	}
-	run()
-	wg.Wait()
+	c.run(nil)
+	c.wg.Wait()
+	c.fn = nil
+	putCall(c)
 }
