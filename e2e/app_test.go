@@ -356,19 +356,7 @@ func TestBrowserApp(t *testing.T) {
 
 	// A screenshot of the results, from the top (the header is sticky).
 	run("scroll to the top", chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`))
-	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join("testdata", "out")
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	shotPath, _ := filepath.Abs(filepath.Join(out, "results.png"))
-	if err := os.WriteFile(shotPath, shot, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot of the results: %s", shotPath)
+	screenshot(t, ctx, "results.png")
 
 	// A query longer than the context is cut, with a notice.
 	long := strings.Repeat("a white square moving over a red and then a blue background ", 12)

@@ -482,19 +482,7 @@ func TestDemoRetrievalBrowser(t *testing.T) {
 	shoot := func(name string) {
 		t.Helper()
 		run("scroll to the top", chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`))
-		shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := filepath.Join("testdata", "out")
-		if err := os.MkdirAll(out, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		p, _ := filepath.Abs(filepath.Join(out, name))
-		if err := os.WriteFile(p, shot, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot: %s", p)
+		screenshot(t, ctx, name)
 	}
 	visible := func(sel string) bool {
 		return eval[bool](t, ctx, fmt.Sprintf(`(() => { const e = document.querySelector(%q); return !!e && !e.hidden && e.getClientRects().length > 0; })()`, sel))

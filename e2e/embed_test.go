@@ -289,19 +289,7 @@ func TestEmbedWidget(t *testing.T) {
 	}
 	shoot := func(name string) {
 		t.Helper()
-		shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := filepath.Join("testdata", "out")
-		if err := os.MkdirAll(out, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		p, _ := filepath.Abs(filepath.Join(out, name))
-		if err := os.WriteFile(p, shot, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot: %s", p)
+		screenshot(t, ctx, name)
 	}
 	const sel = "#search"
 	run("open the example", chromedp.Navigate(base+"embed-example/"))

@@ -376,3 +376,22 @@ func maxAbsDiff(a, b []float32) float64 {
 	}
 	return d
 }
+
+// screenshot writes a full-page PNG of the tab to testdata/out/name and
+// logs where.
+func screenshot(t testing.TB, ctx context.Context, name string) {
+	t.Helper()
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join("testdata", "out")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := filepath.Abs(filepath.Join(out, name))
+	if err := os.WriteFile(p, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", p)
+}
