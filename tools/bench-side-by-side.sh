@@ -9,12 +9,12 @@
 #
 # Needs, once: ../shared/bench/run_all.sh setup and export (PyTorch from
 # Debian exports the ONNX files; npm installs onnxruntime), with the same
-# BENCH_DIR. Environment: BENCH_DIR (default /tmp/bench), OUT (default
+# BENCH_DIR. Environment: BENCH_DIR (default $TMPDIR/bench, as the harness), OUT (default
 # $BENCH_DIR/side-by-side), REPEATS (default 1), THREADS (default "1 2").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HARNESS=$(cd ../shared/bench && pwd)
-export BENCH_DIR=${BENCH_DIR:-/tmp/bench}
+export BENCH_DIR=${BENCH_DIR:-${TMPDIR:-/tmp}/bench} # the harness's own default
 OUT=${OUT:-$BENCH_DIR/side-by-side}
 REPEATS=${REPEATS:-1}
 THREADS=${THREADS:-1 2}
