@@ -46,7 +46,7 @@ func (p pairedSet) Partner(i int) (int, bool) {
 	if i < p.n {
 		return 0, false
 	}
-	return p.n + (i - p.n) ^ 1, true
+	return p.n + ((i - p.n) ^ 1), true
 }
 
 func TestWithPartners(t *testing.T) {
