@@ -288,6 +288,38 @@ func worker() {
 	}
 }
 
+// Parallel runs f(0), ..., f(n-1), each once, shared out over the package's
+// threads (SetThreads) when n items of about work multiply-adds each are
+// worth it; on one thread, in order on the calling goroutine. The items
+// must be independent.
+func Parallel(n, work int, f func(i int)) {
+	threads := min(Threads(), n)
+	if threads <= 1 || n*work < 1<<16 {
+		for i := range n {
+			f(i)
+		}
+		return
+	}
+	// The Linear pool's workers take the items, one at a time: they are
+	// polling for work right after a Linear, so no goroutine has to wake.
+	c := getCall()
+	c.total, c.chunk = n, 1
+	c.fn = func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			f(i)
+		}
+	}
+	c.next.Store(0)
+	c.wg.Add(threads - 1)
+	for range threads - 1 {
+		pool.jobs <- c
+	}
+	c.run(nil)
+	c.wg.Wait()
+	c.fn = nil
+	putCall(c)
+}
+
 // spinFor is how long an idle worker polls for the next call before it
 // blocks on the channel. The Linear calls of one forward pass come tens to
 // hundreds of microseconds apart, and waking a blocked goroutine costs the
