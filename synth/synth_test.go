@@ -368,3 +368,48 @@ func colorIndex(name string) int {
 	}
 	return 0
 }
+
+func TestWindowClip(t *testing.T) {
+	v := Demo(5, 45)
+	opts := Options{Frames: 4, Resolution: 32}.withDefaults()
+	c := windowClip("w", v.scene, 10, 0.125, "caption", opts)
+	require.Len(t, c.Frames, 4)
+	for k, f := range c.Frames {
+		require.Equal(t, v.Frame(10+float64(k)+0.125, 32).Pix, f.Pix, "frame %d", k)
+	}
+	// The clip's events are the video's that overlap it, shifted to clip
+	// time (the clip's time 0.5 is the video's 10.125).
+	var want []Event
+	for _, e := range v.Events {
+		if e.Start < 10.125+3.5 && e.End > 10.125-0.5 {
+			e.Start, e.End = ms(e.Start-9.625), ms(e.End-9.625)
+			want = append(want, e)
+		}
+	}
+	require.NotEmpty(t, want)
+	require.Len(t, c.Events, len(want))
+	for i, e := range want {
+		require.Equal(t, e.Caption, c.Events[i].Caption)
+		require.InDelta(t, e.Start, c.Events[i].Start, 0.0015)
+		require.InDelta(t, e.End, c.Events[i].End, 0.0015)
+	}
+}
+
+func TestWindowPairs(t *testing.T) {
+	opts := Options{Frames: 4, Resolution: 32}
+	for i := 0; i < 20; i++ {
+		p := WindowPairAt(7, i, opts)
+		require.NotEqual(t, p[0].Caption, p[1].Caption)
+		for _, c := range p {
+			require.Len(t, c.Frames, 4, c.ID)
+			require.NotEmpty(t, c.Events, c.ID)
+			for _, e := range c.Events {
+				require.True(t, e.Start < 4 && e.End > 0, "%s: %+v outside the clip", c.ID, e)
+			}
+		}
+		again := WindowPairAt(7, i, opts)
+		require.Equal(t, p[1].Caption, again[1].Caption)
+		require.Equal(t, p[1].Frames[3].Pix, again[1].Frames[3].Pix)
+	}
+	require.NotEqual(t, WindowPairAt(7, 0, opts)[0].Caption, WindowPairAt(8, 0, opts)[0].Caption)
+}

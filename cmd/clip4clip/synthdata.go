@@ -19,12 +19,18 @@ import (
 // n+2p+1 show the same two events in both orders, and training puts them
 // in one batch (train.Partnered), the hard negatives that make a
 // sequential head learn the order of events.
+//
+// With windows > 0 it holds that many demo-window pairs after those
+// (synth.WindowPairAt): two moments of one long video, each captioned with
+// its own event, also partners, the hard negatives of moment search.
 type synthData struct {
-	seed  uint64
-	n     int
-	pairs int
-	res   int
-	opts  synth.Options
+	seed    uint64
+	n       int
+	pairs   int
+	windows int
+	res     int
+	opts    synth.Options
+	wopts   synth.Options // the windows' frames
 }
 
 // parseSynthData reads "synth:SEED:N" (N clips of seed SEED).
@@ -41,20 +47,24 @@ func parseSynthData(spec string, res, frames int) (*synthData, error) {
 	return &synthData{seed: seed, n: n, res: res, opts: synth.Options{Frames: frames, Resolution: res}}, nil
 }
 
-func (d *synthData) Len() int { return d.n + 2*d.pairs }
+func (d *synthData) Len() int { return d.n + 2*d.pairs + 2*d.windows }
 
 func (d *synthData) Clip(i int) ([][]float32, string, error) {
 	var c synth.Clip
-	if i < d.n {
+	switch w := d.n + 2*d.pairs; {
+	case i < d.n:
 		c = synth.GenerateAt(d.seed, i, d.opts)
-	} else {
+	case i < w:
 		c = synth.OrderPairAt(d.seed, (i-d.n)/2, d.opts)[(i-d.n)%2]
+	default:
+		c = synth.WindowPairAt(d.seed, (i-w)/2, d.wopts)[(i-w)%2]
 	}
 	frames, err := d.frames(c)
 	return frames, c.Caption, err
 }
 
-// Partner returns the other clip of an order pair.
+// Partner returns the other clip of an order or window pair (pairs start
+// at n, both kinds, so the partner of n+k is n+(k^1)).
 func (d *synthData) Partner(i int) (int, bool) {
 	if i < d.n || i >= d.Len() {
 		return 0, false
@@ -62,12 +72,20 @@ func (d *synthData) Partner(i int) (int, bool) {
 	return d.n + ((i - d.n) ^ 1), true
 }
 
-// withOrderPairs adds order pairs so that they make up frac of the set.
-func (d *synthData) withOrderPairs(frac float64) error {
-	if frac < 0 || frac >= 1 {
-		return fmt.Errorf("-order-frac %g: want a fraction in [0, 1)", frac)
+// withPairs adds order pairs and demo-window pairs (of windowFrames
+// frames) so that they make up orderFrac and windowFrac of the set.
+func (d *synthData) withPairs(orderFrac, windowFrac float64, windowFrames int) error {
+	if orderFrac < 0 || windowFrac < 0 || orderFrac+windowFrac >= 1 {
+		return fmt.Errorf("-order-frac %g, -window-frac %g: want fractions of at least 0 that add up to less than 1", orderFrac, windowFrac)
 	}
-	d.pairs = int(math.Round(frac * float64(d.n) / (1 - frac) / 2))
+	if windowFrac > 0 && windowFrames < 1 {
+		return fmt.Errorf("-window-frames %d: want at least 1", windowFrames)
+	}
+	total := float64(d.n) / (1 - orderFrac - windowFrac)
+	d.pairs = int(math.Round(orderFrac * total / 2))
+	d.windows = int(math.Round(windowFrac * total / 2))
+	d.wopts = d.opts
+	d.wopts.Frames = windowFrames
 	return nil
 }
 

@@ -72,37 +72,49 @@ func TestTrainCLI(t *testing.T) {
 	}
 }
 
-func TestSynthDataOrderPairs(t *testing.T) {
+func TestSynthDataPairs(t *testing.T) {
 	d, err := parseSynthData("synth:5:7", 16, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := d.withOrderPairs(0.3); err != nil {
+	if err := d.withPairs(0.3, 0.2, 3); err != nil {
 		t.Fatal(err)
 	}
-	// 0.3 of the set: 7 clips and 2*round(0.3*7/0.7/2) = 2*2 = 4 pair clips (4/11).
-	if d.Len() != 11 {
-		t.Fatalf("Len %d, want 11", d.Len())
+	// 7 plain clips are half of a set of 14: order pairs 2*round(0.3*14/2)
+	// = 4 clips, window pairs 2*round(0.2*14/2) = 2 clips.
+	if d.Len() != 13 {
+		t.Fatalf("Len %d, want 13", d.Len())
 	}
 	if _, ok := d.Partner(6); ok {
 		t.Fatal("clip 6 (a plain clip) has a partner")
 	}
-	for i, want := range map[int]int{7: 8, 8: 7, 9: 10, 10: 9} {
+	for i, want := range map[int]int{7: 8, 8: 7, 9: 10, 10: 9, 11: 12, 12: 11} {
 		if j, ok := d.Partner(i); !ok || j != want {
 			t.Fatalf("Partner(%d) = %d, %v; want %d", i, j, ok, want)
 		}
 	}
 	pair := synth.OrderPairAt(5, 1, synth.Options{Frames: 4, Resolution: 16})
+	window := synth.WindowPairAt(5, 0, synth.Options{Frames: 3, Resolution: 16})
 	for k := 0; k < 2; k++ {
-		frames, caption, err := d.Clip(9 + k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if caption != pair[k].Caption || len(frames) != 4 {
-			t.Fatalf("clip %d: %q with %d frames, want order pair 1's %q with 4", 9+k, caption, len(frames), pair[k].Caption)
+		for _, c := range []struct {
+			i    int
+			want synth.Clip
+		}{{9 + k, pair[k]}, {11 + k, window[k]}} {
+			frames, caption, err := d.Clip(c.i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if caption != c.want.Caption || len(frames) != len(c.want.Frames) {
+				t.Fatalf("clip %d: %q with %d frames, want %s's %q with %d", c.i, caption, len(frames), c.want.ID, c.want.Caption, len(c.want.Frames))
+			}
 		}
 	}
-	if err := d.withOrderPairs(1); err == nil {
-		t.Fatal("-order-frac 1 accepted")
+	for _, f := range [][2]float64{{1, 0}, {0.5, 0.5}, {-0.1, 0}, {0, -0.1}} {
+		if err := d.withPairs(f[0], f[1], 4); err == nil {
+			t.Errorf("-order-frac %g -window-frac %g accepted", f[0], f[1])
+		}
+	}
+	if err := d.withPairs(0, 0.2, 0); err == nil {
+		t.Error("-window-frames 0 accepted")
 	}
 }
