@@ -317,3 +317,14 @@ func windowClip(id string, s *scene, from, lag float64, caption string, opts Opt
 	c.Events, c.video.Events = evs, evs
 	return c
 }
+
+// FramesAt renders the video at the given times (seconds) as size x size
+// images, drawing the background once.
+func (v *Video) FramesAt(times []float64, size int) []*image.NRGBA {
+	bg := v.scene.backgroundImage(size)
+	frames := make([]*image.NRGBA, len(times))
+	for i, t := range times {
+		frames[i] = v.scene.render(t, size, bg)
+	}
+	return frames
+}

@@ -321,6 +321,21 @@ func TestEvalSynth(t *testing.T) {
 	require.Contains(t, res.Order, "meanP")
 	_, err := run(t, "eval", "-model", m, "-data", "synth:x:4")
 	require.Error(t, err)
+
+	// Moment search over long videos, alone.
+	out = mustRun(t, "eval", "-model", m, "-moments", "2", "-moments-length", "20", "-json")
+	var mres struct{ Moments momentResult }
+	require.NoError(t, json.Unmarshal([]byte(out), &mres))
+	r := mres.Moments
+	require.Equal(t, 2, r.Videos)
+	require.Greater(t, r.Events, 4)
+	require.True(t, r.Found >= 0 && r.Found <= 1, "found %v", r.Found)
+	// A 4 s moment of a 20 s video with events about 3 s apart overlaps
+	// an event's time now and then, never always.
+	require.True(t, r.Chance > 0.05 && r.Chance < 0.6, "chance %v", r.Chance)
+	msg, err := run(t, "eval", "-model", m, "-moments", "1", "-moments-length", "5")
+	require.Error(t, err)
+	require.Contains(t, msg, "-moments-length 5")
 }
 
 // TestDefaultModelFigures measures the shipped model (weights/default.c4c)

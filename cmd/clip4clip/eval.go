@@ -28,6 +28,9 @@ func runEval(args []string) error {
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	order := fs.Int("order", 0, "with -model: also score this many temporal-order pairs of the synthetic world (seed -order-seed) with the model's head and meanP")
 	orderSeed := fs.Uint64("order-seed", 3000, "seed of the -order pairs")
+	moments := fs.Int("moments", 0, "with -model: also search this many long videos of the synthetic world (seeds -moments-seed on) for their events, as the page searches moments, and print how often the best moment in an event's own video overlaps it")
+	momentsSeed := fs.Uint64("moments-seed", 9000, "seed of the first -moments video")
+	momentsLength := fs.Float64("moments-length", 60, "length of each -moments video in seconds")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -41,11 +44,30 @@ func runEval(args []string) error {
 		sim, n, err = cosineMatrix(*textFeat, *videoFeat)
 	case *data != "":
 		sim, n, err = evalData(*modelPath, *data, *head, *maxFrames)
+	case *moments > 0:
 	default:
-		err = fmt.Errorf("need -sim, -text-features with -video-features, or -model with -data (see -h)")
+		err = fmt.Errorf("need -sim, -text-features with -video-features, or -model with -data or -moments (see -h)")
 	}
 	if err != nil {
 		return err
+	}
+	var mr *momentResult
+	if *moments > 0 {
+		if *momentsLength < 8 {
+			return fmt.Errorf("-moments-length %g: want at least 8 seconds (a video with events; the demo videos are 60)", *momentsLength)
+		}
+		r, err := evalMoments(*modelPath, *momentsSeed, *moments, *momentsLength)
+		if err != nil {
+			return err
+		}
+		mr = &r
+		if n == 0 {
+			if *asJSON {
+				return json.NewEncoder(os.Stdout).Encode(map[string]any{"moments": mr})
+			}
+			mr.print()
+			return nil
+		}
 	}
 	var orderAcc map[string]float64
 	if *order > 0 {
@@ -79,6 +101,9 @@ func runEval(args []string) error {
 		if orderAcc != nil {
 			out["temporal_order"] = orderAcc
 		}
+		if mr != nil {
+			out["moments"] = mr
+		}
 		return json.NewEncoder(os.Stdout).Encode(out)
 	}
 	fmt.Printf("%d pairs\n%-14s %6s %6s %6s %6s %7s\n", n, "direction", "R@1", "R@5", "R@10", "MdR", "MnR")
@@ -90,6 +115,9 @@ func runEval(args []string) error {
 	}
 	for h, acc := range orderAcc {
 		fmt.Printf("temporal order, %s: %.1f%% of %d captions pick their own clip\n", h, 100*acc, 2**order)
+	}
+	if mr != nil {
+		mr.print()
 	}
 	return nil
 }

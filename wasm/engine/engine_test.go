@@ -159,9 +159,9 @@ func TestWindow(t *testing.T) {
 		{0, 10, 4, 0, 4}, {1, 10, 4, 0, 4}, {2, 10, 4, 1, 5}, {9, 10, 4, 6, 10},
 		{0, 3, 4, 0, 3}, {2, 3, 4, 0, 3}, {5, 10, 1, 5, 6}, {4, 10, 3, 3, 6},
 	} {
-		lo, hi := window(c.j, c.n, c.w)
+		lo, hi := MomentFrames(c.j, c.n, c.w)
 		if lo != c.lo || hi != c.hi {
-			t.Errorf("window(%d, %d, %d) = [%d, %d), want [%d, %d)", c.j, c.n, c.w, lo, hi, c.lo, c.hi)
+			t.Errorf("MomentFrames(%d, %d, %d) = [%d, %d), want [%d, %d)", c.j, c.n, c.w, lo, hi, c.lo, c.hi)
 		}
 	}
 }
@@ -216,7 +216,7 @@ func TestSearchMatchesLogits(t *testing.T) {
 			t.Errorf("video %s: score %v, Logits %v", h.Key, h.Score, want)
 		}
 		for j, s := range h.Timeline {
-			lo, hi := window(j, n, DefaultWindow)
+			lo, hi := MomentFrames(j, n, DefaultWindow)
 			if want := logit(videos[v][lo*d:hi*d], hi-lo); math.Abs(float64(s-want)) > 1e-5 {
 				t.Errorf("video %s frame %d: timeline %v, Logits %v", h.Key, j, s, want)
 			}

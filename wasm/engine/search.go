@@ -22,9 +22,9 @@ func (e *Engine) SetWindow(frames int) error {
 // Window returns the frames per moment.
 func (e *Engine) Window() int { return e.window }
 
-// window returns the frames [lo, hi) of the moment centred on frame j of n:
+// MomentFrames returns the frames [lo, hi) of the moment centred on frame j of n:
 // `w` frames from j-(w-1)/2, shifted to stay inside the video.
-func window(j, n, w int) (lo, hi int) {
+func MomentFrames(j, n, w int) (lo, hi int) {
 	if n <= w {
 		return 0, n
 	}
@@ -49,7 +49,7 @@ func (e *Engine) AddVideo(key string, frames []float32, n int) error {
 		return err
 	}
 	for j := 0; j < n; j++ {
-		lo, hi := window(j, n, e.window)
+		lo, hi := MomentFrames(j, n, e.window)
 		if err := e.VideoFeature(en.moments[j*d:(j+1)*d], frames[lo*d:hi*d], hi-lo); err != nil {
 			return err
 		}
@@ -137,7 +137,7 @@ func bestMoments(scores []float32, w, k int) []Moment {
 		if len(out) >= k {
 			break
 		}
-		lo, hi := window(j, n, w)
+		lo, hi := MomentFrames(j, n, w)
 		overlaps := false
 		for _, m := range out {
 			if lo <= m.Last && m.First < hi {
