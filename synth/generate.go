@@ -17,6 +17,7 @@ import (
 	"image"
 	"math"
 	"runtime"
+	"strings"
 	"sync"
 )
 
@@ -443,4 +444,36 @@ func OrderPairAt(seed uint64, i int, opts Options) [2]Clip {
 		id := fmt.Sprintf("order_s%d_%05d", seed, i)
 		return [2]Clip{newClip(id+"_a", sa, ca, opts), newClip(id+"_b", sb, cb, opts)}
 	}
+}
+
+// CutPairAt makes pair i of the cut pairs of seed: the first clip of
+// OrderPairAt(seed, i, opts), X then Y, and the same clip with its two
+// halves swapped, Y then X across a cut, captioned as the order pair's
+// second clip. Both hold the very same frames, only in another order, so
+// a head that pools frames without their order (meanP) scores both clips
+// alike for either caption and cannot tell them apart at all; only the
+// order of the frames can.
+func CutPairAt(seed uint64, i int, opts Options) [2]Clip {
+	opts = opts.withDefaults()
+	p := OrderPairAt(seed, i, opts)
+	a := p[0]
+	h := len(a.Frames) / 2
+	b := Clip{ID: strings.Replace(a.ID, "order_", "cut_", 1) + "_swapped", Caption: p[1].Caption}
+	b.Frames = append(append(b.Frames, a.Frames[h:]...), a.Frames[:h]...)
+	// The first half's events come second and the second's first.
+	half := float64(h) / opts.FPS
+	for _, e := range a.Events {
+		if e.Start >= half {
+			e.Start, e.End = ms(e.Start-half), ms(e.End-half)
+			b.Events = append(b.Events, e)
+		}
+	}
+	for _, e := range a.Events {
+		if e.Start < half {
+			e.Start, e.End = ms(e.Start+half), ms(e.End+half)
+			b.Events = append(b.Events, e)
+		}
+	}
+	a.ID = strings.Replace(a.ID, "order_", "cut_", 1)
+	return [2]Clip{a, b}
 }

@@ -413,3 +413,23 @@ func TestWindowPairs(t *testing.T) {
 	}
 	require.NotEqual(t, WindowPairAt(7, 0, opts)[0].Caption, WindowPairAt(8, 0, opts)[0].Caption)
 }
+
+func TestCutPairs(t *testing.T) {
+	opts := Options{Resolution: 16}
+	for i := 0; i < 5; i++ {
+		o, c := OrderPairAt(4, i, opts), CutPairAt(4, i, opts)
+		require.Equal(t, o[0].Caption, c[0].Caption)
+		require.Equal(t, o[1].Caption, c[1].Caption)
+		require.Equal(t, o[0].Frames, c[0].Frames)
+		// The same frames, the halves swapped.
+		require.Len(t, c[1].Frames, 8)
+		for k := range 8 {
+			require.Equal(t, o[0].Frames[(k+4)%8].Pix, c[1].Frames[k].Pix, "pair %d frame %d", i, k)
+		}
+		// The events follow: the second half's first, shifted.
+		require.Len(t, c[1].Events, len(o[0].Events))
+		require.Equal(t, o[0].Events[1].Caption, c[1].Events[0].Caption)
+		require.InDelta(t, o[0].Events[1].Start-4, c[1].Events[0].Start, 1e-9)
+		require.InDelta(t, o[0].Events[0].End+4, c[1].Events[1].End, 1e-9)
+	}
+}

@@ -5,8 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"image"
+	"maps"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -26,7 +29,7 @@ func runEval(args []string) error {
 	textFeat := fs.String("text-features", "", "precomputed caption features .npy (N, D) (with -video-features)")
 	videoFeat := fs.String("video-features", "", "precomputed video features .npy (N, D): cosine similarity is used")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
-	order := fs.Int("order", 0, "with -model: also score this many temporal-order pairs of the synthetic world (seed -order-seed) with the model's head and meanP")
+	order := fs.Int("order", 0, "with -model: also score this many temporal-order pairs of the synthetic world (seed -order-seed) with the model's head and meanP, as they are and with the same frames cut and swapped")
 	orderSeed := fs.Uint64("order-seed", 3000, "seed of the -order pairs")
 	moments := fs.Int("moments", 0, "with -model: also search this many long videos of the synthetic world (seeds -moments-seed on) for their events, as the page searches moments, and print how often the best moment in an event's own video overlaps it")
 	momentsSeed := fs.Uint64("moments-seed", 9000, "seed of the first -moments video")
@@ -69,7 +72,7 @@ func runEval(args []string) error {
 			return nil
 		}
 	}
-	var orderAcc map[string]float64
+	var orderAcc, cutAcc map[string]float64
 	if *order > 0 {
 		heads := []string{model.MeanP}
 		if m, err := loadModel(*modelPath); err != nil {
@@ -77,7 +80,10 @@ func runEval(args []string) error {
 		} else if m.Config.Head.Type != model.MeanP {
 			heads = append(heads, m.Config.Head.Type)
 		}
-		if orderAcc, err = evalOrder(*modelPath, *orderSeed, *order, heads); err != nil {
+		if orderAcc, err = evalOrder(*modelPath, *orderSeed, *order, heads, synth.OrderPairAt); err != nil {
+			return err
+		}
+		if cutAcc, err = evalOrder(*modelPath, *orderSeed, *order, heads, synth.CutPairAt); err != nil {
 			return err
 		}
 	}
@@ -100,6 +106,7 @@ func runEval(args []string) error {
 		}
 		if orderAcc != nil {
 			out["temporal_order"] = orderAcc
+			out["temporal_order_cut"] = cutAcc
 		}
 		if mr != nil {
 			out["moments"] = mr
@@ -113,8 +120,11 @@ func runEval(args []string) error {
 	}{{"text-to-video", t2v}, {"video-to-text", v2t}} {
 		fmt.Printf("%-14s %6.1f %6.1f %6.1f %6.1f %7.2f\n", r.name, r.m.R1, r.m.R5, r.m.R10, r.m.MedianR, r.m.MeanR)
 	}
-	for h, acc := range orderAcc {
-		fmt.Printf("temporal order, %s: %.1f%% of %d captions pick their own clip\n", h, 100*acc, 2**order)
+	for _, h := range slices.Sorted(maps.Keys(orderAcc)) {
+		fmt.Printf("temporal order, %s: %.1f%% of %d captions pick their own clip\n", h, 100*orderAcc[h], 2**order)
+	}
+	for _, h := range slices.Sorted(maps.Keys(cutAcc)) {
+		fmt.Printf("temporal order across a cut (the same frames, halves swapped), %s: %.1f%% of %d captions pick their own clip (a tie counts half)\n", h, 100*cutAcc[h], 2**order)
 	}
 	if mr != nil {
 		mr.print()
@@ -308,19 +318,21 @@ func concat(frames [][]float32) []float32 {
 }
 
 // evalOrder scores n temporal-order pairs of the synthetic world (the same
-// two events in either order): for each caption, the head is right when it
-// scores the caption's own clip strictly above the other. It returns the
-// fraction right for each head in heads.
-func evalOrder(modelPath string, seed uint64, n int, heads []string) (map[string]float64, error) {
+// two events in either order), made by pair (synth.OrderPairAt or
+// synth.CutPairAt): for each caption, the head is right when it scores the
+// caption's own clip above the other, and half right on a tie (a coin
+// would pick). It returns the fraction right for each head in heads.
+func evalOrder(modelPath string, seed uint64, n int, heads []string, pair func(seed uint64, i int, opts synth.Options) [2]synth.Clip) (map[string]float64, error) {
 	m, err := loadModel(modelPath)
 	if err != nil {
 		return nil, err
 	}
 	res, d := m.Config.Vision.Resolution, m.Config.EmbedDim
 	e := m.NewEncoder()
-	right := map[string]int{}
+	right := map[string]float64{}
 	sd := &synthData{res: res}
-	for _, p := range synth.OrderPairs(seed, n, synth.Options{Resolution: res}) {
+	for i := range n {
+		p := pair(seed, i, synth.Options{Resolution: res})
 		text := make([]float32, 2*d)
 		var vis []float32
 		t := 0
@@ -348,19 +360,27 @@ func evalOrder(modelPath string, seed uint64, n int, heads []string) (map[string
 			if err != nil {
 				return nil, err
 			}
-			if l[0] > l[1] {
-				right[h]++
-			}
-			if l[3] > l[2] {
-				right[h]++
-			}
+			right[h] += better(l[0], l[1]) + better(l[3], l[2])
 		}
 	}
 	out := map[string]float64{}
 	for _, h := range heads {
-		out[h] = float64(right[h]) / float64(2*n)
+		out[h] = right[h] / float64(2*n)
 	}
 	return out, nil
+}
+
+// better is 1 if a > b, 0.5 if they are equal, else 0. Scores within a
+// millionth of each other are equal: meanP's averages of the same frames
+// summed in another order differ in rounding only.
+func better(a, b float32) float64 {
+	switch {
+	case math.Abs(float64(a)-float64(b)) <= 1e-6*max(math.Abs(float64(a)), math.Abs(float64(b))):
+		return 0.5
+	case a > b:
+		return 1
+	}
+	return 0
 }
 
 // loadClip reads a clip's frames as model input (k, 3, res, res), sampled

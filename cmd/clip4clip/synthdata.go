@@ -20,6 +20,10 @@ import (
 // in one batch (train.Partnered), the hard negatives that make a
 // sequential head learn the order of events.
 //
+// With cuts > 0 it holds that many cut pairs after those
+// (synth.CutPairAt): an order pair's first clip and the same frames with
+// the halves swapped, which only the order of the frames tells apart.
+//
 // With windows > 0 it holds that many demo-window pairs after those
 // (synth.WindowPairAt): two moments of one long video, each captioned with
 // its own event, also partners, the hard negatives of moment search.
@@ -27,6 +31,7 @@ type synthData struct {
 	seed    uint64
 	n       int
 	pairs   int
+	cuts    int
 	windows int
 	res     int
 	opts    synth.Options
@@ -47,15 +52,19 @@ func parseSynthData(spec string, res, frames int) (*synthData, error) {
 	return &synthData{seed: seed, n: n, res: res, opts: synth.Options{Frames: frames, Resolution: res}}, nil
 }
 
-func (d *synthData) Len() int { return d.n + 2*d.pairs + 2*d.windows }
+func (d *synthData) Len() int { return d.n + 2*d.pairs + 2*d.cuts + 2*d.windows }
 
 func (d *synthData) Clip(i int) ([][]float32, string, error) {
 	var c synth.Clip
-	switch w := d.n + 2*d.pairs; {
+	cut := d.n + 2*d.pairs
+	switch w := cut + 2*d.cuts; {
 	case i < d.n:
 		c = synth.GenerateAt(d.seed, i, d.opts)
-	case i < w:
+	case i < cut:
 		c = synth.OrderPairAt(d.seed, (i-d.n)/2, d.opts)[(i-d.n)%2]
+	case i < w:
+		// Other pairs of the seed than the order pairs'.
+		c = synth.CutPairAt(d.seed, d.pairs+(i-cut)/2, d.opts)[(i-cut)%2]
 	default:
 		c = synth.WindowPairAt(d.seed, (i-w)/2, d.wopts)[(i-w)%2]
 	}
@@ -63,8 +72,9 @@ func (d *synthData) Clip(i int) ([][]float32, string, error) {
 	return frames, c.Caption, err
 }
 
-// Partner returns the other clip of an order or window pair (pairs start
-// at n, both kinds, so the partner of n+k is n+(k^1)).
+// Partner returns the other clip of an order, cut or window pair (pairs
+// of every kind follow the n plain clips, so the partner of n+k is
+// n+(k^1)).
 func (d *synthData) Partner(i int) (int, bool) {
 	if i < d.n || i >= d.Len() {
 		return 0, false
@@ -72,17 +82,19 @@ func (d *synthData) Partner(i int) (int, bool) {
 	return d.n + ((i - d.n) ^ 1), true
 }
 
-// withPairs adds order pairs and demo-window pairs (of windowFrames
-// frames) so that they make up orderFrac and windowFrac of the set.
-func (d *synthData) withPairs(orderFrac, windowFrac float64, windowFrames int) error {
-	if orderFrac < 0 || windowFrac < 0 || orderFrac+windowFrac >= 1 {
-		return fmt.Errorf("-order-frac %g, -window-frac %g: want fractions of at least 0 that add up to less than 1", orderFrac, windowFrac)
+// withPairs adds order pairs, cut pairs and demo-window pairs (of
+// windowFrames frames) so that they make up orderFrac, cutFrac and
+// windowFrac of the set.
+func (d *synthData) withPairs(orderFrac, cutFrac, windowFrac float64, windowFrames int) error {
+	if orderFrac < 0 || cutFrac < 0 || windowFrac < 0 || orderFrac+cutFrac+windowFrac >= 1 {
+		return fmt.Errorf("-order-frac %g, -cut-frac %g, -window-frac %g: want fractions of at least 0 that add up to less than 1", orderFrac, cutFrac, windowFrac)
 	}
 	if windowFrac > 0 && windowFrames < 1 {
 		return fmt.Errorf("-window-frames %d: want at least 1", windowFrames)
 	}
-	total := float64(d.n) / (1 - orderFrac - windowFrac)
+	total := float64(d.n) / (1 - orderFrac - cutFrac - windowFrac)
 	d.pairs = int(math.Round(orderFrac * total / 2))
+	d.cuts = int(math.Round(cutFrac * total / 2))
 	d.windows = int(math.Round(windowFrac * total / 2))
 	d.wopts = d.opts
 	d.wopts.Frames = windowFrames

@@ -46,6 +46,7 @@ func runTrain(args []string) error {
 	words := fs.Int("words", def.MaxWords, "caption length in tokens, start and end included")
 	seed := fs.Uint64("seed", def.Seed, "seed of the initial weights and the data order")
 	orderFrac := fs.Float64("order-frac", 0, "with -data synth:SEED:N: this fraction of the training clips are temporal-order pairs (the same two events in both orders, always in one batch as hard negatives)")
+	cutFrac := fs.Float64("cut-frac", 0, "with -data synth:SEED:N: this fraction of the training clips are cut pairs (an order pair's first clip and the same frames with the halves swapped, always in one batch: only the order of the frames tells them apart)")
 	windowFrac := fs.Float64("window-frac", 0, "with -data synth:SEED:N: this fraction of the training clips are demo-window pairs (two moments of one long video, each captioned with its own event, always in one batch as hard negatives)")
 	windowFrames := fs.Int("window-frames", 4, "frames of a demo window, one a second (the page's moment is 4)")
 	evalDir := fs.String("eval", "", "held-out set (same layout as -data) for R@1 / MdR")
@@ -98,11 +99,11 @@ func runTrain(args []string) error {
 	if strings.HasPrefix(*data, "synth:") {
 		var sd *synthData
 		if sd, err = parseSynthData(*data, resolution, *frames); err == nil {
-			err = sd.withPairs(*orderFrac, *windowFrac, *windowFrames)
+			err = sd.withPairs(*orderFrac, *cutFrac, *windowFrac, *windowFrames)
 		}
 		ds = sd
-	} else if *orderFrac != 0 || *windowFrac != 0 {
-		return fmt.Errorf("-order-frac and -window-frac need -data synth:SEED:N (the synthetic world makes the pairs)")
+	} else if *orderFrac != 0 || *cutFrac != 0 || *windowFrac != 0 {
+		return fmt.Errorf("-order-frac, -cut-frac and -window-frac need -data synth:SEED:N (the synthetic world makes the pairs)")
 	} else {
 		ds, err = train.OpenDir(*data, resolution, *frames, *cacheMB<<20)
 	}

@@ -77,11 +77,12 @@ func TestSynthDataPairs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := d.withPairs(0.3, 0.2, 3); err != nil {
+	if err := d.withPairs(0.2, 0.1, 0.2, 3); err != nil {
 		t.Fatal(err)
 	}
-	// 7 plain clips are half of a set of 14: order pairs 2*round(0.3*14/2)
-	// = 4 clips, window pairs 2*round(0.2*14/2) = 2 clips.
+	// 7 plain clips are half of a set of 14: order pairs 2*round(0.2*14/2)
+	// = 2*1 clips, cut pairs 2*round(0.1*14/2) = 2*1, window pairs
+	// 2*round(0.2*14/2) = 2*1.
 	if d.Len() != 13 {
 		t.Fatalf("Len %d, want 13", d.Len())
 	}
@@ -93,13 +94,14 @@ func TestSynthDataPairs(t *testing.T) {
 			t.Fatalf("Partner(%d) = %d, %v; want %d", i, j, ok, want)
 		}
 	}
-	pair := synth.OrderPairAt(5, 1, synth.Options{Frames: 4, Resolution: 16})
+	pair := synth.OrderPairAt(5, 0, synth.Options{Frames: 4, Resolution: 16})
+	cut := synth.CutPairAt(5, 1, synth.Options{Frames: 4, Resolution: 16}) // after the order pairs'
 	window := synth.WindowPairAt(5, 0, synth.Options{Frames: 3, Resolution: 16})
 	for k := 0; k < 2; k++ {
 		for _, c := range []struct {
 			i    int
 			want synth.Clip
-		}{{9 + k, pair[k]}, {11 + k, window[k]}} {
+		}{{7 + k, pair[k]}, {9 + k, cut[k]}, {11 + k, window[k]}} {
 			frames, caption, err := d.Clip(c.i)
 			if err != nil {
 				t.Fatal(err)
@@ -109,12 +111,12 @@ func TestSynthDataPairs(t *testing.T) {
 			}
 		}
 	}
-	for _, f := range [][2]float64{{1, 0}, {0.5, 0.5}, {-0.1, 0}, {0, -0.1}} {
-		if err := d.withPairs(f[0], f[1], 4); err == nil {
-			t.Errorf("-order-frac %g -window-frac %g accepted", f[0], f[1])
+	for _, f := range [][3]float64{{1, 0, 0}, {0.5, 0, 0.5}, {0.4, 0.4, 0.2}, {-0.1, 0, 0}, {0, -0.1, 0}, {0, 0, -0.1}} {
+		if err := d.withPairs(f[0], f[1], f[2], 4); err == nil {
+			t.Errorf("-order-frac %g -cut-frac %g -window-frac %g accepted", f[0], f[1], f[2])
 		}
 	}
-	if err := d.withPairs(0, 0.2, 0); err == nil {
+	if err := d.withPairs(0, 0, 0.2, 0); err == nil {
 		t.Error("-window-frames 0 accepted")
 	}
 }
