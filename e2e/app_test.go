@@ -62,6 +62,7 @@ type pageState struct {
 		Hits []struct {
 			Key      string
 			Score    float64
+			Whole    float64
 			Timeline []float64
 			Moments  []struct {
 				Frame, First, Last int
@@ -349,8 +350,11 @@ func TestBrowserApp(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if math.Abs(h.Score-float64(l[0])) > 1e-3*math.Max(1, math.Abs(float64(l[0]))) {
-			t.Errorf("%s: browser score %v, native meanP logit %v", h.Key, h.Score, l[0])
+		if math.Abs(h.Whole-float64(l[0])) > 1e-3*math.Max(1, math.Abs(float64(l[0]))) {
+			t.Errorf("%s: browser whole-video score %v, native meanP logit %v", h.Key, h.Whole, l[0])
+		}
+		if want := slices.Max(append([]float64{h.Whole}, h.Timeline...)); h.Score != want {
+			t.Errorf("%s: browser score %v, want the better of the whole video's and the best moment's, %v", h.Key, h.Score, want)
 		}
 	}
 

@@ -14,10 +14,13 @@ type Results struct {
 	Moments []MomentHit `json:"moments"` // the k best moments over all videos, best first
 }
 
-// VideoHit is a video's score: the cosine of the query and its feature.
+// VideoHit is a video's score: the better of the cosine of the query and
+// the video's feature (Whole) and that of its best moment, as the page's
+// engine ranks videos (engine.Search says why).
 type VideoHit struct {
 	Video int     `json:"video"` // index into Index.Videos
 	Score float32 `json:"score"`
+	Whole float32 `json:"whole"`
 }
 
 // MomentHit is a moment's score: the cosine of the query and its feature,
@@ -106,8 +109,9 @@ func (x *Index) matrix() *matrix {
 	return m
 }
 
-// Search ranks every video and the k best moments of all videos by cosine
-// with query (the text feature, normalised here). Each score is one row of
+// Search ranks every video (by the better of its own cosine with query, the
+// text feature normalised here, and its best moment's) and the k best
+// moments of all videos by cosine with query. Each score is one row of
 // an int8 matrix times the query (quant.Matrix.Linear: the wasm SIMD
 // kernels in the browser, AVX natively), so it carries int8 rounding, about
 // 0.01 at most for unit vectors. Ties keep index order. A query of the
@@ -134,7 +138,11 @@ func (x *Index) Search(query []float32, k int) Results {
 
 	res.Videos = make([]VideoHit, m.videos)
 	for i := range res.Videos {
-		res.Videos[i] = VideoHit{Video: i, Score: scores[i]}
+		h := VideoHit{Video: i, Score: scores[i], Whole: scores[i]}
+		for _, s := range scores[m.videos+m.first[i] : m.videos+m.first[i+1]] {
+			h.Score = max(h.Score, s)
+		}
+		res.Videos[i] = h
 	}
 	sort.SliceStable(res.Videos, func(a, b int) bool { return res.Videos[a].Score > res.Videos[b].Score })
 

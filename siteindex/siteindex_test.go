@@ -131,16 +131,17 @@ func TestDefaultTitle(t *testing.T) {
 	}
 }
 
-// refSearch is Search in float64 over the float vectors: every video and
-// moment's cosine with the query.
-func refSearch(x *Index, q []float32) (videos []float64, moments [][2]int, mscores []float64) {
-	for _, v := range x.Videos {
-		videos = append(videos, cos64(q, v.Feature))
-	}
+// refSearch is Search in float64 over the float vectors: every video's
+// cosine with the query (whole) and its score (the better of that and its
+// best moment's), and every moment's cosine with the query.
+func refSearch(x *Index, q []float32) (whole, videos []float64, moments [][2]int, mscores []float64) {
 	for i, v := range x.Videos {
+		whole = append(whole, cos64(q, v.Feature))
+		videos = append(videos, whole[i])
 		for j, m := range v.Moments {
 			moments = append(moments, [2]int{i, j})
 			mscores = append(mscores, cos64(q, m))
+			videos[i] = max(videos[i], mscores[len(mscores)-1])
 		}
 	}
 	return
@@ -161,7 +162,7 @@ func TestSearchMatchesReference(t *testing.T) {
 			for i := range q {
 				q[i] = 3*x.Videos[v].Moments[j][i] + q[i]*0.7 // not normalised
 			}
-			refV, refM, refS := refSearch(x, q)
+			refW, refV, refM, refS := refSearch(x, q)
 			for name, idx := range map[string]*Index{"read": y, "built": x} {
 				const k = 10
 				r := idx.Search(q, k)
@@ -194,6 +195,7 @@ func TestSearchMatchesReference(t *testing.T) {
 					}
 				}
 				for rank, h := range r.Videos {
+					require.InDelta(t, refW[h.Video], float64(h.Whole), eps)
 					require.InDelta(t, refV[h.Video], float64(h.Score), eps)
 					if rank > 0 {
 						require.LessOrEqual(t, h.Score, r.Videos[rank-1].Score)

@@ -455,6 +455,7 @@ func search(a args) (any, error) {
 		o := jsObject.New()
 		o.Set("key", h.Key)
 		o.Set("score", h.Score)
+		o.Set("whole", h.Whole)
 		o.Set("timeline", float32Array(h.Timeline))
 		ms := make([]any, len(h.Moments))
 		for j, m := range h.Moments {

@@ -62,7 +62,7 @@ func loadSite(a args) (any, error) {
 }
 
 // searchSite ranks the loaded site index: (Float32Array query feature, k)
-// -> {videos: [{video, score}], moments: [{video, moment, start, end,
+// -> {videos: [{video, score, whole}], moments: [{video, moment, start, end,
 // score, thumb}]}, best first, indices into loadSite's videos and their
 // thumbs (thumb -1: none).
 func searchSite(a args) (any, error) {

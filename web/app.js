@@ -603,7 +603,10 @@ function renderVideo(v) {
   $('.thumb-button', el).setAttribute('aria-label', best ? `Play ${v.name} from ${fmt.time(v.times[best.first])}` : `Play ${v.name}`);
   const badge = $('.score-badge', el);
   badge.hidden = !hit;
-  if (hit) badge.textContent = hit.score.toFixed(1);
+  if (hit) {
+    badge.textContent = hit.score.toFixed(1);
+    badge.title = `Score ${hit.score.toFixed(1)}: the better of the whole video's (${hit.whole.toFixed(1)}) and its best moment's`;
+  }
 
   const prog = $('.video-progress', el);
   const active = ['queued', 'reading', 'embedding'].includes(v.status);
@@ -1112,7 +1115,7 @@ window.__clip4clip = {
       sites: state.sites.map((st) => ({ name: st.name, videos: st.videos.length, moments: st.site.moments })),
       results: state.results && {
         text: state.results.text, query: { tokens: state.results.query.tokens, truncated: state.results.query.truncated },
-        hits: state.results.hits.map((h) => ({ key: h.key, score: h.score, timeline: Array.from(h.timeline), moments: h.moments })),
+        hits: state.results.hits.map((h) => ({ key: h.key, score: h.score, whole: h.whole, timeline: Array.from(h.timeline), moments: h.moments })),
         site: state.results.site.map(({ v, m }) => ({ key: v.key, name: v.name, path: v.path, start: v.times[m.first], end: momentEnd(v, m), score: m.score })),
       },
       lastSearch: state.lastSearch,

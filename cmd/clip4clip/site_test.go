@@ -146,7 +146,10 @@ func runErr(t *testing.T, args ...string) (string, error) {
 
 // TestDemoIndexRanking searches the demo index for every event caption of
 // the demo videos and counts how often the video the event happens in
-// ranks first (chance: one in three).
+// ranks first (chance: one in three). Videos rank by the better of their
+// whole-video score and their best moment's: the default model puts the
+// right video first for 40 of the 56 captions so, for 27 by the whole
+// video's score alone.
 func TestDemoIndexRanking(t *testing.T) {
 	needFFmpegT(t)
 	dir := siteDir(t)
@@ -187,7 +190,7 @@ func TestDemoIndexRanking(t *testing.T) {
 	rate := float64(first) / float64(n)
 	t.Logf("demo index (default model): the event's own video ranks first for %d of %d event captions (%.1f%%, chance 33.3%%); the best moment is in that video for %d (%.1f%%) and overlaps the event for %d (%.1f%%)",
 		first, n, 100*rate, momentVideo, 100*float64(momentVideo)/float64(n), momentIn, 100*float64(momentIn)/float64(n))
-	require.GreaterOrEqual(t, rate, 0.5, "the right video first for at least half the events, well above chance")
+	require.GreaterOrEqual(t, rate, 0.65, "the right video first for about two events in three or more, twice chance")
 }
 
 func TestIndexUpdateFailuresShards(t *testing.T) {

@@ -212,14 +212,19 @@ func TestSearchMatchesLogits(t *testing.T) {
 		}
 		v := int(h.Key[0] - 'a')
 		n := lens[v]
-		if want := logit(videos[v], n); math.Abs(float64(h.Score-want)) > 1e-5 {
-			t.Errorf("video %s: score %v, Logits %v", h.Key, h.Score, want)
+		if want := logit(videos[v], n); math.Abs(float64(h.Whole-want)) > 1e-5 {
+			t.Errorf("video %s: whole-video score %v, Logits %v", h.Key, h.Whole, want)
 		}
+		best := h.Whole
 		for j, s := range h.Timeline {
 			lo, hi := MomentFrames(j, n, DefaultWindow)
 			if want := logit(videos[v][lo*d:hi*d], hi-lo); math.Abs(float64(s-want)) > 1e-5 {
 				t.Errorf("video %s frame %d: timeline %v, Logits %v", h.Key, j, s, want)
 			}
+			best = max(best, s)
+		}
+		if h.Score != best {
+			t.Errorf("video %s: score %v, want the better of the whole video's %v and the best moment's, %v", h.Key, h.Score, h.Whole, best)
 		}
 		for a, m := range h.Moments {
 			if m.Score != h.Timeline[m.Frame] || m.Last-m.First+1 != min(n, DefaultWindow) {
