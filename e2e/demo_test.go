@@ -27,8 +27,8 @@ import (
 // The demo videos (web/demos) and how well the default model finds their
 // events. A query is each event's caption; the event counts as found when
 // the best moment the app shows for it overlaps the event's true time
-// range: the best moment within the event's own video (the rate asserted: at
-// least minOverChance times chance; targetDemoRate is logged), and the best moment over all the demo videos
+// range: the best moment within the event's own video (the rate asserted,
+// the target), and the best moment over all the demo videos
 // (reported). Where a caption happens more than once in a video, any of
 // its occurrences counts.
 //
@@ -39,14 +39,16 @@ import (
 
 const (
 	demoDir = "../web/demos"
-	// targetDemoRate is the default-model issue's figure (80%). The shipped
-	// model does not reach it yet (66.1% natively and in the browser, where
-	// a random moment finds 10.9%), so the tests log whether it is met and
-	// assert a floor: at least minOverChance times the rate of a moment
-	// picked at random, which a model that learned nothing of the demo
-	// world cannot pass.
+	// targetDemoRate is the default-model issue's figure: the best moment
+	// of an event's own video overlaps it for at least 80% of the events.
+	// The shipped model finds 47 of the 56 (83.9%) natively and in the
+	// browser alike, where a moment picked at random finds 10.9%.
 	targetDemoRate = 0.8
-	minOverChance  = 5.0
+	// minOverChance is the widget test's floor, over all the demo videos'
+	// moments at once: at least this many times the rate of a moment picked
+	// at random, which a model that learned nothing of the demo world
+	// cannot pass.
+	minOverChance = 5.0
 )
 
 // demoList is web/demos/index.json.
@@ -287,10 +289,8 @@ func (s *demoTally) report(t *testing.T, what string, strict bool) {
 	switch {
 	case !strict:
 		t.Logf("%s: not asserted (CLIP4CLIP_DEMO_MODEL=tiny: the fixture model knows nothing of the demo world)", what)
-	case s.rate() < minOverChance*s.chance/float64(max(1, s.n)):
-		t.Errorf("%s: %.1f%% of the demo events found in their own video, want at least %.0f times a random moment's %.1f%%", what, 100*s.rate(), minOverChance, 100*s.chance/float64(max(1, s.n)))
 	case s.rate() < targetDemoRate:
-		t.Logf("%s: %.1f%% is below the issue's target of %.0f%% (not asserted until a model reaches it)", what, 100*s.rate(), 100*targetDemoRate)
+		t.Errorf("%s: %.1f%% of the demo events found in their own video, want at least %.0f%% (a random moment: %.1f%%)", what, 100*s.rate(), 100*targetDemoRate, 100*s.chance/float64(max(1, s.n)))
 	}
 }
 
