@@ -5,6 +5,7 @@ package quant
 import (
 	"math"
 	"os"
+	"slices"
 	"unsafe"
 )
 
@@ -163,6 +164,15 @@ func detectCPU() (paths []kernelPath, vnni512, avxvnni bool) {
 	}
 	return paths, vnni512, avxvnni
 }
+
+// HasAVX2 reports whether the CPU runs the AVX2 kernels: AVX2, FMA and
+// F16C, with the OS saving the YMM state. Other packages' assembly (the
+// training kernels) keys off it rather than reading CPUID again.
+func HasAVX2() bool { return slices.Contains(cpuPaths, pathAVX2) }
+
+// HasAVX512 reports whether the CPU runs the AVX-512 kernels: AVX-512 F,
+// BW and VL, with the OS saving the opmask and ZMM state.
+func HasAVX512() bool { return slices.Contains(cpuPaths, pathAVX512) }
 
 // setPath selects the best path the CPU runs that is not above p (tests
 // force each one).

@@ -2,6 +2,8 @@
 
 package train
 
+import "clip4clip/quant"
+
 // kernelAVX2 is kernelGo with AVX2 and FMA: the (6, 16) tile in twelve
 // 8-wide accumulators, per depth one broadcast of A per row and two loads
 // of B.
@@ -14,70 +16,16 @@ func kernelAVX2(kb int, a *float32, ars, acs int, b *float32, ldb int, c *float3
 //go:noescape
 func kernelAVX512(kb int, a *float32, ars, acs int, b *float32, ldb int, c *float32, ldc int, acc bool)
 
-// geluAVX2 is quickGELUForward for n (a multiple of 8) float32s.
-//
-//go:noescape
-func geluAVX2(out, inp *float32, n int)
-
 // geluBackAVX2 is quickGELUBackwardInPlace for n (a multiple of 8) float32s.
 //
 //go:noescape
 func geluBackAVX2(d, inp *float32, n int)
 
-// cpuid and xgetbv report the CPU's and the OS's support for AVX2.
-func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
-func xgetbv() (eax, edx uint32)
-
-// hasAVX2FMA reports whether the CPU has AVX2 and FMA and the OS saves the
-// YMM registers.
-func hasAVX2FMA() bool {
-	maxID, _, _, _ := cpuid(0, 0)
-	if maxID < 7 {
-		return false
-	}
-	_, _, ecx1, _ := cpuid(1, 0)
-	const fma, osxsave, avx = 1 << 12, 1 << 27, 1 << 28
-	if ecx1&fma == 0 || ecx1&osxsave == 0 || ecx1&avx == 0 {
-		return false
-	}
-	if xcr0, _ := xgetbv(); xcr0&6 != 6 {
-		return false
-	}
-	_, ebx7, _, _ := cpuid(7, 0)
-	return ebx7&(1<<5) != 0
-}
-
-// hasAVX512 reports whether the CPU has AVX-512F and the OS saves the ZMM
-// registers.
-func hasAVX512() bool {
-	if !hasAVX2FMA() {
-		return false
-	}
-	if xcr0, _ := xgetbv(); xcr0&0xe6 != 0xe6 {
-		return false
-	}
-	_, ebx7, _, _ := cpuid(7, 0)
-	return ebx7&(1<<16) != 0
-}
-
-// hasAVX2 selects the AVX2 QuickGELU.
-var hasAVX2 = false
-
-// geluForward32 runs QuickGELU over whole groups of 8 with AVX2, and
-// returns how many elements it did (0 without AVX2).
-func geluForward32(out, inp []float32) int {
-	n := len(inp) &^ 7
-	if !hasAVX2 || n == 0 {
-		return 0
-	}
-	geluAVX2(&out[:n][0], &inp[0], n)
-	return n
-}
-
-// geluBackward32 is geluForward32 for quickGELUBackwardInPlace.
+// geluBackward32 runs quickGELUBackwardInPlace over whole groups of 8
+// with AVX2, and returns how many elements it did (0 without AVX2).
 func geluBackward32(d, inp []float32) int {
 	n := len(inp) &^ 7
-	if !hasAVX2 || n == 0 {
+	if !quant.HasAVX2() || n == 0 {
 		return 0
 	}
 	geluBackAVX2(&d[:n][0], &inp[0], n)
@@ -107,20 +55,20 @@ var (
 	}}
 )
 
-// kernels lists the micro-kernels this CPU runs, portable first.
+// kernels lists the micro-kernels this CPU runs, portable first (quant
+// reads the CPU's features).
 func kernels() []microKernel {
 	ks := []microKernel{{"go", 6, kernelGo}}
-	if hasAVX2FMA() {
+	if quant.HasAVX2() {
 		ks = append(ks, avx2Kernel)
 	}
-	if hasAVX512() {
+	if quant.HasAVX512() {
 		ks = append(ks, avx512Kernel)
 	}
 	return ks
 }
 
 func init() {
-	hasAVX2 = hasAVX2FMA()
 	ks := kernels()
 	kern = ks[len(ks)-1]
 }

@@ -3,6 +3,8 @@ package train
 import (
 	"math"
 	"unsafe"
+
+	"clip4clip/quant"
 )
 
 // The layer ops, llm.c style: each op is a forward and a backward function
@@ -131,15 +133,18 @@ func posBackward[F float](dpos, dout []F, S, T, C int) {
 }
 
 // quickGELUForward writes x * sigmoid(1.702 x) of inp into out (n): CLIP's
-// QuickGELU. float32 runs 8 at a time on AVX2 where the CPU has it.
+// QuickGELU. float32 runs on the inference kernel (quant.QuickGELU: AVX2,
+// wasm SIMD or Go), float64 (gradient checks) here.
 func quickGELUForward[F float](out, inp []F) {
 	out = out[:len(inp)]
 	parallelFor(len(inp)/8+1, 16*8, func(lo, hi int) {
 		lo, hi = lo*8, min(hi*8, len(inp))
 		if lo < hi {
-			if o, ok := as32(out[lo:hi]); ok {
+			if o, ok := as32(out[lo:hi]); ok { // float32: the inference kernel
 				x, _ := as32(inp[lo:hi])
-				lo += geluForward32(o, x)
+				copy(o, x)
+				quant.QuickGELU(o)
+				return
 			}
 		}
 		for i := lo; i < hi; i++ {
