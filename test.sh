@@ -24,7 +24,7 @@ fi
 # tools/wasmexec/go_js_wasm_exec is Go's plus the clip4clip_simd imports
 # (quant's WebAssembly SIMD kernels) that these binaries need.
 PATH="$PWD/tools/wasmexec:$PATH" GOOS=js GOARCH=wasm \
-	go test -count=1 ./quant/ ./model/... ./weights/ ./internal/npy/ ./synth/ ./wasm/engine/ ./siteindex/
+	go test -count=1 ./quant/ ./model/... ./weights/ ./internal/npy/ ./synth/ ./wasm/ ./wasm/engine/ ./siteindex/
 
 step "wasm SIMD kernels: generated files up to date, self-test"
 [ -d tools/node_modules/wabt ] || npm ci --prefix tools --no-audit --no-fund ||

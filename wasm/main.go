@@ -67,7 +67,7 @@ func main() {
 
 // register puts the API's functions on api.
 func register(api js.Value) {
-	for name, f := range map[string]func(a args) (any, error){
+	for name, f := range map[string]func(a *args) (any, error){
 		"loadModel":    loadModel,    // (Uint8Array model file) -> info
 		"headerSize":   headerSize,   // (Uint8Array first 16 bytes of a model file) -> bytes modelBegin needs
 		"modelBegin":   modelBegin,   // (Uint8Array header, file size, part "all"|"text"|"vision", hash) -> {reads: Float64Array [from, to, ...], bytes}
@@ -95,14 +95,14 @@ func register(api js.Value) {
 
 // wrap turns f into a js.Func body that returns errors as objects and
 // recovers from panics.
-func wrap(name string, f func(a args) (any, error)) func(js.Value, []js.Value) any {
+func wrap(name string, f func(a *args) (any, error)) func(js.Value, []js.Value) any {
 	return func(_ js.Value, in []js.Value) (ret any) {
 		defer func() {
 			if r := recover(); r != nil {
 				ret = errorObject(fmt.Errorf("%s: internal error: %v", name, r), "panic")
 			}
 		}()
-		v, err := f(args{name: name, v: in})
+		v, err := f(&args{name: name, v: in})
 		if err != nil {
 			return errorObject(err, errorKind(err))
 		}
@@ -154,9 +154,9 @@ func model() (*engine.Engine, error) {
 	return eng, nil
 }
 
-func loadModel(a args) (any, error) {
-	data, err := a.bytes(0)
-	if err != nil {
+func loadModel(a *args) (any, error) {
+	data := a.bytes(0)
+	if err := a.done(); err != nil {
 		return nil, err
 	}
 	e, err := engine.New(data)
@@ -172,9 +172,9 @@ var errNoLoad = errors.New("no model load is in progress in this worker; call mo
 
 // headerSize tells how many bytes at the start of a model file modelBegin
 // needs (engine.HeaderSize).
-func headerSize(a args) (any, error) {
-	b, err := a.bytes(0)
-	if err != nil {
+func headerSize(a *args) (any, error) {
+	b := a.bytes(0)
+	if err := a.done(); err != nil {
 		return nil, err
 	}
 	return engine.HeaderSize(b)
@@ -184,17 +184,9 @@ func headerSize(a args) (any, error) {
 // (engine.NewLoader); the worker then writes the file ranges it returns,
 // piece by piece (modelWrite), and ends with modelEnd. The engine loaded
 // before stays until modelEnd succeeds.
-func modelBegin(a args) (any, error) {
-	header, err := a.bytes(0)
-	if err != nil {
-		return nil, err
-	}
-	size, err := a.int(1)
-	if err != nil {
-		return nil, err
-	}
-	name, err := a.string(2)
-	if err != nil {
+func modelBegin(a *args) (any, error) {
+	header, size, name := a.bytes(0), a.int(1), a.string(2)
+	if err := a.done(); err != nil {
 		return nil, err
 	}
 	part, err := clipmodel.ParsePart(name)
@@ -220,16 +212,12 @@ func modelBegin(a args) (any, error) {
 
 // modelWrite passes one piece of the model file, at its offset, to the
 // load in progress.
-func modelWrite(a args) (any, error) {
+func modelWrite(a *args) (any, error) {
 	if loader == nil {
 		return nil, errNoLoad
 	}
-	b, err := a.bytesInto(0, &scratch)
-	if err != nil {
-		return nil, err
-	}
-	off, err := a.int(1)
-	if err != nil {
+	b, off := a.bytesInto(0, &scratch), a.int(1)
+	if err := a.done(); err != nil {
 		return nil, err
 	}
 	if err := loader.Write(int64(off), b); err != nil {
@@ -241,7 +229,7 @@ func modelWrite(a args) (any, error) {
 
 // modelEnd builds the engine from the pieces written and returns {info,
 // sha256} (sha256: the file's hex SHA-256 when modelBegin hashed, else "").
-func modelEnd(a args) (any, error) {
+func modelEnd(a *args) (any, error) {
 	if loader == nil {
 		return nil, errNoLoad
 	}
@@ -266,7 +254,7 @@ func modelEnd(a args) (any, error) {
 	return o, nil
 }
 
-func memStats(args) (any, error) {
+func memStats(*args) (any, error) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	o := jsObject.New()
@@ -277,7 +265,7 @@ func memStats(args) (any, error) {
 	return o, nil
 }
 
-func info(args) (any, error) {
+func info(*args) (any, error) {
 	e, err := model()
 	if err != nil {
 		return nil, err
@@ -285,20 +273,10 @@ func info(args) (any, error) {
 	return toJSON(e.Info())
 }
 
-func embedFrame(a args) (any, error) {
-	e, err := model()
-	if err != nil {
-		return nil, err
-	}
-	rgba, err := a.bytesInto(0, &scratch) // a 720p frame is 3.7 MB: reuse one buffer
-	if err != nil {
-		return nil, err
-	}
-	w, err := a.int(1)
-	if err != nil {
-		return nil, err
-	}
-	h, err := a.int(2)
+func embedFrame(a *args) (any, error) {
+	rgba := a.bytesInto(0, &scratch) // a 720p frame is 3.7 MB: reuse one buffer
+	w, h := a.int(1), a.int(2)
+	e, err := a.engine()
 	if err != nil {
 		return nil, err
 	}
@@ -309,12 +287,9 @@ func embedFrame(a args) (any, error) {
 	return float32Array(out), nil
 }
 
-func embedQuery(a args) (any, error) {
-	e, err := model()
-	if err != nil {
-		return nil, err
-	}
-	text, err := a.string(0)
+func embedQuery(a *args) (any, error) {
+	text := a.string(0)
+	e, err := a.engine()
 	if err != nil {
 		return nil, err
 	}
@@ -335,16 +310,9 @@ func embedQuery(a args) (any, error) {
 	return o, nil
 }
 
-func videoFeature(a args) (any, error) {
-	e, err := model()
-	if err != nil {
-		return nil, err
-	}
-	frames, err := a.float32s(0)
-	if err != nil {
-		return nil, err
-	}
-	t, err := a.int(1)
+func videoFeature(a *args) (any, error) {
+	frames, t := a.float32s(0), a.int(1)
+	e, err := a.engine()
 	if err != nil {
 		return nil, err
 	}
@@ -355,20 +323,9 @@ func videoFeature(a args) (any, error) {
 	return float32Array(out), nil
 }
 
-func score(a args) (any, error) {
-	e, err := model()
-	if err != nil {
-		return nil, err
-	}
-	q, err := a.float32s(0)
-	if err != nil {
-		return nil, err
-	}
-	feats, err := a.float32s(1)
-	if err != nil {
-		return nil, err
-	}
-	n, err := a.int(2)
+func score(a *args) (any, error) {
+	q, feats, n := a.float32s(0), a.float32s(1), a.int(2)
+	e, err := a.engine()
 	if err != nil {
 		return nil, err
 	}
@@ -379,44 +336,27 @@ func score(a args) (any, error) {
 	return float32Array(s), nil
 }
 
-func setWindow(a args) (any, error) {
-	e, err := model()
-	if err != nil {
-		return nil, err
-	}
-	n, err := a.int(0)
+func setWindow(a *args) (any, error) {
+	n := a.int(0)
+	e, err := a.engine()
 	if err != nil {
 		return nil, err
 	}
 	return true, e.SetWindow(n)
 }
 
-func addVideo(a args) (any, error) {
-	e, err := model()
-	if err != nil {
-		return nil, err
-	}
-	key, err := a.string(0)
-	if err != nil {
-		return nil, err
-	}
-	frames, err := a.float32s(1)
-	if err != nil {
-		return nil, err
-	}
-	n, err := a.int(2)
+func addVideo(a *args) (any, error) {
+	key, frames, n := a.string(0), a.float32s(1), a.int(2)
+	e, err := a.engine()
 	if err != nil {
 		return nil, err
 	}
 	return true, e.AddVideo(key, frames, n)
 }
 
-func removeVideo(a args) (any, error) {
-	e, err := model()
-	if err != nil {
-		return nil, err
-	}
-	key, err := a.string(0)
+func removeVideo(a *args) (any, error) {
+	key := a.string(0)
+	e, err := a.engine()
 	if err != nil {
 		return nil, err
 	}
@@ -424,7 +364,7 @@ func removeVideo(a args) (any, error) {
 	return true, nil
 }
 
-func clearVideos(args) (any, error) {
+func clearVideos(*args) (any, error) {
 	e, err := model()
 	if err != nil {
 		return nil, err
@@ -433,16 +373,9 @@ func clearVideos(args) (any, error) {
 	return true, nil
 }
 
-func search(a args) (any, error) {
-	e, err := model()
-	if err != nil {
-		return nil, err
-	}
-	q, err := a.float32s(0)
-	if err != nil {
-		return nil, err
-	}
-	k, err := a.int(1)
+func search(a *args) (any, error) {
+	q, k := a.float32s(0), a.int(1)
+	e, err := a.engine()
 	if err != nil {
 		return nil, err
 	}
@@ -470,7 +403,7 @@ func search(a args) (any, error) {
 // encodeIndex reads {modelId, modelName, embedDim, videos: [{key, name,
 // type, size, lastModified, duration, width, height, fps, window, times:
 // Float64Array, features: Float32Array, thumbs: [Uint8Array|ArrayBuffer]}]}.
-func encodeIndex(a args) (any, error) {
+func encodeIndex(a *args) (any, error) {
 	if len(a.v) < 1 || a.v[0].Type() != js.TypeObject {
 		return nil, argError{a.name + ": want an index object"}
 	}
@@ -479,23 +412,20 @@ func encodeIndex(a args) (any, error) {
 	vs := o.Get("videos")
 	for i := 0; i < vs.Length(); i++ {
 		v := vs.Index(i)
-		f := args{name: fmt.Sprintf("%s: video %d", a.name, i), v: []js.Value{v.Get("times"), v.Get("features")}}
-		times, err := f.float64s(0)
-		if err != nil {
-			return nil, err
-		}
-		feats, err := f.float32s(1)
-		if err != nil {
+		f := &args{name: fmt.Sprintf("%s: video %d", a.name, i), v: []js.Value{v.Get("times"), v.Get("features")}}
+		times, feats := f.float64s(0), f.float32s(1)
+		if err := f.done(); err != nil {
 			return nil, err
 		}
 		var thumbs [][]byte
 		if t := v.Get("thumbs"); t.Truthy() {
-			for j := 0; j < t.Length(); j++ {
-				b, err := (args{name: f.name + " thumbnail", v: []js.Value{t.Index(j)}}).bytes(0)
-				if err != nil {
-					return nil, err
-				}
-				thumbs = append(thumbs, b)
+			th := &args{name: f.name + " thumbnails", v: make([]js.Value, t.Length())}
+			for j := range th.v {
+				th.v[j] = t.Index(j)
+				thumbs = append(thumbs, th.bytes(j))
+			}
+			if err := th.done(); err != nil {
+				return nil, err
 			}
 		}
 		x.Videos = append(x.Videos, engine.Video{
@@ -515,9 +445,9 @@ func encodeIndex(a args) (any, error) {
 	return u, nil
 }
 
-func decodeIndex(a args) (any, error) {
-	b, err := a.bytes(0)
-	if err != nil {
+func decodeIndex(a *args) (any, error) {
+	b := a.bytes(0)
+	if err := a.done(); err != nil {
 		return nil, err
 	}
 	var x engine.Index
@@ -578,60 +508,89 @@ type argError struct{ msg string }
 
 func (e argError) Error() string { return e.msg }
 
-// args reads a call's arguments, naming the function in errors.
+// args reads a call's arguments, naming the function in errors. Each
+// reader returns the argument's value, or its type's zero value once an
+// argument has been found wrong; done (or engine) then returns that first
+// error, so a binding reads all its arguments and checks once.
 type args struct {
 	name string
 	v    []js.Value
+	err  error // the first wrong argument
 }
 
-func (a args) get(i int, what string) (js.Value, error) {
-	if i >= len(a.v) || a.v[i].IsUndefined() || a.v[i].IsNull() {
-		return js.Value{}, argError{fmt.Sprintf("%s: argument %d (%s) is missing", a.name, i+1, what)}
-	}
-	return a.v[i], nil
-}
+// done returns the first argument error, or nil.
+func (a *args) done() error { return a.err }
 
-func (a args) int(i int) (int, error) {
-	v, err := a.get(i, "a number")
+// engine returns the worker's engine, or errNoModel, or the first argument
+// error.
+func (a *args) engine() (*engine.Engine, error) {
+	e, err := model()
 	if err != nil {
-		return 0, err
+		return nil, err
+	}
+	return e, a.err
+}
+
+// get returns argument i if it is there and no argument was wrong before.
+func (a *args) get(i int, what string) (js.Value, bool) {
+	if a.err != nil {
+		return js.Value{}, false
+	}
+	if i >= len(a.v) || a.v[i].IsUndefined() || a.v[i].IsNull() {
+		a.err = argError{fmt.Sprintf("%s: argument %d (%s) is missing", a.name, i+1, what)}
+		return js.Value{}, false
+	}
+	return a.v[i], true
+}
+
+func (a *args) wrong(i int, format string, v ...any) {
+	a.err = argError{fmt.Sprintf("%s: argument %d ", a.name, i+1) + fmt.Sprintf(format, v...)}
+}
+
+func (a *args) int(i int) int {
+	v, ok := a.get(i, "a number")
+	if !ok {
+		return 0
 	}
 	if v.Type() != js.TypeNumber {
-		return 0, argError{fmt.Sprintf("%s: argument %d is a %s, want a number", a.name, i+1, v.Type())}
+		a.wrong(i, "is a %s, want a number", v.Type())
+		return 0
 	}
-	return v.Int(), nil
+	return v.Int()
 }
 
-func (a args) string(i int) (string, error) {
-	v, err := a.get(i, "a string")
-	if err != nil {
-		return "", err
+func (a *args) string(i int) string {
+	v, ok := a.get(i, "a string")
+	if !ok {
+		return ""
 	}
 	if v.Type() != js.TypeString {
-		return "", argError{fmt.Sprintf("%s: argument %d is a %s, want a string", a.name, i+1, v.Type())}
+		a.wrong(i, "is a %s, want a string", v.Type())
+		return ""
 	}
-	return v.String(), nil
+	return v.String()
 }
 
 // bytes copies a Uint8Array, Uint8ClampedArray or ArrayBuffer.
-func (a args) bytes(i int) ([]byte, error) {
+func (a *args) bytes(i int) []byte {
 	var b []byte
 	return a.bytesInto(i, &b)
 }
 
 // bytesInto copies a Uint8Array, Uint8ClampedArray or ArrayBuffer into
 // *buf, growing it if it is too small, and returns the bytes.
-func (a args) bytesInto(i int, buf *[]byte) ([]byte, error) {
-	v, err := a.get(i, "bytes")
-	if err != nil {
-		return nil, err
+func (a *args) bytesInto(i int, buf *[]byte) []byte {
+	v, ok := a.get(i, "bytes")
+	if !ok {
+		return nil
 	}
 	switch {
 	case v.InstanceOf(jsArrayBuffer):
 		v = jsUint8Array.New(v)
 	case v.InstanceOf(jsUint8Array) || v.InstanceOf(jsUint8Clamped):
 	default:
-		return nil, argError{fmt.Sprintf("%s: argument %d is not a Uint8Array, Uint8ClampedArray or ArrayBuffer", a.name, i+1)}
+		a.wrong(i, "is not a Uint8Array, Uint8ClampedArray or ArrayBuffer")
+		return nil
 	}
 	n := v.Length()
 	if cap(*buf) < n {
@@ -639,43 +598,45 @@ func (a args) bytesInto(i int, buf *[]byte) ([]byte, error) {
 	}
 	b := (*buf)[:n]
 	js.CopyBytesToGo(b, v)
-	return b, nil
+	return b
 }
 
-// view returns a Uint8Array over the bytes of typed array v of class want.
-func (a args) view(i int, want js.Value, what string) (js.Value, int, error) {
-	v, err := a.get(i, what)
-	if err != nil {
-		return js.Value{}, 0, err
+// view returns a Uint8Array over the bytes of typed array argument i of
+// class want, and its length in elements.
+func (a *args) view(i int, want js.Value, what string) (js.Value, int, bool) {
+	v, ok := a.get(i, what)
+	if !ok {
+		return js.Value{}, 0, false
 	}
 	if !v.InstanceOf(want) {
-		return js.Value{}, 0, argError{fmt.Sprintf("%s: argument %d is not a %s", a.name, i+1, what)}
+		a.wrong(i, "is not a %s", what)
+		return js.Value{}, 0, false
 	}
-	return jsUint8Array.New(v.Get("buffer"), v.Get("byteOffset"), v.Get("byteLength")), v.Length(), nil
+	return jsUint8Array.New(v.Get("buffer"), v.Get("byteOffset"), v.Get("byteLength")), v.Length(), true
 }
 
-func (a args) float32s(i int) ([]float32, error) {
-	u, n, err := a.view(i, jsFloat32Array, "Float32Array")
-	if err != nil {
-		return nil, err
+func (a *args) float32s(i int) []float32 {
+	u, n, ok := a.view(i, jsFloat32Array, "Float32Array")
+	if !ok {
+		return nil
 	}
 	out := make([]float32, n)
 	if n > 0 {
 		js.CopyBytesToGo(unsafe.Slice((*byte)(unsafe.Pointer(&out[0])), 4*n), u)
 	}
-	return out, nil
+	return out
 }
 
-func (a args) float64s(i int) ([]float64, error) {
-	u, n, err := a.view(i, jsFloat64Array, "Float64Array")
-	if err != nil {
-		return nil, err
+func (a *args) float64s(i int) []float64 {
+	u, n, ok := a.view(i, jsFloat64Array, "Float64Array")
+	if !ok {
+		return nil
 	}
 	out := make([]float64, n)
 	if n > 0 {
 		js.CopyBytesToGo(unsafe.Slice((*byte)(unsafe.Pointer(&out[0])), 8*n), u)
 	}
-	return out, nil
+	return out
 }
 
 // float32Array copies v into a new Float32Array (wasm is little-endian,

@@ -18,12 +18,9 @@ import (
 // moments, videos: [{path, title, duration, width, height, size, modTime,
 // moments, thumbs: [{time, jpeg: Uint8Array}]}]}. The thumbnails cross
 // once, here; searchSite names them by index.
-func loadSite(a args) (any, error) {
-	e, err := model()
-	if err != nil {
-		return nil, err
-	}
-	data, err := a.bytes(0)
+func loadSite(a *args) (any, error) {
+	data := a.bytes(0)
+	e, err := a.engine()
 	if err != nil {
 		return nil, err
 	}
@@ -65,16 +62,9 @@ func loadSite(a args) (any, error) {
 // -> {videos: [{video, score, whole}], moments: [{video, moment, start, end,
 // score, thumb}]}, best first, indices into loadSite's videos and their
 // thumbs (thumb -1: none).
-func searchSite(a args) (any, error) {
-	e, err := model()
-	if err != nil {
-		return nil, err
-	}
-	q, err := a.float32s(0)
-	if err != nil {
-		return nil, err
-	}
-	k, err := a.int(1)
+func searchSite(a *args) (any, error) {
+	q, k := a.float32s(0), a.int(1)
+	e, err := a.engine()
 	if err != nil {
 		return nil, err
 	}
