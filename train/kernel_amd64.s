@@ -234,8 +234,8 @@ store:
 	VZEROUPPER
 	RET
 
-// The constants of geluBackAVX2, 8 copies each: Cephes expf (see expf in
-// ops.go) and QuickGELU's 1.702.
+// The constants of geluAVX2 and geluBackAVX2, 8 copies each: Cephes expf
+// (see expf in ops.go) and QuickGELU's 1.702.
 DATA geluConst<>+0(SB)/4, $0xbfd9db23
 DATA geluConst<>+4(SB)/4, $0xbfd9db23
 DATA geluConst<>+8(SB)/4, $0xbfd9db23
@@ -365,6 +365,50 @@ DATA geluConst<>+500(SB)/4, $0x3fd9db23
 DATA geluConst<>+504(SB)/4, $0x3fd9db23
 DATA geluConst<>+508(SB)/4, $0x3fd9db23
 GLOBL geluConst<>(SB), RODATA|NOPTR, $512
+
+// func geluAVX2(out, inp *float32, n int)
+//
+// for i < n (a multiple of 8): out[i] = inp[i] / (1 + exp(-1.702 inp[i]))
+TEXT ·geluAVX2(SB), NOSPLIT, $0-24
+	MOVQ out+0(FP), DI
+	MOVQ inp+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $3, CX
+	TESTQ CX, CX
+	JEQ gdone
+gloop:
+	VMOVUPS (SI), Y0
+	VMULPS geluConst<>+0(SB), Y0, Y1
+	VMAXPS geluConst<>+32(SB), Y1, Y1
+	VMINPS geluConst<>+64(SB), Y1, Y1
+	VMULPS geluConst<>+96(SB), Y1, Y2
+	VADDPS geluConst<>+128(SB), Y2, Y2
+	VROUNDPS $1, Y2, Y2
+	VFNMADD231PS geluConst<>+160(SB), Y2, Y1
+	VFNMADD231PS geluConst<>+192(SB), Y2, Y1
+	VMOVUPS geluConst<>+224(SB), Y3
+	VFMADD213PS geluConst<>+256(SB), Y1, Y3
+	VFMADD213PS geluConst<>+288(SB), Y1, Y3
+	VFMADD213PS geluConst<>+320(SB), Y1, Y3
+	VFMADD213PS geluConst<>+352(SB), Y1, Y3
+	VFMADD213PS geluConst<>+384(SB), Y1, Y3
+	VMULPS Y1, Y1, Y4
+	VFMADD213PS Y1, Y4, Y3
+	VADDPS geluConst<>+416(SB), Y3, Y3
+	VCVTTPS2DQ Y2, Y2
+	VPADDD geluConst<>+448(SB), Y2, Y2
+	VPSLLD $23, Y2, Y2
+	VMULPS Y2, Y3, Y3
+	VADDPS geluConst<>+416(SB), Y3, Y3
+	VDIVPS Y3, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNE gloop
+gdone:
+	VZEROUPPER
+	RET
 
 // func geluBackAVX2(d, inp *float32, n int)
 //
