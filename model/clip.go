@@ -72,7 +72,6 @@ func build(cfg Config, p *params) (*CLIP, error) {
 		return nil, err
 	}
 	m := &CLIP{Config: cfg}
-	t, e := cfg.Text, cfg.EmbedDim
 	if cfg.TextOnly {
 		if !IsLoose(cfg.Head.Type) {
 			return nil, fmt.Errorf("model: a text-only model of the %s head: that head scores text and video together, so its query side cannot stand alone", cfg.Head.Type)
@@ -80,6 +79,21 @@ func build(cfg Config, p *params) (*CLIP, error) {
 	} else {
 		m.Vision = vision(p, cfg)
 	}
+	// A loose head's weights act on the video side only.
+	if err := m.textSide(p, cfg, !cfg.TextOnly); err != nil {
+		return nil, err
+	}
+	if err := p.finish(); err != nil {
+		return nil, err
+	}
+	m.params = p.list
+	return m, nil
+}
+
+// textSide loads the text tower, its projection and the logit scale, and
+// the head's weights if head.
+func (m *CLIP) textSide(p *params, cfg Config, head bool) error {
+	t, e := cfg.Text, cfg.EmbedDim
 	m.Text = Text{
 		TokenEmb: p.mat("token_embedding.weight", t.VocabSize, t.Width),
 		Pos:      p.vec("positional_embedding", t.Context, t.Width),
@@ -89,18 +103,14 @@ func build(cfg Config, p *params) (*CLIP, error) {
 		Proj:     p.mat("text_projection", e, t.Width),
 	}
 	m.LogitScale = p.scalar("logit_scale")
-	if !cfg.TextOnly { // a loose head's weights act on the video side only
-		head, err := newHead(p, cfg)
+	if head {
+		h, err := newHead(p, cfg)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		m.Head = head
+		m.Head = h
 	}
-	if err := p.finish(); err != nil {
-		return nil, err
-	}
-	m.params = p.list
-	return m, nil
+	return nil
 }
 
 // vision loads the VisionTransformer's weights.

@@ -145,22 +145,8 @@ func LoadPart(f *weights.ModelFile, part Part) (*CLIP, error) {
 	if part == FramePart {
 		m.Vision = vision(p, cfg)
 	} else {
-		t, e := cfg.Text, cfg.EmbedDim // as build loads the text side
-		m.Text = Text{
-			TokenEmb: p.mat("token_embedding.weight", t.VocabSize, t.Width),
-			Pos:      p.vec("positional_embedding", t.Context, t.Width),
-			Blocks:   blocks(p, "transformer.resblocks.", t.Layers, t.Width, t.Heads, 1e-5),
-			LNFinalW: p.vec("ln_final.weight", t.Width),
-			LNFinalB: p.vec("ln_final.bias", t.Width),
-			Proj:     p.mat("text_projection", e, t.Width),
-		}
-		m.LogitScale = p.scalar("logit_scale")
-		if IsLoose(cfg.Head.Type) {
-			head, err := newHead(p, cfg)
-			if err != nil {
-				return nil, err
-			}
-			m.Head = head
+		if err := m.textSide(p, cfg, IsLoose(cfg.Head.Type)); err != nil {
+			return nil, err
 		}
 	}
 	if err := p.finish(); err != nil {
