@@ -37,6 +37,17 @@ func runEval(args []string) error {
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
+	// The model, loaded once for -data, -moments and -order.
+	var m *model.CLIP
+	getModel := func() (*model.CLIP, error) {
+		if m == nil {
+			var err error
+			if m, err = loadModel(*modelPath); err != nil {
+				return nil, err
+			}
+		}
+		return m, nil
+	}
 	var sim []float32
 	var n int
 	var err error
@@ -46,7 +57,9 @@ func runEval(args []string) error {
 	case *textFeat != "" || *videoFeat != "":
 		sim, n, err = cosineMatrix(*textFeat, *videoFeat)
 	case *data != "":
-		sim, n, err = evalData(*modelPath, *data, *head, *maxFrames)
+		if _, err = getModel(); err == nil {
+			sim, n, err = evalData(m, *data, *head, *maxFrames)
+		}
 	case *moments > 0:
 	default:
 		err = fmt.Errorf("need -sim, -text-features with -video-features, or -model with -data or -moments (see -h)")
@@ -59,7 +72,10 @@ func runEval(args []string) error {
 		if *momentsLength < 8 {
 			return fmt.Errorf("-moments-length %g: want at least 8 seconds (a video with events; the demo videos are 60)", *momentsLength)
 		}
-		r, err := evalMoments(*modelPath, *momentsSeed, *moments, *momentsLength)
+		if _, err := getModel(); err != nil {
+			return err
+		}
+		r, err := evalMoments(m, *momentsSeed, *moments, *momentsLength)
 		if err != nil {
 			return err
 		}
@@ -74,16 +90,17 @@ func runEval(args []string) error {
 	}
 	var orderAcc, cutAcc map[string]float64
 	if *order > 0 {
-		heads := []string{model.MeanP}
-		if m, err := loadModel(*modelPath); err != nil {
+		if _, err := getModel(); err != nil {
 			return err
-		} else if m.Config.Head.Type != model.MeanP {
+		}
+		heads := []string{model.MeanP}
+		if m.Config.Head.Type != model.MeanP {
 			heads = append(heads, m.Config.Head.Type)
 		}
-		if orderAcc, err = evalOrder(*modelPath, *orderSeed, *order, heads, synth.OrderPairAt); err != nil {
+		if orderAcc, err = evalOrder(m, *orderSeed, *order, heads, synth.OrderPairAt); err != nil {
 			return err
 		}
-		if cutAcc, err = evalOrder(*modelPath, *orderSeed, *order, heads, synth.CutPairAt); err != nil {
+		if cutAcc, err = evalOrder(m, *orderSeed, *order, heads, synth.CutPairAt); err != nil {
 			return err
 		}
 	}
@@ -200,11 +217,7 @@ type pair struct {
 // evalData embeds a dataset and returns its (captions, videos) logits
 // under head; video j is pair j's video. data is a directory or
 // synth:SEED:N (N clips of the synthetic world).
-func evalData(modelPath, data, head string, maxFrames int) ([]float32, int, error) {
-	m, err := loadModel(modelPath)
-	if err != nil {
-		return nil, 0, err
-	}
+func evalData(m *model.CLIP, data, head string, maxFrames int) ([]float32, int, error) {
 	if head == "" {
 		head = m.Config.Head.Type
 	}
@@ -230,6 +243,7 @@ func evalData(modelPath, data, head string, maxFrames int) ([]float32, int, erro
 			return concat(sampleUniform(frames, maxFrames)), nil
 		}
 	} else {
+		var err error
 		if pairs, err = readPairs(data); err != nil {
 			return nil, 0, err
 		}
@@ -322,11 +336,7 @@ func concat(frames [][]float32) []float32 {
 // synth.CutPairAt): for each caption, the head is right when it scores the
 // caption's own clip above the other, and half right on a tie (a coin
 // would pick). It returns the fraction right for each head in heads.
-func evalOrder(modelPath string, seed uint64, n int, heads []string, pair func(seed uint64, i int, opts synth.Options) [2]synth.Clip) (map[string]float64, error) {
-	m, err := loadModel(modelPath)
-	if err != nil {
-		return nil, err
-	}
+func evalOrder(m *model.CLIP, seed uint64, n int, heads []string, pair func(seed uint64, i int, opts synth.Options) [2]synth.Clip) (map[string]float64, error) {
 	res, d := m.Config.Vision.Resolution, m.Config.EmbedDim
 	e := m.NewEncoder()
 	right := map[string]float64{}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"clip4clip/model"
 	"clip4clip/synth"
 	"clip4clip/wasm/engine"
 )
@@ -30,11 +31,7 @@ const momentSize = 256
 // engine the page runs (wasm/engine), and every event's plain caption is a
 // query. An event counts as found when the best moment in its own video
 // overlaps it (or another event with the same caption).
-func evalMoments(modelPath string, seed uint64, n int, duration float64) (momentResult, error) {
-	m, err := loadModel(modelPath)
-	if err != nil {
-		return momentResult{}, err
-	}
+func evalMoments(m *model.CLIP, seed uint64, n int, duration float64) (momentResult, error) {
 	e, err := engine.FromModel(m)
 	if err != nil {
 		return momentResult{}, err
