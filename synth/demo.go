@@ -29,12 +29,11 @@ func (v *Video) FrameCount(fps float64) int {
 // Frames renders the video at fps frames per second: frame i shows time
 // (i+0.5)/fps, the middle of its interval.
 func (v *Video) Frames(fps float64, size int) []*image.NRGBA {
-	bg := v.scene.backgroundImage(size)
-	frames := make([]*image.NRGBA, v.FrameCount(fps))
-	for i := range frames {
-		frames[i] = v.scene.render((float64(i)+0.5)/fps, size, bg)
+	times := make([]float64, v.FrameCount(fps))
+	for i := range times {
+		times[i] = (float64(i) + 0.5) / fps
 	}
-	return frames
+	return v.FramesAt(times, size)
 }
 
 // frameFunc returns a renderer of frame i at fps that draws the background
