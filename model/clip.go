@@ -138,24 +138,28 @@ func vision(p *params, cfg Config) Vision {
 func blocks(p *params, prefix string, n, width, heads int, eps float64) []Block {
 	bs := make([]Block, n)
 	for i := range bs {
-		k := fmt.Sprintf("%s%d.", prefix, i)
-		bs[i] = Block{
-			Width: width, Heads: heads, Eps: eps,
-			LN1W:  p.vec(k+"ln_1.weight", width),
-			LN1B:  p.vec(k+"ln_1.bias", width),
-			QKV:   p.mat(k+"attn.in_proj_weight", 3*width, width),
-			QKVB:  p.vec(k+"attn.in_proj_bias", 3*width),
-			Out:   p.mat(k+"attn.out_proj.weight", width, width),
-			OutB:  p.vec(k+"attn.out_proj.bias", width),
-			LN2W:  p.vec(k+"ln_2.weight", width),
-			LN2B:  p.vec(k+"ln_2.bias", width),
-			FC:    p.mat(k+"mlp.c_fc.weight", 4*width, width),
-			FCB:   p.vec(k+"mlp.c_fc.bias", 4*width),
-			Proj:  p.mat(k+"mlp.c_proj.weight", width, 4*width),
-			ProjB: p.vec(k+"mlp.c_proj.bias", width),
-		}
+		bs[i] = block(p, fmt.Sprintf("%s%d.", prefix, i), width, heads, eps)
 	}
 	return bs
+}
+
+// block loads the residual attention block whose keys start with k.
+func block(p *params, k string, width, heads int, eps float64) Block {
+	return Block{
+		Width: width, Heads: heads, Eps: eps,
+		LN1W:  p.vec(k+"ln_1.weight", width),
+		LN1B:  p.vec(k+"ln_1.bias", width),
+		QKV:   p.mat(k+"attn.in_proj_weight", 3*width, width),
+		QKVB:  p.vec(k+"attn.in_proj_bias", 3*width),
+		Out:   p.mat(k+"attn.out_proj.weight", width, width),
+		OutB:  p.vec(k+"attn.out_proj.bias", width),
+		LN2W:  p.vec(k+"ln_2.weight", width),
+		LN2B:  p.vec(k+"ln_2.bias", width),
+		FC:    p.mat(k+"mlp.c_fc.weight", 4*width, width),
+		FCB:   p.vec(k+"mlp.c_fc.bias", 4*width),
+		Proj:  p.mat(k+"mlp.c_proj.weight", width, 4*width),
+		ProjB: p.vec(k+"mlp.c_proj.bias", width),
+	}
 }
 
 // StateDict returns the model's weights under their canonical names, with

@@ -82,11 +82,15 @@ func flattenConv3D(t *weights.Tensor) error {
 	if len(s) != 5 || s[1] != 3 || s[2] != 3 {
 		return fmt.Errorf("model: visual.conv2.weight has shape %v; want (width, 3, 3, patch, patch)", s)
 	}
+	w, pp := s[0], s[3]*s[4]
+	if t.Data == nil { // shapes only (Converter's plan)
+		*t = weights.Tensor{Name: t.Name, DType: t.DType, Shape: []int{w, 9 * pp}}
+		return nil
+	}
 	src, err := t.Float32()
 	if err != nil {
 		return err
 	}
-	w, pp := s[0], s[3]*s[4]
 	dst := make([]float32, len(src))
 	for o := 0; o < w; o++ {
 		for c := 0; c < 3; c++ {
@@ -104,11 +108,15 @@ func transpose(t *weights.Tensor) error {
 	if len(t.Shape) != 2 {
 		return fmt.Errorf("model: %s has shape %v; want a matrix", t.Name, t.Shape)
 	}
+	r, c := t.Shape[0], t.Shape[1]
+	if t.Data == nil { // shapes only (Converter's plan)
+		*t = weights.Tensor{Name: t.Name, DType: t.DType, Shape: []int{c, r}}
+		return nil
+	}
 	src, err := t.Float32()
 	if err != nil {
 		return err
 	}
-	r, c := t.Shape[0], t.Shape[1]
 	dst := make([]float32, len(src))
 	for i := 0; i < r; i++ {
 		for j := 0; j < c; j++ {
@@ -245,13 +253,20 @@ func fromHF(sd *weights.StateDict, hfConfig []byte) (*weights.StateDict, error) 
 		parts := qkv[key]
 		var data []float32
 		var shape []int
+		shapesOnly := false
 		for i, p := range parts {
 			if p == nil {
 				return nil, fmt.Errorf("model: Hugging Face checkpoint lacks the %s projection for %s", [3]string{"q", "k", "v"}[i], key)
 			}
-			v, err := p.Float32()
-			if err != nil {
-				return nil, err
+			shapesOnly = shapesOnly || p.Data == nil
+		}
+		for _, p := range parts {
+			var v []float32
+			if !shapesOnly {
+				var err error
+				if v, err = p.Float32(); err != nil {
+					return nil, err
+				}
 			}
 			if shape == nil {
 				shape = append([]int(nil), p.Shape...)
@@ -264,6 +279,10 @@ func fromHF(sd *weights.StateDict, hfConfig []byte) (*weights.StateDict, error) 
 			return nil, fmt.Errorf("model: %s: q, k, v are scalars", key)
 		}
 		shape[0] *= 3
+		if shapesOnly {
+			out.Add(&weights.Tensor{Name: key, DType: weights.F32, Shape: shape})
+			continue
+		}
 		out.Add(weights.FromFloat32(key, shape, data))
 	}
 	return out, nil

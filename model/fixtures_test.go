@@ -121,12 +121,3 @@ func requireClose(t testing.TB, name string, want, got []float32, atol, rtol flo
 	t.Logf("%s: max |diff| %.3g over %d values", name, md, len(want))
 }
 
-func cosine(a, b []float32) float64 {
-	var ab, aa, bb float64
-	for i := range a {
-		ab += float64(a[i]) * float64(b[i])
-		aa += float64(a[i]) * float64(a[i])
-		bb += float64(b[i]) * float64(b[i])
-	}
-	return ab / math.Sqrt(aa*bb)
-}

@@ -1,12 +1,14 @@
 package model
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"sort"
 	"strings"
+	"unsafe"
 
 	"clip4clip/quant"
 	"clip4clip/weights"
@@ -58,6 +60,7 @@ type param struct {
 // checking each by name and shape, and remembering them for export.
 type params struct {
 	rng  *rand.Rand // if set, weights are drawn at random instead of read from sd
+	dry  bool       // check names and shapes only: sd's tensors may lack Data, matrices get none
 	sd   *weights.StateDict
 	used map[string]bool
 	err  LoadError
@@ -91,7 +94,7 @@ func (p *params) vec(name string, shape ...int) []float32 {
 	out := &v
 	p.list = append(p.list, param{name: name, shape: shape, vec: out})
 	t := p.get(name, shape)
-	if t == nil {
+	if t == nil || p.dry {
 		*out = make([]float32, numel(shape))
 		return *out
 	}
@@ -129,6 +132,9 @@ func (p *params) mat(name string, rows, cols int) *quant.Matrix {
 	*holder = m
 	p.list = append(p.list, param{name: name, shape: []int{rows, cols}, mat: holder})
 	t := p.get(name, []int{rows, cols})
+	if p.dry {
+		return m
+	}
 	if t == nil {
 		m.F32 = make([]float32, rows*cols)
 		return m
@@ -234,24 +240,44 @@ func exportDict(list []param, dtype quant.DType, block int) (*weights.StateDict,
 				return nil, err
 			}
 		}
-		switch q.DType {
-		case quant.F32:
-			sd.Add(weights.FromFloat32(p.name, p.shape, q.F32))
-		case quant.F16:
-			b := make([]byte, 2*len(q.F16))
-			for i, h := range q.F16 {
-				b[2*i], b[2*i+1] = byte(h), byte(h>>8)
-			}
-			sd.Add(&weights.Tensor{Name: p.name, DType: weights.F16, Shape: p.shape, Data: b})
-		case quant.Int8:
-			b := make([]byte, len(q.I8))
-			for i, v := range q.I8 {
-				b[i] = byte(v)
-			}
-			sd.Add(&weights.Tensor{Name: p.name, DType: weights.I8, Shape: p.shape, Data: b, Block: q.Block})
-			nb := (q.Cols + q.Block - 1) / q.Block
-			sd.Add(weights.FromFloat32(p.name+".scales", []int{q.Rows, nb}, q.Scales))
+		for _, t := range matrixTensors(p.name, p.shape, q) {
+			sd.Add(t)
 		}
 	}
 	return sd, nil
 }
+
+// matrixTensors returns q as the tensors a model file stores for the
+// matrix called name: the weights (their bytes aliasing q's on a
+// little-endian machine, as every machine this runs on is) and, for int8,
+// "<name>.scales".
+func matrixTensors(name string, shape []int, q *quant.Matrix) []*weights.Tensor {
+	switch q.DType {
+	case quant.F16:
+		var b []byte
+		if littleEndian && len(q.F16) > 0 {
+			b = unsafe.Slice((*byte)(unsafe.Pointer(&q.F16[0])), 2*len(q.F16))
+		} else {
+			b = make([]byte, 2*len(q.F16))
+			for i, h := range q.F16 {
+				b[2*i], b[2*i+1] = byte(h), byte(h>>8)
+			}
+		}
+		return []*weights.Tensor{{Name: name, DType: weights.F16, Shape: shape, Data: b}}
+	case quant.Int8:
+		b := []byte{}
+		if len(q.I8) > 0 {
+			b = unsafe.Slice((*byte)(unsafe.Pointer(&q.I8[0])), len(q.I8))
+		}
+		nb := (q.Cols + q.Block - 1) / q.Block
+		return []*weights.Tensor{
+			{Name: name, DType: weights.I8, Shape: shape, Data: b, Block: q.Block},
+			weights.FromFloat32(name+".scales", []int{q.Rows, nb}, q.Scales),
+		}
+	}
+	return []*weights.Tensor{weights.FromFloat32(name, shape, q.F32)}
+}
+
+// littleEndian reports whether the host stores integers little-endian, as
+// the model file does.
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1

@@ -50,18 +50,40 @@ type stEntry struct {
 }
 
 func readSafetensors(data []byte, file string) (*StateDict, error) {
-	fail := func(format string, args ...any) (*StateDict, error) {
-		return nil, wtWrap(file+": ", fmt.Errorf(format, args...))
-	}
 	if len(data) < 8 {
-		return fail("%d bytes, too short for the 8-byte header length (truncated file?)", len(data))
+		return nil, wtWrap(file+": ", fmt.Errorf("%d bytes, too short for the 8-byte header length (truncated file?)", len(data)))
 	}
 	n := binary.LittleEndian.Uint64(data)
 	if n > uint64(len(data)-8) {
-		return fail("header length %d runs past the end of the %d-byte file (truncated or not a safetensors file)", n, len(data))
+		return nil, wtWrap(file+": ", fmt.Errorf("header length %d runs past the end of the %d-byte file (truncated or not a safetensors file)", n, len(data)))
 	}
-	header := data[8 : 8+n]
 	body := data[8+n:]
+	entries, err := parseSafetensorsHeader(data[8:8+n], int64(len(body)), file)
+	if err != nil {
+		return nil, err
+	}
+	sd := &StateDict{Tensors: make(map[string]*Tensor, len(entries))}
+	for _, e := range entries {
+		begin, end := e.Offsets[0], e.Offsets[1]
+		sd.Add(&Tensor{Name: e.name, DType: stDTypes[e.DType], Shape: e.shape(), Data: body[begin:end:end]})
+	}
+	return sd, nil
+}
+
+func (e *stEntry) shape() []int {
+	shape := make([]int, len(e.Shape))
+	for i, d := range e.Shape {
+		shape[i] = int(d)
+	}
+	return shape
+}
+
+// parseSafetensorsHeader checks a safetensors JSON header against a data
+// section of bodyLen bytes and returns its tensors in data order.
+func parseSafetensorsHeader(header []byte, bodyLen int64, file string) ([]stEntry, error) {
+	fail := func(format string, args ...any) ([]stEntry, error) {
+		return nil, wtWrap(file+": ", fmt.Errorf(format, args...))
+	}
 	if len(bytes.TrimSpace(header)) == 0 || bytes.TrimSpace(header)[0] != '{' {
 		return fail("header is not a JSON object (not a safetensors file?)")
 	}
@@ -80,7 +102,6 @@ func readSafetensors(data []byte, file string) (*StateDict, error) {
 		}
 		entries = append(entries, e)
 	}
-	sd := &StateDict{Tensors: make(map[string]*Tensor, len(entries))}
 	for i := range entries {
 		e := &entries[i]
 		dt, ok := stDTypes[e.DType]
@@ -91,8 +112,8 @@ func readSafetensors(data []byte, file string) (*StateDict, error) {
 			return fail("tensor %q: data_offsets has %d numbers, want [begin, end]", e.name, len(e.Offsets))
 		}
 		begin, end := e.Offsets[0], e.Offsets[1]
-		if begin < 0 || end < begin || end > int64(len(body)) {
-			return fail("tensor %q: data_offsets [%d, %d] are outside the %d-byte data section (truncated file?)", e.name, begin, end, len(body))
+		if begin < 0 || end < begin || end > bodyLen {
+			return fail("tensor %q: data_offsets [%d, %d] are outside the %d-byte data section (truncated file?)", e.name, begin, end, bodyLen)
 		}
 		numel := int64(1)
 		for _, d := range e.Shape {
@@ -128,11 +149,6 @@ func readSafetensors(data []byte, file string) (*StateDict, error) {
 		if end > prevEnd {
 			prevEnd, prev = end, e.name
 		}
-		shape := make([]int, len(e.Shape))
-		for i, d := range e.Shape {
-			shape[i] = int(d)
-		}
-		sd.Add(&Tensor{Name: e.name, DType: stDTypes[e.DType], Shape: shape, Data: body[begin:end:end]})
 	}
-	return sd, nil
+	return entries, nil
 }

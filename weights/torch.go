@@ -131,22 +131,31 @@ type ptZip struct {
 	swap    bool   // byteorder "big"
 	inflate int64  // decompressed bytes still allowed (bounds zip bombs)
 	cache   map[string][]byte
+	nocache bool // read storages afresh each time (OpenTorch: one tensor in memory at a time)
 }
 
 func readTorch(r io.ReaderAt, size int64, file string) (*StateDict, error) {
+	sd, _, _, err := openTorch(r, size, file, false)
+	return sd, err
+}
+
+// openTorch reads a torch.save or torch.jit.save archive's pickle and
+// returns its tensors; lazy leaves their Data unread, to be read by the
+// decoder's loaders.
+func openTorch(r io.ReaderAt, size int64, file string, lazy bool) (*StateDict, *ptDecoder, *ptZip, error) {
 	if size < 0 {
-		return nil, wtWrap(file+": ", fmt.Errorf("negative size %d", size))
+		return nil, nil, nil, wtWrap(file+": ", fmt.Errorf("negative size %d", size))
 	}
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
 		var head [2]byte
 		if n, _ := r.ReadAt(head[:], 0); n == 2 && head[0] == 0x80 && head[1] <= 5 {
-			return nil, wtWrap(file+": ", errors.New("not a zip archive but a bare pickle: torch.save's legacy format (torch < 1.6, or _use_new_zipfile_serialization=False), which this reader does not support; re-save the state dict with a newer torch"))
+			return nil, nil, nil, wtWrap(file+": ", errors.New("not a zip archive but a bare pickle: torch.save's legacy format (torch < 1.6, or _use_new_zipfile_serialization=False), which this reader does not support; re-save the state dict with a newer torch"))
 		}
-		return nil, wtWrap(file+": ", fmt.Errorf("not a readable zip archive (truncated or corrupt? torch.save writes zip files since torch 1.6): %w", err))
+		return nil, nil, nil, wtWrap(file+": ", fmt.Errorf("not a readable zip archive (truncated or corrupt? torch.save writes zip files since torch 1.6): %w", err))
 	}
 	z := &ptZip{file: file, size: size, entries: map[string]*zip.File{}, cache: map[string][]byte{},
-		inflate: 32*size + 1<<20}
+		inflate: 32*size + 1<<20, nocache: lazy}
 	pkl := ""
 	for _, f := range zr.File {
 		z.entries[f.Name] = f
@@ -167,43 +176,44 @@ func readTorch(r io.ReaderAt, size int64, file string) (*StateDict, error) {
 		}
 		for _, f := range zr.File {
 			if f.Name == "model.json" || strings.HasSuffix(f.Name, "/model.json") {
-				return nil, wtWrap(file+": ", fmt.Errorf("no data.pkl entry in the zip but a %s: an old TorchScript archive (the model.json format of early torch 1.x), which this reader does not support; load it with torch.jit.load and torch.save its state_dict()", f.Name))
+				return nil, nil, nil, wtWrap(file+": ", fmt.Errorf("no data.pkl entry in the zip but a %s: an old TorchScript archive (the model.json format of early torch 1.x), which this reader does not support; load it with torch.jit.load and torch.save its state_dict()", f.Name))
 			}
 		}
-		return nil, wtWrap(file+": ", fmt.Errorf("no data.pkl entry in the zip (entries: %s); is it a torch.save file?", strings.Join(names, ", ")))
+		return nil, nil, nil, wtWrap(file+": ", fmt.Errorf("no data.pkl entry in the zip (entries: %s); is it a torch.save file?", strings.Join(names, ", ")))
 	}
 	z.prefix = strings.TrimSuffix(pkl, "data.pkl")
 	if f, ok := z.entries[z.prefix+"byteorder"]; ok {
 		b, err := z.read(f, 64)
 		if err != nil {
-			return nil, wtWrap(file+": ", err)
+			return nil, nil, nil, wtWrap(file+": ", err)
 		}
 		switch strings.TrimSpace(string(b)) {
 		case "little":
 		case "big":
 			z.swap = true
 		default:
-			return nil, wtWrap(file+": ", fmt.Errorf("entry %s says %q, want \"little\" or \"big\"", f.Name, b))
+			return nil, nil, nil, wtWrap(file+": ", fmt.Errorf("entry %s says %q, want \"little\" or \"big\"", f.Name, b))
 		}
 	}
 	data, err := z.read(z.entries[pkl], -1)
 	if err != nil {
-		return nil, wtWrap(file+": ", err)
+		return nil, nil, nil, wtWrap(file+": ", err)
 	}
-	d := &ptDecoder{load: z.storage, budget: 2*size + 1<<20}
+	d := &ptDecoder{load: z.storage, budget: 2*size + 1<<20, lazy: lazy,
+		loaders: map[*Tensor]func() ([]byte, error){}, storageOf: map[*Tensor]string{}}
 	sd, err := d.decode(data)
 	if err != nil {
 		var fe *pkForbiddenError
 		if errors.As(err, &fe) {
-			return nil, wtWrap("pickle in "+file+" ", err)
+			return nil, nil, nil, wtWrap("pickle in "+file+" ", err)
 		}
 		var te *ptTensorError
 		if errors.As(err, &te) {
-			return nil, wtWrap(file+": ", err)
+			return nil, nil, nil, wtWrap(file+": ", err)
 		}
-		return nil, wtWrap("pickle in "+file+" ("+pkl+"): ", err)
+		return nil, nil, nil, wtWrap("pickle in "+file+" ("+pkl+"): ", err)
 	}
-	return sd, nil
+	return sd, d, z, nil
 }
 
 // read returns the bytes of a zip entry, at most max bytes if max >= 0.
@@ -262,7 +272,9 @@ func (z *ptZip) storage(key string, es int) ([]byte, error) {
 			}
 		}
 	}
-	z.cache[name] = b
+	if !z.nocache {
+		z.cache[name] = b
+	}
 	return b, nil
 }
 
@@ -480,6 +492,11 @@ type ptDecoder struct {
 	// take.
 	budget   int64
 	storages map[ptStorage]*ptStorage
+	// lazy makes tensor return tensors without Data, their bytes read
+	// later by the function in loaders (OpenTorch).
+	lazy      bool
+	loaders   map[*Tensor]func() ([]byte, error)
+	storageOf map[*Tensor]string // the storage key of each lazy tensor
 }
 
 func (d *ptDecoder) persistentLoad(pid any) (any, error) {
@@ -626,6 +643,24 @@ func (d *ptDecoder) tensor(pt *ptTensor, name string) (*Tensor, error) {
 	if last >= s.numel {
 		return nil, fmt.Errorf("storage %s is too short: shape %v, stride %v at offset %d reach element %d, but the storage has %d elements", s.key, pt.size, pt.stride, pt.offset, last, s.numel)
 	}
+	if d.lazy {
+		t := &Tensor{Name: name, DType: dt, Shape: shape}
+		d.loaders[t] = func() ([]byte, error) { return d.tensorData(pt, es, numel) }
+		d.storageOf[t] = s.key
+		return t, nil
+	}
+	b, err := d.tensorData(pt, es, numel)
+	if err != nil {
+		return nil, err
+	}
+	return &Tensor{Name: name, DType: dt, Shape: shape, Data: b}, nil
+}
+
+// tensorData reads the bytes of pt, numel elements of es bytes each, in C
+// order from its storage.
+func (d *ptDecoder) tensorData(pt *ptTensor, es, numel int64) ([]byte, error) {
+	s := pt.storage
+	dt := s.typ.dtype
 	raw, err := d.load(s.key, int(es))
 	if err != nil {
 		return nil, err
@@ -643,8 +678,7 @@ func (d *ptDecoder) tensor(pt *ptTensor, name string) (*Tensor, error) {
 		want *= pt.size[i]
 	}
 	if contiguous {
-		b := raw[pt.offset*es : (pt.offset+numel)*es : (pt.offset+numel)*es]
-		return &Tensor{Name: name, DType: dt, Shape: shape, Data: b}, nil
+		return raw[pt.offset*es : (pt.offset+numel)*es : (pt.offset+numel)*es], nil
 	}
 	if numel > d.budget/es {
 		return nil, fmt.Errorf("non-contiguous tensor of shape %v and stride %v would need %d bytes, more than the file can justify", pt.size, pt.stride, numel*es)
@@ -652,7 +686,7 @@ func (d *ptDecoder) tensor(pt *ptTensor, name string) (*Tensor, error) {
 	d.budget -= numel * es
 	out := make([]byte, numel*es)
 	ptGather(out, raw, int(es), pt.offset, pt.size, pt.stride)
-	return &Tensor{Name: name, DType: dt, Shape: shape, Data: out}, nil
+	return out, nil
 }
 
 // ptGather copies the strided elements of src into dst in C order.
