@@ -120,4 +120,3 @@ func requireClose(t testing.TB, name string, want, got []float32, atol, rtol flo
 	}
 	t.Logf("%s: max |diff| %.3g over %d values", name, md, len(want))
 }
-
