@@ -22,6 +22,8 @@ func runConvert(args []string) error {
 	dtypeName := fs.String("dtype", "f16", "weight format of the matrices: f32, f16 or int8")
 	block := fs.Int("block", 0, "int8 only: elements of a row sharing one scale (0: one scale per row)")
 	vocab := fs.String("vocab", "", "CLIP's bpe_simple_vocab_16e6.txt.gz or a merges.txt (a Hugging Face directory brings its own)")
+	var metas multi
+	fs.Var(&metas, "meta", "key=value to record in the model file's meta (repeat; fetch records the download's source this way)")
 	textOnly := fs.Bool("text-only", false, "write only the query side (text tower, tokenizer, logit scale): what a static site's visitors load to search an index built with the full model")
 	if _, err := parse(fs, args); err != nil {
 		return err
@@ -53,26 +55,29 @@ func runConvert(args []string) error {
 			return fmt.Errorf("%s is a clip4clip model file: give it as the only -in", in)
 		}
 	}
-	merged := &weights.StateDict{}
+	var lazies []*weights.Lazy
 	var hfConfig []byte
 	var tok *bpe.Tokenizer
+	from := map[string]string{} // tensor name -> the -in it came from
 	for _, in := range ins {
-		sd, cfg, t, err := readCheckpoint(in)
+		l, cfg, t, closer, err := openCheckpoint(in)
 		if err != nil {
 			return err
 		}
+		defer closer.Close()
 		if cfg != nil {
 			hfConfig = cfg
 		}
 		if t != nil && tok == nil {
 			tok = t
 		}
-		for _, name := range sd.Order {
-			if _, dup := merged.Tensors[name]; dup {
-				fmt.Fprintf(os.Stderr, "note: %s from %s replaces the earlier one\n", name, in)
+		for _, lt := range l.Tensors {
+			if _, dup := from[lt.Name]; dup {
+				fmt.Fprintf(os.Stderr, "note: %s from %s replaces the earlier one\n", lt.Name, in)
 			}
-			merged.Add(sd.Tensors[name])
+			from[lt.Name] = in
 		}
+		lazies = append(lazies, l)
 	}
 	if *vocab != "" {
 		f, err := os.Open(*vocab)
@@ -88,25 +93,25 @@ func runConvert(args []string) error {
 	if tok == nil {
 		return fmt.Errorf("no vocabulary: give -vocab with CLIP's bpe_simple_vocab_16e6.txt.gz (from the openai/CLIP repository) or a Hugging Face merges.txt")
 	}
-	cfg, sd, err := model.Canonical(merged, hfConfig)
+	m, probe, err := model.ConvertLazy(lazies, hfConfig, dtype, *block, tok, nil)
 	if err != nil {
 		return err
 	}
-	m, err := model.New(cfg, sd)
-	if err != nil {
-		return err
-	}
-	if tok.VocabSize() != cfg.Text.VocabSize {
-		return fmt.Errorf("the vocabulary has %d tokens but the text encoder %d: wrong -vocab?", tok.VocabSize(), cfg.Text.VocabSize)
-	}
-	m.Tokenizer = tok
 	var srcs []string
 	for _, in := range ins {
 		srcs = append(srcs, filepath.Base(in))
 	}
 	m.Meta = map[string]string{"source": strings.Join(srcs, " + "), "dtype": dtype.String(), "converted_by": "clip4clip convert"}
-	if m, err = requantize(m, dtype, *block); err != nil {
-		return err
+	for k, v := range model.ProbeMeta(probe) {
+		m.Meta[k] = v
+	}
+	for _, kv := range metas {
+		k, v, _ := strings.Cut(kv, "=")
+		m.Meta[k] = v
+	}
+	fmt.Fprintf(os.Stderr, "probe: %s features against the checkpoint's own weights, cosine %s\n", dtype, probe)
+	if w := model.ProbeWarning(probe, dtype); w != "" {
+		fmt.Fprintf(os.Stderr, "warning: %s\n", w)
 	}
 	return writeConverted(m, *out, *textOnly)
 }
@@ -172,43 +177,53 @@ func headName(h string) string {
 	return h
 }
 
-// readCheckpoint reads one -in: a Hugging Face directory (config.json,
-// model.safetensors or pytorch_model.bin, vocab.json + merges.txt), a
-// .safetensors file, or a torch.save state dict.
-func readCheckpoint(path string) (sd *weights.StateDict, hfConfig []byte, tok *bpe.Tokenizer, err error) {
+// openCheckpoint opens one -in for lazy reading: a Hugging Face directory
+// (config.json, model.safetensors or pytorch_model.bin, vocab.json +
+// merges.txt), a .safetensors file, or a torch.save / TorchScript file.
+func openCheckpoint(path string) (l *weights.Lazy, hfConfig []byte, tok *bpe.Tokenizer, closer io.Closer, err error) {
 	st, err := os.Stat(path)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
-	if !st.IsDir() {
-		if strings.HasSuffix(path, ".safetensors") {
-			sd, err = weights.ReadSafetensorsFile(path)
-		} else {
-			sd, err = weights.ReadTorchFile(path)
+	weightsFile := path
+	if st.IsDir() {
+		if hfConfig, err = os.ReadFile(filepath.Join(path, "config.json")); err != nil {
+			return nil, nil, nil, nil, fmt.Errorf("%s is a directory but has no config.json: is it a Hugging Face CLIP model?", path)
 		}
-		return sd, nil, nil, err
+		if p := filepath.Join(path, "model.safetensors"); fileExists(p) {
+			weightsFile = p
+		} else if p := filepath.Join(path, "pytorch_model.bin"); fileExists(p) {
+			weightsFile = p
+		} else {
+			return nil, nil, nil, nil, fmt.Errorf("%s has neither model.safetensors nor pytorch_model.bin", path)
+		}
+		vj, err1 := os.ReadFile(filepath.Join(path, "vocab.json"))
+		mt, err2 := os.ReadFile(filepath.Join(path, "merges.txt"))
+		if err1 == nil && err2 == nil {
+			if tok, err = bpe.FromHF(vj, mt); err != nil {
+				return nil, nil, nil, nil, fmt.Errorf("%s: vocab.json/merges.txt: %w", path, err)
+			}
+		}
 	}
-	if hfConfig, err = os.ReadFile(filepath.Join(path, "config.json")); err != nil {
-		return nil, nil, nil, fmt.Errorf("%s is a directory but has no config.json: is it a Hugging Face CLIP model?", path)
+	f, err := os.Open(weightsFile)
+	if err != nil {
+		return nil, nil, nil, nil, err
 	}
-	if st := filepath.Join(path, "model.safetensors"); fileExists(st) {
-		sd, err = weights.ReadSafetensorsFile(st)
-	} else if pt := filepath.Join(path, "pytorch_model.bin"); fileExists(pt) {
-		sd, err = weights.ReadTorchFile(pt)
+	fst, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, nil, nil, err
+	}
+	if strings.HasSuffix(weightsFile, ".safetensors") {
+		l, err = weights.OpenSafetensors(f, fst.Size(), weightsFile)
 	} else {
-		err = fmt.Errorf("%s has neither model.safetensors nor pytorch_model.bin", path)
+		l, err = weights.OpenTorch(f, fst.Size(), weightsFile)
 	}
 	if err != nil {
-		return nil, nil, nil, err
+		f.Close()
+		return nil, nil, nil, nil, err
 	}
-	vj, err1 := os.ReadFile(filepath.Join(path, "vocab.json"))
-	mt, err2 := os.ReadFile(filepath.Join(path, "merges.txt"))
-	if err1 == nil && err2 == nil {
-		if tok, err = bpe.FromHF(vj, mt); err != nil {
-			return nil, nil, nil, fmt.Errorf("%s: vocab.json/merges.txt: %w", path, err)
-		}
-	}
-	return sd, hfConfig, tok, nil
+	return l, hfConfig, tok, f, nil
 }
 
 func fileExists(p string) bool {
