@@ -4,6 +4,7 @@
 
 import * as db from './lib/db.js';
 import * as fmt from './lib/format.js';
+import * as getmodel from './lib/getmodel.js';
 import * as models from './lib/models.js';
 import { Indexer } from './lib/indexer.js';
 import { EngineError, Pool, autoWorkers } from './lib/pool.js';
@@ -18,7 +19,7 @@ const MOMENTS_SHOWN = 12;
 const MOMENTS_PER_VIDEO = 3;
 
 const state = {
-  model: null, // {id, name, size, source, info}
+  model: null, // {id, name, size, source, info, origin}
   ready: false, // the model, its workers and its saved index are loaded
   loading: null, // a promise while a model loads
   videos: new Map(), // key -> video (see newVideo)
@@ -35,6 +36,7 @@ const state = {
 
 const pool = new Pool();
 let indexer = null;
+let getter = null; // the "Get a real model" downloads (lib/getmodel.js), made in wire()
 
 // ---------------------------------------------------------------- messages
 
@@ -98,10 +100,11 @@ async function startModel() {
     say(`Could not read the model cache: ${errorText(err)}`, 'warning');
   }
   if (found && found.blob) {
-    await useModel(found.blob, found.name, found.source);
-    return;
+    await useModel(found.blob, found.name, found.source, found.origin);
+  } else {
+    noModel(found && found.missing);
   }
-  noModel(found && found.missing);
+  getter.offerResume();
 }
 
 function noModel(defaultMissing) {
@@ -112,7 +115,8 @@ function noModel(defaultMissing) {
   status.append(strong);
   status.append(defaultMissing
     ? 'No default model is bundled with this page yet: choose a clip4clip model file (.c4c, made with `clip4clip convert`) from your computer. It is read here and never uploaded; it is kept in this browser for next time.'
-    : 'Choose a clip4clip model file (.c4c) from your computer.');
+    : 'Choose a clip4clip model file (.c4c) from your computer.',
+  ' Or “Get a real model”: this page downloads a CLIP from Hugging Face and converts it here, once.');
   $('#model-pick-label').classList.add('primary');
   renderChip();
 }
@@ -121,15 +125,15 @@ function noModel(defaultMissing) {
  * useModel loads a model Blob in fresh workers. On failure the page keeps
  * the model it had.
  */
-function useModel(blob, name, source) {
-  const p = loadModel(blob, name, source).finally(() => {
+function useModel(blob, name, source, origin = null) {
+  const p = loadModel(blob, name, source, origin).finally(() => {
     if (state.loading === p) state.loading = null;
   });
   state.loading = p;
   return p;
 }
 
-async function loadModel(blob, name, source) {
+async function loadModel(blob, name, source, origin) {
   const status = $('#model-status');
   const before = status.textContent;
   status.textContent = `Loading ${name} (${fmt.bytes(blob.size)})…`;
@@ -154,10 +158,10 @@ async function loadModel(blob, name, source) {
     return false;
   }
   state.ready = false;
-  state.model = { id: loaded.id, name, size: blob.size, source, info: loaded.info };
+  state.model = { id: loaded.id, name, size: blob.size, source, info: loaded.info, origin };
   dropSites(); // they were checked against the previous model
   try {
-    await models.remember(blob, name, loaded.id, source);
+    await models.remember(blob, name, loaded.id, source, origin);
   } catch (err) {
     if (db.isQuotaError(err)) say('Storage is full: the model could not be kept in this browser, so you will need to choose it again next visit. Free some space or remove videos from the index.', 'warning');
     else console.warn('clip4clip: caching the model failed', err);
@@ -220,6 +224,7 @@ function renderModel() {
     'default-cache': 'the default model, from this browser’s cache (offline)',
     file: 'chosen from your computer',
     drop: 'dropped on the page',
+    converted: 'converted in this browser',
   }[m.source] || m.source;
   status.textContent = '';
   const strong = document.createElement('strong');
@@ -229,7 +234,7 @@ function renderModel() {
   if (isDemoModel(m)) {
     const knows = document.createElement('strong');
     knows.textContent = 'It knows only the demo world:';
-    status.append(knows, ' it was trained on synthetic clips of simple shapes, their colours and their motions, never on real scenes. Try it on the demo videos; to search your own videos, load a real CLIP model converted with `clip4clip convert`.');
+    status.append(knows, ' it was trained on synthetic clips of simple shapes, their colours and their motions, never on real scenes. Try it on the demo videos; to search your own videos, “Get a real model” (a CLIP from Hugging Face, converted here) or load one converted with `clip4clip convert`.');
   }
   if (info.headNote) status.append(` Note: ${info.headNote}.`);
   const rows = [
@@ -243,8 +248,9 @@ function renderModel() {
     ['Matrix kernels', info.simd === 'none' ? 'plain WebAssembly (this browser has no WebAssembly SIMD)' : `WebAssembly ${info.simd}`],
     ['Identity', `SHA-256 ${m.id.slice(0, 16)}…`],
   ];
+  rows.splice(1, 0, ...originRows(m.origin));
   for (const [k, v] of Object.entries(meta)) {
-    if (k !== 'source' && k !== 'dtype') rows.push([k.replace(/_/g, ' '), v]);
+    if (k !== 'source' && k !== 'dtype' && !k.startsWith('sha256:') && !k.startsWith('source_')) rows.push([k.replace(/_/g, ' '), v]);
   }
   facts.textContent = '';
   for (const [k, v] of rows) {
@@ -255,9 +261,103 @@ function renderModel() {
     facts.append(dt, dd);
   }
   facts.hidden = false;
+  const warn = m.origin && m.origin.warning;
+  $('#model-warning').hidden = !warn;
+  if (warn) {
+    $('#model-warning-text').textContent = `Warning: ${warn}`;
+    $('#model-warning-f16').hidden = m.origin.dtype === 'f16' || !(m.origin.repo || lastCheckpointFiles);
+  }
   $('#model-pick-label span').textContent = 'Load a different model…';
   $('#model-pick-label').classList.remove('primary');
   updateDemoUI();
+}
+
+/**
+ * originRows are the model card's rows on where a converted model came
+ * from: the hub, repository and revision, each downloaded file's SHA-256,
+ * and the cosines of the converted model to the f32 weights on the
+ * converter's probe inputs.
+ */
+function originRows(o) {
+  if (!o) return [];
+  const rows = [];
+  const when = o.convertedAt ? ` on ${o.convertedAt.slice(0, 10)}` : '';
+  if (o.repo) rows.push(['Downloaded from', `${o.repo} at revision ${o.revision}, from ${o.hub}; converted to ${o.dtype} in this browser${when}`]);
+  else rows.push(['Converted from', `${o.file} (your files), to ${o.dtype} in this browser${when}`]);
+  const sums = Object.entries(o.sha256 || {}).map(([f, h]) => `${f} ${h}`);
+  if (sums.length) rows.push(['File SHA-256', `${sums.join(' · ')}${o.repo ? (o.verified ? ' (the weights matched the hub’s stated hash)' : ' (the hub stated no hash to check against)') : ''}`]);
+  const p = o.probes;
+  if (p) {
+    const list = (xs) => (xs || []).map((x) => x.toFixed(5)).join(', ');
+    rows.push(['Probe cosines', `to the f32 weights: images ${list(p.image)}; texts ${list(p.text)}; lowest ${Number(p.min).toFixed(5)}`]);
+  }
+  return rows;
+}
+
+// lastCheckpointFiles are the files last converted from the person's own
+// checkpoint, kept for "Convert to f16 instead" in this visit.
+let lastCheckpointFiles = null;
+
+/**
+ * useConverted stores the model the convert worker made (in OPFS) in the
+ * browser and loads it. The model in use stays until the new one is both
+ * stored and loaded: storage full or a model that does not load leave it.
+ */
+async function useConverted(r, job) {
+  const file = await getmodel.output(r.out);
+  const origin = { ...r.source, probes: r.probes, warning: r.warning || '', convertedAt: new Date().toISOString(), bytes: r.bytes };
+  const stem = job.op === 'files' ? r.source.file.replace(/\.[^.]*$/, '') : r.source.repo.split('/').pop();
+  const name = `${stem}-${r.source.dtype}.c4c`;
+  const key = r.sha256 || r.id || `converted-${Date.now()}`;
+  if (window.__clip4clip.beforeStore) await window.__clip4clip.beforeStore(); // tests: fill the storage here
+  let blob;
+  try {
+    blob = await models.store(file, key);
+  } catch (err) {
+    if (db.isQuotaError(err)) {
+      await models.unstore(key).catch(() => {});
+      say(`Storage is full: the converted model (${fmt.bytes(file.size)}) could not be stored in this browser. The model in use and your video index are unchanged. Free some space (remove videos from the index, or other sites' data) and convert again.`, 'error');
+      return false;
+    }
+    throw err;
+  }
+  if (!(await useModel(blob, name, 'converted', origin))) {
+    await models.unstore(key).catch(() => {});
+    return false;
+  }
+  const p = r.probes;
+  say(`${name} is ready${p ? ` (lowest probe cosine to f32: ${Number(p.min).toFixed(4)})` : ''}. It is kept in this browser and loads by itself next time, offline too. Add your videos again: an index belongs to the model that made it.`, r.warning ? 'warning' : 'info', { timeout: 12000 });
+  return true;
+}
+
+/** openGetModel shows the "Get a real model" dialog. */
+function openGetModel() {
+  const d = $('#get-model');
+  if (!d.open) d.showModal();
+}
+
+function startDownload() {
+  const picked = $('#get-model-form').querySelector('input[name=repo]:checked');
+  const repo = (picked && picked.value) || $('#repo-other').value.trim();
+  const job = { repo, revision: $('#convert-revision').value.trim() || 'main', dtype: $('#convert-dtype').value, hub: $('#convert-hub').value.trim() || getmodel.HUB };
+  if (getter.download(job)) $('#get-model').close();
+}
+
+function convertFiles(files) {
+  files = [...files].filter(getmodel.isCheckpointFile);
+  if (!files.length) return;
+  if (getter.files(files, $('#convert-dtype').value)) {
+    lastCheckpointFiles = files;
+    if ($('#get-model').open) $('#get-model').close();
+  }
+}
+
+// convertF16 converts the loaded model's source again, to f16.
+function convertF16() {
+  const o = state.model && state.model.origin;
+  if (!o) return;
+  if (o.repo) getter.download({ hub: o.hub, repo: o.repo, revision: o.revision, dtype: 'f16' });
+  else if (lastCheckpointFiles) getter.files(lastCheckpointFiles, 'f16');
 }
 
 // ------------------------------------------------------------------- demos
@@ -402,7 +502,9 @@ async function addFiles(files, { sayReused = true } = {}) {
   if (state.loading) await state.loading; // videos dropped while the model loads wait for it
   const modelsDropped = files.filter((f) => /\.c4c$/i.test(f.name));
   const indexes = files.filter((f) => /\.(c4ci|idx)$/i.test(f.name));
-  files = files.filter((f) => !modelsDropped.includes(f) && !indexes.includes(f));
+  const checkpoint = files.filter((f) => getmodel.isCheckpointFile(f) && !indexes.includes(f));
+  files = files.filter((f) => !modelsDropped.includes(f) && !indexes.includes(f) && !checkpoint.includes(f));
+  if (checkpoint.length) convertFiles(checkpoint);
   if (modelsDropped.length) await useModel(modelsDropped[0], modelsDropped[0].name, 'drop');
   for (const f of indexes) await importIndex(f);
   if (!files.length) return;
@@ -1101,7 +1203,8 @@ window.__clip4clip = {
   debug,
   state() {
     return {
-      model: state.model && { id: state.model.id, name: state.model.name, source: state.model.source, info: state.model.info, demoWorld: isDemoModel() },
+      model: state.model && { id: state.model.id, name: state.model.name, source: state.model.source, info: state.model.info, origin: state.model.origin, demoWorld: isDemoModel() },
+      convert: getter ? getter.state() : null,
       ready: state.ready,
       workers: pool.frames.length,
       frameModel: pool.frameInfo && { part: pool.frameInfo.part, weightBytes: pool.frameInfo.weightBytes },
@@ -1169,6 +1272,14 @@ window.__clip4clip = {
     await search(text);
     return { ms: performance.now() - t0, ...state.lastSearch };
   },
+  // getModel starts a download as the dialog's button does: {repo, revision, dtype, hub}.
+  getModel(job) {
+    return getter.download({ revision: 'main', dtype: 'int8', hub: $('#convert-hub').value.trim() || getmodel.HUB, ...job });
+  },
+  // modelBytes returns the loaded model file, base64.
+  async modelBytes() {
+    return fmt.base64(new Uint8Array(await pool.blob.arrayBuffer()));
+  },
   async memory() {
     const out = {};
     if (performance.memory) out.jsHeap = { used: performance.memory.usedJSHeapSize, total: performance.memory.totalJSHeapSize };
@@ -1188,6 +1299,31 @@ window.__clip4clip = {
 // -------------------------------------------------------------------- wire
 
 function wire() {
+  getter = new getmodel.Getter({ say, onResult: useConverted, retries: params.has('retries') ? Number(params.get('retries')) : 4 });
+  getmodel.renderCatalogue($('#catalogue'));
+  $('#convert-hub').value = params.get('hub') || getmodel.HUB;
+  $('#get-model-open').onclick = openGetModel;
+  for (const b of document.querySelectorAll('.get-model-link')) b.onclick = openGetModel;
+  $('#get-model-close').onclick = () => $('#get-model').close();
+  $('#get-model-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    startDownload();
+  });
+  $('#repo-other').addEventListener('focus', () => { $('#get-model-form').querySelector('input[name=repo][value=""]').checked = true; });
+  for (const id of ['#checkpoint-files', '#checkpoint-folder']) {
+    $(id).onchange = (e) => {
+      convertFiles(e.target.files);
+      e.target.value = '';
+    };
+  }
+  $('#convert-cancel').onclick = () => getter.cancel();
+  $('#convert-resume-go').onclick = () => getter.download({ resume: true });
+  $('#convert-resume-discard').onclick = async () => {
+    await getmodel.discard();
+    getter.offerResume();
+    say('The interrupted download was discarded.', 'info', { timeout: 4000 });
+  };
+  $('#model-warning-f16').onclick = convertF16;
   $('#model-file').onchange = async (e) => {
     const f = e.target.files[0];
     e.target.value = '';

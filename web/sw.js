@@ -1,26 +1,31 @@
 // sw.js keeps the app shell so that the page works offline after the
 // first visit. Network first (the server answers with cheap 304s), the
 // cache when offline. Model files are not handled here: the page keeps
-// them with the Cache API itself (lib/models.js). The demo videos (about
+// them with the Cache API itself (lib/models.js), and checkpoints come
+// from another origin, the hub (lib/getmodel.js). The demo videos (about
 // 60 kB, listed in demos/index.json) are kept too, so that "Try the demo
 // videos" works offline.
 'use strict';
 
-const SHELL = 'clip4clip-shell-v3';
+const SHELL = 'clip4clip-shell-v4';
 const FILES = [
   './',
   'index.html',
   'style.css',
   'app.js',
   'lib/db.js',
+  'lib/engine.js',
   'lib/format.js',
+  'lib/getmodel.js',
   'lib/indexer.js',
   'lib/models.js',
   'lib/pool.js',
   'lib/sampler.js',
+  'lib/sha256.js',
   'lib/site.js',
   'widget/clip-search-worker.js',
   'worker.js',
+  'convert-worker.js',
   'wasm_exec.js',
   'clip4clip.wasm',
   'simd/kernels.js',

@@ -4,29 +4,9 @@
 // Go calls are synchronous: this worker is busy while one runs, which is
 // why embedding never happens on the page's own thread.
 
-import './wasm_exec.js'; // defines globalThis.Go
-import { loadKernels } from './simd/kernels.js';
+import { startEngine } from './lib/engine.js';
 
-const ready = (async () => {
-  const go = new Go();
-  // quant's matrix kernels are WebAssembly SIMD, imported by the engine as
-  // clip4clip_simd; where the browser lacks SIMD they decline and Go's run.
-  const kernels = await loadKernels(go, { warn: (m) => console.warn(m) });
-  Object.assign(go.importObject, kernels);
-  self.clip4clipSIMD = () => ['none', 'SIMD128', 'relaxed SIMD'][kernels.clip4clip_simd.variant()];
-  let instance;
-  try {
-    ({ instance } = await WebAssembly.instantiateStreaming(fetch('clip4clip.wasm'), go.importObject));
-  } catch (err) {
-    // instantiateStreaming needs application/wasm; fall back to bytes.
-    const bytes = await (await fetch('clip4clip.wasm')).arrayBuffer();
-    ({ instance } = await WebAssembly.instantiate(bytes, go.importObject));
-  }
-  self.clip4clipMemory = instance.exports.mem;
-  go.run(instance).then(() => { self.clip4clipExited = true; });
-  if (!self.clip4clip) throw new Error('clip4clip.wasm did not start');
-  return self.clip4clip;
-})();
+const ready = startEngine();
 
 // Errors become {error, kind} like the Go side's.
 function fail(message, kind = 'error') {

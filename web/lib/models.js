@@ -1,6 +1,10 @@
 // models.js finds the model to start with and keeps model files in the
 // Cache API so that a reload (or going offline) does not ask again.
 //
+// A model converted in the page (lib/getmodel.js) is stored the same way,
+// with where it came from (origin: hub, repo, revision, the SHA-256 of each
+// downloaded file, dtype, the probe cosines).
+//
 // Order at start: the model used last (if its file is still cached), else
 // the default model next to the page (models/default.c4c) if the server
 // has one, else nothing: the page asks for a file.
@@ -31,7 +35,7 @@ export async function looksLikeModel(blob) {
   return String.fromCharCode(...head) === MAGIC;
 }
 
-/** last returns what remember() stored: {url, name, id, source} or null. */
+/** last returns what remember() stored: {url, name, id, source, origin} or null. */
 export function last() {
   try {
     return JSON.parse(localStorage.getItem(LAST) || 'null');
@@ -53,7 +57,7 @@ export async function startup() {
   const wasDefault = prev && (prev.source === 'default' || prev.source === 'default-cache');
   if (cache && prev && prev.url && !wasDefault) {
     const hit = await cache.match(prev.url);
-    if (hit) return { blob: await hit.blob(), name: prev.name, source: 'cache', url: prev.url };
+    if (hit) return { blob: await hit.blob(), name: prev.name, source: 'cache', url: prev.url, origin: prev.origin };
   }
   const def = await fetchDefault(cache);
   return def;
@@ -102,11 +106,34 @@ export async function fetchDefault(cache) {
 }
 
 /**
- * remember caches a model the person picked (under its hash) and makes it
- * the one loaded next time. It rejects with a QuotaExceededError when
- * storage is full; the model then stays loaded for this visit only.
+ * store caches a model file under its SHA-256 before it is loaded (a
+ * converted model: nothing else keeps it), and returns the cached Blob,
+ * read back from the cache. It rejects with a QuotaExceededError when
+ * storage is full; the models already cached stay.
  */
-export async function remember(blob, name, id, source) {
+export async function store(blob, id) {
+  const cache = await openCache();
+  if (!cache) return blob;
+  const url = cacheURL(id);
+  await cache.put(url, new Response(blob, { headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(blob.size) } }));
+  const hit = await cache.match(url);
+  return hit ? hit.blob() : blob;
+}
+
+/** unstore removes a model store() cached that was not used after all. */
+export async function unstore(id) {
+  const cache = await openCache();
+  if (cache) await cache.delete(cacheURL(id));
+}
+
+/**
+ * remember caches a model the person picked (under its hash) and makes it
+ * the one loaded next time, with origin (where a converted model came
+ * from), if any. Only then are other picked models dropped. It rejects
+ * with a QuotaExceededError when storage is full; the model then stays
+ * loaded for this visit only.
+ */
+export async function remember(blob, name, id, source, origin = null) {
   let url = new URL(DEFAULT_URL, location.href).href;
   if (source !== 'default' && source !== 'default-cache') {
     url = cacheURL(id);
@@ -121,7 +148,7 @@ export async function remember(blob, name, id, source) {
       }
     }
   }
-  localStorage.setItem(LAST, JSON.stringify({ url, name, id, source }));
+  localStorage.setItem(LAST, JSON.stringify({ url, name, id, source, origin }));
 }
 
 /** forget makes the next start look for the default model again. */
