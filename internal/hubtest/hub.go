@@ -43,8 +43,9 @@ type Hub struct {
 	mu        sync.Mutex
 	threshold int64
 	repos     map[string]*repo
-	drops     map[fileKey]int64
+	drops     map[fileKey]drop
 	corrupt   map[fileKey]bool
+	sizes     map[fileKey]int64
 	tokens    map[string]bool
 	log       []*Request
 }
@@ -75,6 +76,11 @@ type file struct {
 
 type fileKey struct{ repo, name string }
 
+type drop struct {
+	after int64 // body bytes sent before the connection is closed
+	times int   // transfers still to cut
+}
+
 // Option configures New.
 type Option func(*Hub)
 
@@ -87,8 +93,9 @@ func New(opts ...Option) *Hub {
 	h := &Hub{
 		threshold: DefaultLFSThreshold,
 		repos:     map[string]*repo{},
-		drops:     map[fileKey]int64{},
+		drops:     map[fileKey]drop{},
 		corrupt:   map[fileKey]bool{},
+		sizes:     map[fileKey]int64{},
 		tokens:    map[string]bool{},
 	}
 	for _, o := range opts {
@@ -152,10 +159,18 @@ func isLFS(name string, size, threshold int64) bool {
 
 // DropAfter makes the next transfer (full or ranged) of repo's file stop
 // after n body bytes by closing the connection, once.
-func (h *Hub) DropAfter(repoID, name string, n int64) {
+func (h *Hub) DropAfter(repoID, name string, n int64) { h.DropTimes(repoID, name, n, 1) }
+
+// DropTimes is DropAfter for the next times transfers of the file, each cut
+// after n bytes of its own body; times 0 cancels.
+func (h *Hub) DropTimes(repoID, name string, n int64, times int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.drops[fileKey{repoID, name}] = n
+	if times <= 0 {
+		delete(h.drops, fileKey{repoID, name})
+		return
+	}
+	h.drops[fileKey{repoID, name}] = drop{n, times}
 }
 
 // Gate makes every file of repo answer status (401 or 403, X-Error-Code
@@ -185,6 +200,14 @@ func (h *Hub) Corrupt(repoID, name string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.corrupt[fileKey{repoID, name}] = true
+}
+
+// AdvertiseSize makes the hub's redirect for repo's file give n as its
+// X-Linked-Size, whatever the bytes served: a size mismatch.
+func (h *Hub) AdvertiseSize(repoID, name string, n int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.sizes[fileKey{repoID, name}] = n
 }
 
 // Requests returns a copy of the log of requests answered so far, oldest
@@ -328,6 +351,7 @@ func (h *Hub) serveHub(rw http.ResponseWriter, r *http.Request) {
 		}
 	}
 	tokenOK := h.tokens[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]
+	size, sizeSet := h.sizes[fileKey{repoID, name}]
 	h.mu.Unlock()
 	switch {
 	case !known:
@@ -349,7 +373,10 @@ func (h *Hub) serveHub(rw http.ResponseWriter, r *http.Request) {
 		loc := h.CDNURL + "/repos/" + repoID + "/" + f.sha256 + "?file=" + url.QueryEscape(name)
 		hd.Set("Location", loc)
 		hd.Set("X-Linked-Etag", `"`+f.sha256+`"`)
-		hd.Set("X-Linked-Size", strconv.Itoa(len(f.data)))
+		if !sizeSet {
+			size = int64(len(f.data))
+		}
+		hd.Set("X-Linked-Size", strconv.FormatInt(size, 10))
 		hd.Set("ETag", `"`+f.sha256+`"`)
 		w.WriteHeader(http.StatusFound)
 		return
@@ -405,12 +432,6 @@ func (h *Hub) serveBody(w *logWriter, r *http.Request, repoID, name string, f *f
 		data = append([]byte(nil), data...)
 		data[len(data)/2] ^= 0xff
 	}
-	drop, dropping := h.drops[key]
-	if dropping && r.Method == http.MethodGet {
-		delete(h.drops, key)
-	} else {
-		dropping = false
-	}
 	h.mu.Unlock()
 
 	size := int64(len(data))
@@ -438,6 +459,7 @@ func (h *Hub) serveBody(w *logWriter, r *http.Request, repoID, name string, f *f
 	if r.Method == http.MethodHead {
 		return
 	}
+	drop, dropping := h.takeDrop(key)
 	if !dropping || drop >= int64(len(body)) {
 		w.Write(body)
 		return
@@ -453,6 +475,22 @@ func (h *Hub) serveBody(w *logWriter, r *http.Request, repoID, name string, f *f
 		}
 	}
 	panic(http.ErrAbortHandler)
+}
+
+// takeDrop consumes one cut-off transfer of key, if one is set.
+func (h *Hub) takeDrop(key fileKey) (after int64, ok bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	d, ok := h.drops[key]
+	if !ok {
+		return 0, false
+	}
+	if d.times--; d.times == 0 {
+		delete(h.drops, key)
+	} else {
+		h.drops[key] = d
+	}
+	return d.after, true
 }
 
 // parseRange reads "bytes=a-", "bytes=a-b" or "bytes=-n" against size into

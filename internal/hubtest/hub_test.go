@@ -156,6 +156,29 @@ func TestDropAndCorrupt(t *testing.T) {
 	require.Error(t, err)
 	require.Equal(t, weights[100:150], got)
 
+	// DropTimes cuts every transfer until it runs out.
+	h.DropTimes("owner/tiny", "model.safetensors", 10, 2)
+	for i := 0; i < 3; i++ {
+		resp, err := http.Get(u)
+		require.NoError(t, err)
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if i < 2 {
+			require.Error(t, err, "transfer %d", i)
+			require.Len(t, got, 10)
+		} else {
+			require.NoError(t, err)
+			require.Equal(t, weights, got)
+		}
+	}
+
+	h.AdvertiseSize("owner/tiny", "model.safetensors", 5)
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err = noFollow.Get(u)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, "5", resp.Header.Get("X-Linked-Size"))
+
 	h.Corrupt("owner/tiny", "model.safetensors")
 	resp, body = get(t, u)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
