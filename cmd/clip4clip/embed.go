@@ -20,7 +20,7 @@ import (
 
 func runTokenize(args []string) error {
 	fs := flag.NewFlagSet("tokenize", flag.ContinueOnError)
-	modelPath := fs.String("model", "", "model file (its vocabulary is used)")
+	modelPath := fs.String("model", "", "model file (its vocabulary is used), "+modelHelp)
 	context := fs.Int("context", 0, "context length to truncate to (default: the model's, 77 for CLIP)")
 	texts, err := parse(fs, args)
 	if err != nil {
@@ -53,10 +53,13 @@ func runTokenize(args []string) error {
 
 func loadModel(path string) (*model.CLIP, error) {
 	if path == "" {
-		return nil, fmt.Errorf("need -model MODEL (a file made by `clip4clip convert`, or \"default\" for the built-in demo-world model)")
+		return nil, fmt.Errorf("need -model MODEL (a file made by `clip4clip convert`, %s)", modelHelp)
+	}
+	path, err := resolveModel(path)
+	if err != nil {
+		return nil, err
 	}
 	var m *model.CLIP
-	var err error
 	if path == "default" {
 		m, err = model.Load(weights.Default())
 	} else {
@@ -73,7 +76,7 @@ func loadModel(path string) (*model.CLIP, error) {
 
 func runEmbed(args []string) error {
 	fs := flag.NewFlagSet("embed", flag.ContinueOnError)
-	modelPath := fs.String("model", "", "model file")
+	modelPath := fs.String("model", "", "model file, "+modelHelp)
 	pixels := fs.String("pixels", "", "float32 .npy of preprocessed images (N, 3, H, W)")
 	textsPath := fs.String("texts", "", "JSON array of captions")
 	var texts multi

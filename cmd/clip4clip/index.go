@@ -239,10 +239,11 @@ func videoURL(file, indexDir, base string) (string, error) {
 	return p, nil
 }
 
-// modelName names the model for messages: its file's name.
+// modelName names the model for messages: its file's name, or the
+// -model value as given for "default" and hf:REPO.
 func modelName(path string) string {
-	if path == "default" {
-		return "default"
+	if path == "default" || strings.HasPrefix(path, "hf:") {
+		return path
 	}
 	return filepath.Base(path)
 }

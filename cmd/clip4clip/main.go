@@ -1,7 +1,9 @@
-// Command clip4clip converts CLIP and CLIP4Clip checkpoints into model
-// files, tokenizes captions and embeds images and texts, and pre-indexes
-// videos for static sites (index, search, merge).
+// Command clip4clip fetches CLIP models from the Hugging Face hub, converts
+// CLIP and CLIP4Clip checkpoints into model files, tokenizes captions and
+// embeds images and texts, and pre-indexes videos for static sites (index,
+// search, merge).
 //
+//	clip4clip fetch [-hub URL] [-revision REV] [-dtype f32|f16|int8] [-block N] [-o MODEL] OWNER/NAME
 //	clip4clip convert -in SRC [-in SRC2 ...] -out MODEL [-dtype f32|f16|int8] [-vocab VOCAB] [-text-only]
 //	clip4clip tokenize -model MODEL [-context N] TEXT...
 //	clip4clip embed -model MODEL [-pixels X.npy] [-images A.png ...] [-texts T.json] [-text "..."]
@@ -28,6 +30,7 @@ type command struct {
 
 var commands = []command{
 	{"convert", "convert a CLIP / CLIP4Clip checkpoint into a model file", runConvert},
+	{"fetch", "download a CLIP ViT from the Hugging Face hub and convert it into a model file", runFetch},
 	{"tokenize", "print the token ids of captions", runTokenize},
 	{"embed", "print CLIP image and text features", runEmbed},
 	{"score", "print CLIP4Clip's caption x video logits and loss for a batch of clips", runScore},
