@@ -21,8 +21,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"clip4clip/model"
 )
 
 // defaultHub is where fetch downloads from without -hub or $HF_ENDPOINT.
@@ -120,18 +118,21 @@ func fetchModel(spec fetchSpec) (string, error) {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return "", err
 	}
-	// Convert beside out, then write out in one rename with the source in
-	// its meta: a model file in the cache is always a whole one.
+	// Convert beside out and rename: a model file in the cache is always
+	// a whole one.
 	tmp := out + ".tmp"
 	defer os.Remove(tmp)
 	args := []string{"-in", dir, "-out", tmp, "-dtype", spec.DType}
 	if spec.BlockSet {
 		args = append(args, "-block", strconv.Itoa(spec.Block))
 	}
+	for _, kv := range man.meta() {
+		args = append(args, "-meta", kv)
+	}
 	if err := runConvert(args); err != nil {
 		return "", fmt.Errorf("converting %s (downloaded to %s): %w", spec.Repo, dir, err)
 	}
-	if err := recordSource(tmp, out, man); err != nil {
+	if err := os.Rename(tmp, out); err != nil {
 		return "", err
 	}
 	fmt.Fprintf(os.Stderr, "saved it as %s, with its source hf:%s@%s in the meta\n", out, spec.Repo, spec.Revision)
@@ -147,37 +148,25 @@ func cachedModelPath(root, repo, rev, dtype string, block int) string {
 	return filepath.Join(root, "models", strings.Join([]string{owner, name, url.PathEscape(rev), dtype}, "--")+".c4c")
 }
 
-// recordSource writes the model file src to dst with the download's origin
-// in its meta, so that a model says which repo, commit and files it was
-// made from.
-// TODO: once convert takes meta, pass these to it instead of writing the
-// file twice.
-func recordSource(src, dst string, man *manifest) error {
-	m, err := model.LoadFile(src)
-	if err != nil {
-		return err
-	}
-	if m.Meta == nil {
-		m.Meta = map[string]string{}
-	}
+// meta is the download's origin as key=value pairs for the model file's
+// meta, so that a model says which repo, commit and files it was made
+// from.
+func (man *manifest) meta() []string {
 	var sums []string
 	for _, name := range slices.Sorted(maps.Keys(man.Files)) {
 		sums = append(sums, name+"="+man.Files[name].SHA256)
 	}
-	m.Meta["source"] = "hf:" + man.Repo + "@" + man.Revision + "/" + man.Weights
-	m.Meta["source_hub"] = man.Hub
-	m.Meta["source_repo"] = man.Repo
-	m.Meta["source_revision"] = man.Revision
+	kv := []string{
+		"source=hf:" + man.Repo + "@" + man.Revision + "/" + man.Weights,
+		"source_hub=" + man.Hub,
+		"source_repo=" + man.Repo,
+		"source_revision=" + man.Revision,
+		"source_sha256=" + strings.Join(sums, " "),
+	}
 	if man.Commit != "" {
-		m.Meta["source_commit"] = man.Commit
+		kv = append(kv, "source_commit="+man.Commit)
 	}
-	m.Meta["source_sha256"] = strings.Join(sums, " ")
-	tmp := dst + ".meta.tmp"
-	if err := m.SaveFile(tmp, model.KeepDType, 0); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, dst)
+	return kv
 }
 
 // hubBase is the default hub: $HF_ENDPOINT, as huggingface_hub reads it,
