@@ -306,7 +306,7 @@ func (c *hubClient) fetchRepo(dir, repo, rev string) (*manifest, error) {
 		if err != nil {
 			return err
 		}
-		man.Files[name] = info
+		man.Files[name], man.Hub = info, c.base
 		if commit != "" {
 			man.Commit = commit
 		}
@@ -464,10 +464,10 @@ func (c *hubClient) download(dir, repo, rev, name string) (info fileInfo, commit
 				break // the part file was complete
 			}
 			fmt.Fprintf(os.Stderr, "note: %s.part has %d bytes, more than the hub's %d: starting over\n", label, have, total)
+			lastErr = fmt.Errorf("the hub refused the range from %d bytes", have)
 			if have, err = restart(f); err != nil {
 				return fileInfo{}, "", err
 			}
-			lastErr = fmt.Errorf("the hub refused the range from %d bytes", have)
 			continue
 		}
 		if r.start != have {

@@ -205,6 +205,35 @@ func TestFetchCutOff(t *testing.T) {
 	require.NoFileExists(t, part)
 }
 
+// TestFetchWholePart finishes a download whose part file is already
+// whole (the hub answers its range with 416), and restarts one that is
+// longer than the file.
+func TestFetchWholePart(t *testing.T) {
+	h, cache := fixtureHub(t, nil)
+	files, err := hubtest.FixtureCLIP(filepath.Dir(fixtures))
+	require.NoError(t, err)
+	dir := filepath.Join(cache, "hf", "fixture", "tiny-clip", "main")
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	part := filepath.Join(dir, "model.safetensors.part")
+	require.NoError(t, os.WriteFile(part, files["model.safetensors"], 0o644))
+	mustRun(t, "fetch", "-hub", h.URL, "-o", filepath.Join(t.TempDir(), "a.c4c"), fixtureRepo)
+	var statuses []int
+	for _, r := range h.Requests() {
+		if r.Origin == "cdn" {
+			statuses = append(statuses, r.Status)
+		}
+	}
+	require.Equal(t, []int{416}, statuses)
+
+	require.NoError(t, os.Remove(filepath.Join(dir, "model.safetensors")))
+	require.NoError(t, os.WriteFile(part, append(files["model.safetensors"], 1, 2, 3), 0o644))
+	out := filepath.Join(t.TempDir(), "b.c4c")
+	stderr, err := exec.Command(binary, "fetch", "-hub", h.URL, "-dtype", "f32", "-o", out, fixtureRepo).CombinedOutput()
+	require.NoError(t, err, "%s", stderr)
+	require.Contains(t, string(stderr), "starting over")
+	requireFixtureFeatures(t, out, "f32")
+}
+
 func TestFetchBinFallback(t *testing.T) {
 	h, _ := fixtureHub(t, hubtest.FixtureCLIPBin)
 	out := filepath.Join(t.TempDir(), "m.c4c")
