@@ -575,9 +575,21 @@ func TestConvertFiles(t *testing.T) {
 	}
 	id := state(t, p.ctx).Model.ID
 
-	pt := filepath.Join(fixtures, "clip", "clip_tiny_openai.pt")
-	vocab := filepath.Join(fixtures, "bpe_simple_vocab_16e6.txt.gz")
-	p.do("pick the OpenAI files", chromedp.SetUploadFiles(chromedp.CSS("#checkpoint-files"), []string{pt, vocab}))
+	// Copies: Chromium does not read the fixture files in place (a
+	// read-only mount), as it would not a file changed since it was picked.
+	var openai []string
+	for _, src := range []string{filepath.Join(fixtures, "clip", "clip_tiny_openai.pt"), filepath.Join(fixtures, "bpe_simple_vocab_16e6.txt.gz")} {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dst := filepath.Join(t.TempDir(), filepath.Base(src))
+		if err := os.WriteFile(dst, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		openai = append(openai, dst)
+	}
+	p.do("pick the OpenAI files", chromedp.SetUploadFiles(chromedp.CSS("#checkpoint-files"), openai))
 	p.waitConverted(id)
 	p.checkConverted("int8")
 }
