@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -390,6 +391,49 @@ func inferHead(sd *weights.StateDict, c *Config, layers map[string]int) error {
 	}
 	if t, ok := sd.Tensors["cross.embeddings.position_embeddings.weight"]; ok && len(t.Shape) == 2 {
 		c.Head.MaxFrames = t.Shape[0] - 1
+	}
+	return nil
+}
+
+// NotCLIPError says that a checkpoint or its config.json is not a CLIP
+// ViT model, and what it is instead where that is known.
+type NotCLIPError struct{ Msg string }
+
+func (e *NotCLIPError) Error() string { return "model: " + e.Msg }
+
+// CheckHFConfig refuses a Hugging Face config.json that does not describe
+// a CLIP ViT (a CLIPModel with a vision tower), naming what it describes,
+// so that a download stops before the weights.
+func CheckHFConfig(data []byte) error {
+	var c struct {
+		Architectures []string        `json:"architectures"`
+		ModelType     string          `json:"model_type"`
+		VisionConfig  json.RawMessage `json:"vision_config"`
+		TextConfig    json.RawMessage `json:"text_config"`
+	}
+	if err := json.Unmarshal(data, &c); err != nil {
+		return &NotCLIPError{Msg: fmt.Sprintf("config.json is not valid JSON (%v): not a Hugging Face model config", err)}
+	}
+	what := c.ModelType
+	if len(c.Architectures) > 0 {
+		what = strings.Join(c.Architectures, ", ")
+	}
+	if what == "" {
+		what = "a model of unknown type"
+	}
+	isCLIP := c.ModelType == "clip" || slices.Contains(c.Architectures, "CLIPModel")
+	switch {
+	case !isCLIP:
+		return &NotCLIPError{Msg: fmt.Sprintf("config.json describes %s, not a CLIP model (model_type %q); only CLIP ViT checkpoints such as openai/clip-vit-base-patch32 can be converted", what, c.ModelType)}
+	case len(c.VisionConfig) == 0 || string(c.VisionConfig) == "null":
+		return &NotCLIPError{Msg: fmt.Sprintf("config.json describes %s without a vision tower (no vision_config); video search needs both towers of a CLIP ViT", what)}
+	case len(c.TextConfig) == 0 || string(c.TextConfig) == "null":
+		return &NotCLIPError{Msg: fmt.Sprintf("config.json describes %s without a text tower (no text_config); video search needs both towers of a CLIP ViT", what)}
+	}
+	for _, a := range c.Architectures {
+		if a == "CLIPVisionModel" || a == "CLIPVisionModelWithProjection" || a == "CLIPTextModel" || a == "CLIPTextModelWithProjection" {
+			return &NotCLIPError{Msg: fmt.Sprintf("config.json describes a %s, one tower of CLIP; video search needs the whole CLIPModel", a)}
+		}
 	}
 	return nil
 }

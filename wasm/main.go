@@ -88,6 +88,13 @@ func register(api js.Value) {
 		"decodeIndex":  decodeIndex,  // (Uint8Array) -> index object
 		"loadSite":     loadSite,     // (Uint8Array site index) -> site object (site.go)
 		"searchSite":   searchSite,   // (Float32Array query, k) -> {videos, moments} (site.go)
+		// Converting a checkpoint into a model file (convert.go):
+		"convertBegin":   convertBegin,   // ({dtype, block, meta}) -> true
+		"convertFile":    convertFile,    // (name, Uint8Array) -> true: config.json, vocab.json, merges.txt, *.txt.gz
+		"convertWeights": convertWeights, // (name, size, readAt(u8, offset), available) -> {need} | {tensors, total}
+		"convertStep":    convertStep,    // (available) -> {done, total, need}
+		"convertFinish":  convertFinish,  // (write(u8)) -> {bytes, sha256, id, dtype, probes, warning?, meta}
+		"convertAbort":   convertAbort,   // () -> true
 	} {
 		api.Set(name, js.FuncOf(wrap(name, f)))
 	}
@@ -116,8 +123,12 @@ func errorKind(err error) string {
 	var se *siteindex.FormatError
 	var me *siteindex.ModelMismatchError
 	var ae argError
+	var nc *clipmodel.NotCLIPError
+	var le *clipmodel.LoadError
 	switch {
-	case errors.As(err, &fe):
+	case errors.As(err, &nc), errors.As(err, &le):
+		return "notclip"
+	case errors.As(err, &fe), errors.Is(err, weights.ErrMalformed), errors.Is(err, weights.ErrUnsupportedDType), errors.Is(err, weights.ErrUnsafePickle):
 		return "format"
 	case errors.As(err, &ie):
 		return "index"
@@ -129,7 +140,7 @@ func errorKind(err error) string {
 		return "empty"
 	case errors.As(err, &ae):
 		return "argument"
-	case errors.Is(err, errNoModel), errors.Is(err, errNoLoad), errors.Is(err, engine.ErrNoSite):
+	case errors.Is(err, errNoModel), errors.Is(err, errNoLoad), errors.Is(err, engine.ErrNoSite), errors.Is(err, errNoConversion):
 		return "state"
 	case errors.Is(err, engine.ErrNoText), errors.Is(err, engine.ErrNoVision):
 		return "part"
@@ -545,6 +556,18 @@ func (a *args) get(i int, what string) (js.Value, bool) {
 
 func (a *args) wrong(i int, format string, v ...any) {
 	a.err = argError{fmt.Sprintf("%s: argument %d ", a.name, i+1) + fmt.Sprintf(format, v...)}
+}
+
+func (a *args) fn(i int) js.Value {
+	v, ok := a.get(i, "a function")
+	if !ok {
+		return js.Value{}
+	}
+	if v.Type() != js.TypeFunction {
+		a.wrong(i, "is a %s, want a function", v.Type())
+		return js.Value{}
+	}
+	return v
 }
 
 func (a *args) int(i int) int {
