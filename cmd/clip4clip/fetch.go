@@ -21,6 +21,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"clip4clip/model"
 )
 
 // defaultHub is where fetch downloads from without -hub or $HF_ENDPOINT.
@@ -352,36 +354,13 @@ func (c *hubClient) fetchRepo(dir, repo, rev string) (*manifest, error) {
 	return man, save()
 }
 
-// hfConfig is the part of a transformers config.json that says what model
-// it is.
-type hfConfig struct {
-	Architectures []string        `json:"architectures"`
-	ModelType     string          `json:"model_type"`
-	VisionConfig  json.RawMessage `json:"vision_config"`
-}
-
-// checkCLIPConfig refuses a config.json that is not a transformers CLIP
-// with a vision tower, by the model's name.
+// checkCLIPConfig refuses a config.json that is not a CLIP ViT, by the
+// model's name (model.CheckHFConfig, as the page does).
 func checkCLIPConfig(repo string, data []byte) error {
-	var cfg hfConfig
-	if err := json.Unmarshal(data, &cfg); err != nil {
-		return fmt.Errorf("%s: config.json is not JSON (%v): is it a transformers model?", repo, err)
+	if err := model.CheckHFConfig(data); err != nil {
+		return fmt.Errorf("%s: %s", repo, strings.TrimPrefix(err.Error(), "model: "))
 	}
-	if slices.Contains(cfg.Architectures, "CLIPModel") && cfg.ModelType == "clip" && len(cfg.VisionConfig) > 0 && string(cfg.VisionConfig) != "null" {
-		return nil
-	}
-	what := "model of no named architecture"
-	switch {
-	case len(cfg.Architectures) > 0:
-		what = strings.Join(cfg.Architectures, " + ")
-	case cfg.ModelType != "":
-		what = cfg.ModelType + " model"
-	}
-	if slices.Contains(cfg.Architectures, "CLIPModel") || cfg.ModelType == "clip" {
-		what = "CLIP without a vision_config (model_type " + strconv.Quote(cfg.ModelType) + ", architectures " + strings.Join(cfg.Architectures, ", ") + ")"
-		return fmt.Errorf("%s is a %s, not a CLIP ViT; fetch takes CLIP ViT repos such as %s", repo, what, exampleRepo)
-	}
-	return fmt.Errorf("%s is a %s, not a CLIP model; fetch takes CLIP ViT repos such as %s", repo, what, exampleRepo)
+	return nil
 }
 
 // errEntryNotFound is the hub's 404 for a file a repo does not have.

@@ -310,7 +310,7 @@ func TestFetchErrors(t *testing.T) {
 
 	h.ResetRequests()
 	out = fetchErr(t, "-hub", h.URL, "openai/whisper-tiny")
-	require.Contains(t, out, "openai/whisper-tiny is a WhisperForConditionalGeneration, not a CLIP model; fetch takes CLIP ViT repos such as openai/clip-vit-base-patch32")
+	require.Contains(t, out, "openai/whisper-tiny: config.json describes WhisperForConditionalGeneration, not a CLIP model")
 	for _, r := range h.Requests() {
 		require.True(t, strings.HasSuffix(r.Path, "/config.json"), "only config.json before refusing: %+v", r)
 	}
