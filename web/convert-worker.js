@@ -163,17 +163,36 @@ async function request(job, file, headers = {}) {
   throw new ConvertError('http', `${file} of ${where}: the hub answered ${resp.status} ${resp.statusText}`, { file, status: resp.status });
 }
 
-// linked reads the size and SHA-256 the hub states for an LFS file. The
-// hub says them on its redirect (X-Linked-Size, X-Linked-Etag), which
-// fetch follows without showing it, so they are read where they show: on
-// the final response if it carries them, else its ETag or the last
-// segment of its URL when that is a SHA-256 (the file server addresses
-// LFS files by it); the size from Content-Range or Content-Length.
+// tree asks the hub's API for the files of the revision: the SHA-256 and
+// size of each LFS file (lfs.oid, lfs.size), as {name: {sha256, size}}.
+// The hub states them on its redirect too (X-Linked-Etag, X-Linked-Size),
+// but fetch follows the redirect without showing it. A mirror without the
+// API gives {}.
+async function tree(job) {
+  const rev = encodeURIComponent(job.revision);
+  const repo = job.repo.split('/').map(encodeURIComponent).join('/');
+  try {
+    const resp = await fetch(`${job.hub.replace(/\/+$/, '')}/api/models/${repo}/tree/${rev}`, { cache: 'no-store', credentials: 'omit' });
+    if (!resp.ok) return {};
+    const out = {};
+    for (const e of await resp.json()) {
+      if (e && e.lfs && /^[0-9a-f]{64}$/.test(e.lfs.oid || '')) out[e.path] = { sha256: e.lfs.oid, size: e.lfs.size || e.size || 0 };
+    }
+    return out;
+  } catch {
+    return {};
+  }
+}
+
+// linked reads the size and SHA-256 of the weights from a response:
+// X-Linked-Etag where the response shows it (a hub that does not
+// redirect), else an ETag that is a SHA-256 (a file server addressing LFS
+// files by it, as the hub's LFS storage does); the size from X-Linked-Size,
+// Content-Range or Content-Length. The hub's API (tree) is asked first.
 function linked(resp) {
   const unquote = (t) => (t || '').replace(/^W\//, '').replace(/"/g, '').toLowerCase();
   const isSum = (t) => /^[0-9a-f]{64}$/.test(t);
-  const last = unquote(decodeURIComponent(new URL(resp.url).pathname.split('/').pop() || ''));
-  const tag = [unquote(resp.headers.get('X-Linked-Etag')), unquote(resp.headers.get('ETag')), resp.redirected ? last : ''].find(isSum) || '';
+  const tag = [unquote(resp.headers.get('X-Linked-Etag')), unquote(resp.headers.get('ETag'))].find(isSum) || '';
   let size = Number(resp.headers.get('X-Linked-Size')) || 0;
   const range = /\/(\d+)\s*$/.exec(resp.headers.get('Content-Range') || '');
   if (!size && range) size = Number(range[1]);
@@ -226,21 +245,22 @@ async function download(job) {
     post({ type: 'file', file: name, bytes: files[name].bytes.length });
   }
   await engineReady();
+  const listed = await tree(job);
 
   // The weights: model.safetensors, else pytorch_model.bin.
   const name = record ? record.file : WEIGHTS[0];
   try {
-    return await downloadWeights(job, dir, files, name, record);
+    return await downloadWeights(job, dir, files, name, record, listed);
   } catch (err) {
     if (err.kind !== 'notfound' || err.file !== name || record || name !== WEIGHTS[0]) throw err;
     await remove(dir, `part-${name}`);
-    return await downloadWeights(job, dir, files, WEIGHTS[1], null); // an older repository: a PyTorch state dict only
+    return await downloadWeights(job, dir, files, WEIGHTS[1], null, listed); // an older repository: a PyTorch state dict only
   }
 }
 
 // downloadWeights downloads (or resumes) the weights file `name` into the
 // part file while converting it.
-async function downloadWeights(job, dir, files, name, record) {
+async function downloadWeights(job, dir, files, name, record, listed) {
   const part = `part-${name}`;
   const ph = await openSync(dir, part);
   let began = false;
@@ -262,7 +282,7 @@ async function downloadWeights(job, dir, files, name, record) {
       have = 0;
       ph.truncate(0);
     }
-    const stated = resp ? linked(resp) : { size: record.size, sha256: record.sha256 };
+    const stated = listed[name] || (resp ? linked(resp) : { size: record.size, sha256: record.sha256 });
     if (record && record.sha256 && stated.sha256 && record.sha256 !== stated.sha256) {
       // The file changed on the hub since the download began: start over.
       have = 0;
