@@ -16,3 +16,18 @@ func eachKernel[T interface {
 		})
 	}
 }
+
+// eachLinearPath runs f under every Linear kernel path the CPU has, with
+// the reference of what the path's int8 kernels compute on x (linearQ8Ref),
+// or nil where they multiply float32 x (the Go kernel).
+func eachLinearPath(t *testing.T, f func(t *testing.T, q8 func(m *Matrix, dst, x []float32, n int, bias []float32))) {
+	for _, p := range paths() {
+		t.Run(p.String(), func(t *testing.T) {
+			q8 := linearQ8Ref
+			if p == pathGo {
+				q8 = nil
+			}
+			withPath(p, func() { f(t, q8) })
+		})
+	}
+}

@@ -22,3 +22,23 @@ func eachKernel[T interface {
 		})
 	}
 }
+
+// eachLinearPath runs f under every kernel variant of the host (go: Go's,
+// which multiplies float32 x) with the reference of what the variant's
+// int8 kernel computes on x (linearI8Ref), nil for go.
+func eachLinearPath(t *testing.T, f func(t *testing.T, q8 func(m *Matrix, dst, x []float32, n int, bias []float32))) {
+	for _, v := range append([]struct {
+		code    int32
+		name    string
+		relaxed bool
+	}{{0, "go", false}}, simdVariants...) {
+		t.Run(v.name, func(t *testing.T) {
+			useVariant(t, v.code, v.name)
+			var q8 func(m *Matrix, dst, x []float32, n int, bias []float32)
+			if v.code != 0 {
+				q8 = func(m *Matrix, dst, x []float32, n int, bias []float32) { linearI8Ref(m, dst, x, n, bias, v.relaxed) }
+			}
+			f(t, q8)
+		})
+	}
+}

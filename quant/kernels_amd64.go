@@ -92,6 +92,12 @@ func quantizeAVX2(dst *byte, ldd int, x *float32, ldx, n, k int, scales, inv *fl
 //go:noescape
 func i8AVXVNNI(dst *float32, ldd int, x *byte, ldx, n int, w *int8, ldw, wrows, kmain int, bias *float32, accum int, xs, ws *float32, corr *int32, pf unsafe.Pointer)
 
+// absStatsAVX2 sets sum[i] and amax[i] to the sum and the max of |x| over
+// the first k&^7 columns of row i of x (n rows, stride ldx); 0 for k < 8.
+//
+//go:noescape
+func absStatsAVX2(x *float32, ldx, n, k int, sum, amax *float32)
+
 // sumI8AVX2 returns the sum of p[:n&^31].
 //
 //go:noescape
@@ -183,9 +189,10 @@ func setPath(p kernelPath) {
 			path = q
 		}
 	}
-	platformKernel, matMulTKernel = nil, nil
+	platformKernel, matMulTKernel, quantizesX, rowAbsStatsKernel = nil, nil, nil, nil
 	if path != pathGo {
 		platformKernel, matMulTKernel = amd64Kernel, matMulTAsm
+		quantizesX, rowAbsStatsKernel = int8QuantizesX, rowAbsStatsAsm
 	}
 	setElementwise(path)
 }
@@ -255,6 +262,27 @@ func amd64Kernel(c *linearCall) (rangeKernel, int) {
 		}
 	}
 	return nil, 0
+}
+
+// int8QuantizesX is quantizesX on amd64: whether amd64Kernel takes m.
+func int8QuantizesX(m *Matrix) bool {
+	return m.Cols > 0 && m.Block <= 1<<16 && (m.Block == m.Cols || m.Block%32 == 0)
+}
+
+// rowAbsStatsAsm is rowAbsStatsKernel: absStatsAVX2, the last k%8 columns in Go.
+func rowAbsStatsAsm(sum, amax, x []float32, n, k int) bool {
+	if n == 0 {
+		return true
+	}
+	absStatsAVX2(&x[0], k, n, k, &sum[0], &amax[0])
+	if km := k &^ 7; km < k {
+		for i := 0; i < n; i++ {
+			s, a := absStats(x[i*k+km : (i+1)*k])
+			sum[i] += s
+			amax[i] = max(amax[i], a)
+		}
+	}
+	return true
 }
 
 // growQ sizes c's quantized-x buffers for n rows of c.ldq bytes.

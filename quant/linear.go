@@ -11,8 +11,10 @@ import (
 // Linear computes dst = x @ m^T + bias: x is (n, Cols), dst is (n, Rows),
 // bias is nil or (Rows). It is nn.Linear's forward for any dtype, split over
 // the package's worker goroutines when the product is large enough. Where a
-// platform kernel runs (kernels_amd64.go), int8 weights multiply x quantized
-// per row to int8 (dynamic quantization), as onnxruntime's MatMulInteger.
+// platform kernel runs (kernels_amd64.go, linear_wasm.go), int8 weights
+// multiply x quantized per row to int8 (dynamic quantization), as
+// onnxruntime's MatMulInteger, except for the few outlier columns of x that
+// would set the step, which are multiplied in float32 (outlier.go).
 func (m *Matrix) Linear(dst, x []float32, n int, bias []float32) {
 	if len(x) < n*m.Cols || len(dst) < n*m.Rows || (bias != nil && len(bias) != m.Rows) {
 		panic(fmt.Sprintf("quant: Linear of (%d, %d) by %d rows: x %d, dst %d, bias %d", m.Rows, m.Cols, n, len(x), len(dst), len(bias)))
@@ -23,6 +25,9 @@ func (m *Matrix) Linear(dst, x []float32, n int, bias []float32) {
 	c := getCall()
 	c.m, c.dst, c.x, c.n, c.bias, c.total = m, dst, x, n, bias, m.Rows
 	c.kern, c.align = goKernel, 4
+	if m.DType == Int8 && quantizesX != nil && quantizesX(m) {
+		c.splitOutliers() // may point c.x at a copy without the outlier columns
+	}
 	if platformKernel != nil {
 		if k, align := platformKernel(c); k != nil {
 			c.kern, c.align = k, align
@@ -34,7 +39,7 @@ func (m *Matrix) Linear(dst, x []float32, n int, bias []float32) {
 	scratch := c.scratch[:m.Cols]
 	workers := Threads()
 	if workers <= 1 || n*m.Rows*m.Cols < 1<<17 || m.Rows < 2*workers {
-		c.kern(c, 0, m.Rows, scratch)
+		c.work(0, m.Rows, scratch)
 	} else {
 		// Ranges of about Rows/(4*workers) columns, claimed in turn, so a
 		// goroutine slowed by other work on its core takes fewer of them.
@@ -50,8 +55,17 @@ func (m *Matrix) Linear(dst, x []float32, n int, bias []float32) {
 		c.run(scratch)
 		c.wg.Wait()
 	}
-	c.m, c.dst, c.x, c.bias = nil, nil, nil, nil
+	c.m, c.dst, c.x, c.bias, c.nout = nil, nil, nil, nil, 0
 	putCall(c)
+}
+
+// work computes output columns [lo, hi): the kernel, then the outlier
+// columns' float32 product if splitOutliers found any.
+func (c *linearCall) work(lo, hi int, scratch []float32) {
+	c.kern(c, lo, hi, scratch)
+	if c.nout > 0 {
+		c.addOutliers(lo, hi)
+	}
 }
 
 // A linearCall is one Linear in flight, shared by the goroutines that
@@ -75,6 +89,16 @@ type linearCall struct {
 	xinv   []float32 // (n) 1/scale, or 0 for a zero row
 
 	scratch []float32 // the calling goroutine's scratch for linearRows
+
+	// Outlier columns of x (splitOutliers), for the int8 kernels.
+	nout        int              // how many; 0: none, x goes to the kernels whole
+	outCols     [maxOutliers]int // which, in increasing order
+	rsum, ramax []float32        // (n) sum and max of |x| per row
+	score       []float32        // (Cols) scratch of outlierColumns, kept zero
+	xz          []float32        // (n, Cols) x with the outlier columns zeroed
+	xo          []float32        // (n, maxOutliers) the outlier columns of x, zero-padded
+	wo          []float32        // (Rows, maxOutliers) their dequantized weights, zero-padded
+	otmp        []float32        // (n, Rows) xo @ wo^T
 }
 
 // rangeKernel computes output columns [lo, hi) of c's product. scratch holds
@@ -127,7 +151,7 @@ func (c *linearCall) run(scratch []float32) {
 		if c.fn != nil {
 			c.fn(lo, hi)
 		} else {
-			c.kern(c, lo, hi, scratch)
+			c.work(lo, hi, scratch)
 		}
 	}
 }
@@ -212,6 +236,8 @@ func dot4(w, x0, x1, x2, x3 []float32) (s0, s1, s2, s3 float32) {
 
 // LinearRef is the reference for Linear: one float64-accumulated dot per
 // output, weights dequantized element by element. Slow and obviously right.
+// For int8 it is the product the kernels approximate: x is not quantized,
+// as Linear's outlier columns are not (the others are, by the kernels).
 func LinearRef(m *Matrix, dst, x []float32, n int, bias []float32) {
 	w := m.Float32()
 	for i := 0; i < n; i++ {

@@ -46,6 +46,9 @@ func simdUse(v int32) int32
 
 func init() {
 	linearKernel = linearSIMD
+	// Both SIMD variants quantize x per row (SIMD128 to int16, relaxed to
+	// 7 bits); Go's kernel does not.
+	quantizesX = func(*Matrix) bool { return simdVariant() != 0 }
 	matMulTKernel = func(dst []float32, ldd int, a []float32, lda int, b []float32, ldb int, m, n, k int) bool {
 		return simdMatMulT(unsafe.Pointer(&a[0]), int32(lda), unsafe.Pointer(&b[0]), int32(ldb),
 			unsafe.Pointer(&dst[0]), int32(ldd), int32(m), int32(n), int32(k)) != 0
