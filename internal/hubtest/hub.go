@@ -12,12 +12,14 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"path"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -334,6 +336,10 @@ func (h *Hub) serveHub(rw http.ResponseWriter, r *http.Request) {
 		hubError(w, http.StatusMethodNotAllowed, "MethodNotAllowed", "method not allowed")
 		return
 	}
+	if strings.HasPrefix(r.URL.Path, "/api/models/") {
+		h.serveTree(w, r)
+		return
+	}
 	repoID, rev, name, ok := splitResolve(r.URL.EscapedPath())
 	if !ok {
 		hubError(w, http.StatusNotFound, "RepoNotFound", "Repository not found")
@@ -383,6 +389,72 @@ func (h *Hub) serveHub(rw http.ResponseWriter, r *http.Request) {
 	}
 	hd.Set("ETag", `"`+f.sha1+`"`)
 	h.serveBody(w, r, repoID, name, f)
+}
+
+// serveTree answers the hub API's /api/models/{owner}/{name}/tree/{revision}:
+// the revision's files, each with its git blob id and size, and for LFS
+// files lfs.oid (the SHA-256) and lfs.size, as the real hub lists them.
+func (h *Hub) serveTree(w http.ResponseWriter, r *http.Request) {
+	rest := strings.TrimPrefix(r.URL.Path, "/api/models/")
+	parts := strings.SplitN(rest, "/", 4)
+	if len(parts) != 4 || parts[2] != "tree" {
+		hubError(w, http.StatusNotFound, "RepoNotFound", "Repository not found")
+		return
+	}
+	repoID, rev := parts[0]+"/"+parts[1], strings.TrimSuffix(parts[3], "/")
+	h.mu.Lock()
+	rp := h.repos[repoID]
+	tokenOK := h.tokens[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]
+	var files map[string]*file
+	gate := 0
+	if rp != nil {
+		files, gate = rp.revs[rev], rp.gate
+	}
+	sizes := map[string]int64{}
+	for name := range files {
+		if n, ok := h.sizes[fileKey{repoID, name}]; ok {
+			sizes[name] = n
+		}
+	}
+	h.mu.Unlock()
+	switch {
+	case rp == nil:
+		hubError(w, http.StatusNotFound, "RepoNotFound", "Repository not found")
+		return
+	case gate != 0 && !tokenOK:
+		hubError(w, gate, "GatedRepo", fmt.Sprintf("Access to model %s is restricted.", repoID))
+		return
+	case files == nil:
+		hubError(w, http.StatusNotFound, "RevisionNotFound", fmt.Sprintf("Invalid rev id: %s", rev))
+		return
+	}
+	type lfs struct {
+		Oid         string `json:"oid"`
+		Size        int64  `json:"size"`
+		PointerSize int    `json:"pointerSize"`
+	}
+	type entry struct {
+		Type string `json:"type"`
+		Oid  string `json:"oid"`
+		Size int64  `json:"size"`
+		Path string `json:"path"`
+		LFS  *lfs   `json:"lfs,omitempty"`
+	}
+	var out []entry
+	for name, f := range files {
+		e := entry{Type: "file", Oid: f.sha1, Size: int64(len(f.data)), Path: name}
+		if f.lfs {
+			e.LFS = &lfs{Oid: f.sha256, Size: int64(len(f.data)), PointerSize: 134}
+			if n, ok := sizes[name]; ok {
+				e.LFS.Size = n
+			}
+			e.Size = e.LFS.Size
+		}
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(out)
 }
 
 // serveCDN answers /repos/{owner}/{name}/{sha256}?file={name}.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -258,4 +259,40 @@ func TestFixtureCLIP(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Equal(t, files["model.safetensors"], body)
 	require.Equal(t, "cdn", h.Requests()[1].Origin)
+}
+
+// TestTree: the API lists a revision's files with the LFS files' SHA-256,
+// as the page asks for it.
+func TestTree(t *testing.T) {
+	h := New()
+	defer h.Close()
+	h.Add("o/r", "main", map[string][]byte{"config.json": []byte("{}"), "model.safetensors": make([]byte, 100)})
+	resp, err := http.Get(h.URL + "/api/models/o/r/tree/main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sum, _, _ := h.SHA256("o/r", "main", "model.safetensors")
+	var list []struct {
+		Path string
+		Size int64
+		LFS  *struct{ Oid string } `json:"lfs"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 || list[1].Path != "model.safetensors" || list[1].LFS == nil || list[1].LFS.Oid != sum || list[0].LFS != nil {
+		t.Fatalf("tree: %+v", list)
+	}
+	if resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Error("no CORS header on the tree API")
+	}
+	r404, err := http.Get(h.URL + "/api/models/o/none/tree/main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r404.Body.Close()
+	if r404.StatusCode != 404 {
+		t.Errorf("tree of a missing repo: %d", r404.StatusCode)
+	}
 }
