@@ -4,8 +4,17 @@ package weights
 // opcodes of pickle protocols 2 to 5 that data (as opposed to code) needs,
 // and resolves every GLOBAL through a caller-supplied allow-list: anything
 // outside it stops the load. Calls (REDUCE, NEWOBJ) only reach Go functions
-// that the allow-list returned. Every allocation is bounded by the size of
-// the pickle itself.
+// that the allow-list returned.
+//
+// What a pickle may cost is bounded by its length: every opcode is charged
+// the bytes it makes the VM allocate (pkOps: the object it pushes; pkGrow:
+// every array the stack, the MARK stack, the memo, a list or a dict grows
+// into) and the bytes it copies or hashes (strings, dict keys, a call's
+// arguments), against a budget of pkBytesPerByte per pickle byte plus
+// pkSlack. A pickle that asks for more (a megabyte of EMPTY_LIST or MARK
+// opcodes, a long string hashed as a dict key again and again) is refused
+// with an error naming the opcode; TestPickleHostile measures what Go
+// allocates for such pickles against the budget.
 
 import (
 	"bytes"
@@ -15,6 +24,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // Opcodes, named as in CPython's pickle.py.
@@ -95,6 +105,78 @@ const (
 var pkOpNames = map[byte]string{
 	pkPERSID: "PERSID", pkSTRING: "STRING", pkUNICODE: "UNICODE", pkINST: "INST", pkOBJ: "OBJ",
 	pkEXT1: "EXT1", pkEXT2: "EXT2", pkEXT4: "EXT4", pkNEXTBUFFER: "NEXT_BUFFER", pkREADONLYBUFFER: "READONLY_BUFFER",
+}
+
+// Budget of a pickle: the fixtures' pickles (torch.save and TorchScript)
+// allocate about 17 bytes per byte and are charged as much (TestPickleCost),
+// so 32 per byte leaves a margin; the slack covers small pickles.
+const (
+	pkBytesPerByte = 32
+	pkSlack        = 1 << 20
+)
+
+// pkOps names every opcode and gives its fixed cost in bytes: the object
+// it makes (a boxed int 8, a string header 16, a list 24, a dict 64, ...).
+// Variable costs (bytes copied, arrays grown, calls) are charged where
+// they arise.
+var pkOps = func() (t [256]struct {
+	name string
+	cost int64
+}) {
+	for _, o := range []struct {
+		op   byte
+		name string
+		cost int64
+	}{
+		{pkMARK, "MARK", 0}, {pkSTOP, "STOP", 0}, {pkPOP, "POP", 0}, {pkPOPMARK, "POP_MARK", 0}, {pkDUP, "DUP", 0},
+		{pkFLOAT, "FLOAT", 8}, {pkINT, "INT", 8}, {pkBININT, "BININT", 8}, {pkBININT1, "BININT1", 8},
+		{pkLONG, "LONG", 16}, {pkBININT2, "BININT2", 8}, {pkNONE, "NONE", 0}, {pkPERSID, "PERSID", 0},
+		{pkBINPERSID, "BINPERSID", 160}, {pkREDUCE, "REDUCE", 0}, {pkSTRING, "STRING", 0}, {pkBINSTRING, "BINSTRING", 16},
+		{pkSHORTBINSTRING, "SHORT_BINSTRING", 16}, {pkUNICODE, "UNICODE", 0}, {pkBINUNICODE, "BINUNICODE", 16},
+		{pkAPPEND, "APPEND", 0}, {pkBUILD, "BUILD", 0}, {pkGLOBAL, "GLOBAL", 64}, {pkDICT, "DICT", 64},
+		{pkEMPTYDICT, "EMPTY_DICT", 64}, {pkAPPENDS, "APPENDS", 0}, {pkGET, "GET", 0}, {pkBINGET, "BINGET", 0},
+		{pkINST, "INST", 0}, {pkLONGBINGET, "LONG_BINGET", 0}, {pkLIST, "LIST", 24}, {pkEMPTYLIST, "EMPTY_LIST", 24},
+		{pkOBJ, "OBJ", 0}, {pkPUT, "PUT", 0}, {pkBINPUT, "BINPUT", 0}, {pkLONGBINPUT, "LONG_BINPUT", 0},
+		{pkSETITEM, "SETITEM", 0}, {pkTUPLE, "TUPLE", 24}, {pkEMPTYTUPLE, "EMPTY_TUPLE", 24}, {pkSETITEMS, "SETITEMS", 0},
+		{pkBINFLOAT, "BINFLOAT", 8}, {pkPROTO, "PROTO", 0}, {pkNEWOBJ, "NEWOBJ", 0}, {pkEXT1, "EXT1", 0},
+		{pkEXT2, "EXT2", 0}, {pkEXT4, "EXT4", 0}, {pkTUPLE1, "TUPLE1", 40}, {pkTUPLE2, "TUPLE2", 56},
+		{pkTUPLE3, "TUPLE3", 72}, {pkNEWTRUE, "NEWTRUE", 0}, {pkNEWFALSE, "NEWFALSE", 0}, {pkLONG1, "LONG1", 16},
+		{pkLONG4, "LONG4", 16}, {pkBINBYTES, "BINBYTES", 16}, {pkSHORTBINBYTES, "SHORT_BINBYTES", 16},
+		{pkSHORTBINUNICODE, "SHORT_BINUNICODE", 16}, {pkBINUNICODE8, "BINUNICODE8", 16}, {pkBINBYTES8, "BINBYTES8", 16},
+		{pkEMPTYSET, "EMPTY_SET", 24}, {pkADDITEMS, "ADDITEMS", 0}, {pkFROZENSET, "FROZENSET", 24},
+		{pkNEWOBJEX, "NEWOBJ_EX", 0}, {pkSTACKGLOBAL, "STACK_GLOBAL", 64}, {pkMEMOIZE, "MEMOIZE", 0},
+		{pkFRAME, "FRAME", 0}, {pkBYTEARRAY8, "BYTEARRAY8", 16}, {pkNEXTBUFFER, "NEXT_BUFFER", 0},
+		{pkREADONLYBUFFER, "READONLY_BUFFER", 0},
+	} {
+		t[o.op].name, t[o.op].cost = o.name, o.cost
+	}
+	return t
+}()
+
+// pkGrow makes room in s for n more items, doubling its capacity, and
+// charges the new array. Doubling makes the arrays a slice of n items has
+// taken add up to 4n at most, where append's growth by 1.25 for large
+// slices takes about 6n.
+func pkGrow[T any](vm *pkVM, s []T, n int) ([]T, error) {
+	if len(s)+n <= cap(s) {
+		return s, nil
+	}
+	c := max(2*cap(s), len(s)+n, 4)
+	var zero T
+	if err := vm.charge(int64(c) * int64(unsafe.Sizeof(zero))); err != nil {
+		return s, err
+	}
+	ns := make([]T, len(s), c)
+	copy(ns, s)
+	return ns, nil
+}
+
+// pkShort quotes s for an error message, cut to its first 40 bytes.
+func pkShort(s string) string {
+	if len(s) > 40 {
+		return fmt.Sprintf("%q... (%d bytes)", s[:40], len(s))
+	}
+	return fmt.Sprintf("%q", s)
 }
 
 // Python values. None is nil, bool is bool, int is int64 (or pkBigInt),
@@ -184,7 +266,11 @@ type pkForbiddenError struct {
 }
 
 func (e *pkForbiddenError) Error() string {
-	s := fmt.Sprintf("asks for %s.%s, which a state dict never needs; refusing to load it", e.module, e.name)
+	what := e.module + "." + e.name
+	if len(what) > 200 {
+		what = pkShort(what)
+	}
+	s := fmt.Sprintf("asks for %s, which a state dict never needs; refusing to load it", what)
 	if e.why != "" {
 		s += " (" + e.why + ")"
 	}
@@ -230,7 +316,14 @@ type pkVM struct {
 	op        int // offset of the current opcode, for errors
 	stack     []any
 	metastack [][]any
-	memo      map[int64]any
+	// memo holds the entries PUT at 0, 1, 2, ... in order, as every
+	// pickler writes them; sparse any others; memoLen counts both, for
+	// MEMOIZE.
+	memo    []any
+	sparse  map[int64]any
+	memoLen int64
+	// left is what the pickle may still allocate, copy or hash, in bytes.
+	left int64
 
 	// findClass resolves GLOBAL / STACK_GLOBAL; it returns an error for
 	// anything outside the allow-list.
@@ -245,9 +338,65 @@ func (vm *pkVM) errorf(format string, args ...any) error {
 	return fmt.Errorf("pickle byte %d: %s", vm.op, fmt.Sprintf(format, args...))
 }
 
+// charge takes n bytes from the budget, or fails naming the opcode.
+func (vm *pkVM) charge(n int64) error {
+	if n <= vm.left {
+		vm.left -= n
+		return nil
+	}
+	vm.left = 0
+	return vm.errorf("%s: the pickle needs more memory than its %d bytes can justify (%d per byte plus %d); refusing a corrupt or hostile file",
+		pkOps[vm.data[vm.op]].name, len(vm.data), pkBytesPerByte, pkSlack)
+}
+
+// chargeKeys charges each string-like value among items for its bytes,
+// which a map that takes it as a key hashes.
+func (vm *pkVM) chargeKeys(items ...any) error {
+	n := int64(0)
+	for _, v := range items {
+		switch v := v.(type) {
+		case string:
+			n += int64(len(v))
+		case pkBytes:
+			n += int64(len(v))
+		case pkBigInt:
+			n += int64(len(v.raw))
+		}
+	}
+	return vm.charge(n)
+}
+
+// pkItems returns the items of a tuple or list, or nil.
+func pkItems(v any) []any {
+	switch v := v.(type) {
+	case *pkTuple:
+		return v.items
+	case *pkList:
+		return v.items
+	}
+	return nil
+}
+
+// pkCallCost is what a call with args is charged: the object it returns
+// and a copy of the tuples and lists among its arguments and their first
+// items, which is as deep as the allow-listed functions copy (a tensor's
+// size and stride, inside _rebuild_from_type_v2's argument tuple too).
+func pkCallCost(args []any) int64 {
+	n := int64(128)
+	for _, a := range args {
+		items := pkItems(a)
+		n += 16 + 8*int64(len(items))
+		for _, b := range items[:min(len(items), 8)] {
+			n += 8 * int64(len(pkItems(b)))
+		}
+	}
+	return n
+}
+
 // unpickle runs the pickle in data and returns the object STOP leaves.
 func (vm *pkVM) unpickle() (any, error) {
-	vm.memo = map[int64]any{}
+	vm.memo, vm.sparse, vm.memoLen = nil, map[int64]any{}, 0
+	vm.left = pkBytesPerByte*int64(len(vm.data)) + pkSlack
 	for {
 		if vm.pos >= len(vm.data) {
 			return nil, fmt.Errorf("%w at byte %d without a STOP opcode", errPkTruncated, vm.pos)
@@ -261,6 +410,14 @@ func (vm *pkVM) unpickle() (any, error) {
 				return nil, err
 			}
 			return v, nil
+		}
+		if err := vm.charge(pkOps[op].cost); err != nil {
+			return nil, err
+		}
+		// Every opcode pushes at most one value more than it pops.
+		var err error
+		if vm.stack, err = pkGrow(vm, vm.stack, 1); err != nil {
+			return nil, err
 		}
 		if err := vm.step(op); err != nil {
 			return nil, err
@@ -282,6 +439,9 @@ func (vm *pkVM) readLine(what string) (string, error) {
 	if i < 0 {
 		return "", fmt.Errorf("%w: %s at byte %d has no end of line", errPkTruncated, what, vm.op)
 	}
+	if err := vm.charge(int64(i)); err != nil {
+		return "", err
+	}
 	s := string(vm.data[vm.pos : vm.pos+i])
 	vm.pos += i + 1
 	return s, nil
@@ -299,6 +459,7 @@ func (vm *pkVM) readUint(n int, what string) (uint64, error) {
 	return v, nil
 }
 
+// push pushes v into the room unpickle or popMark made for it.
 func (vm *pkVM) push(v any) { vm.stack = append(vm.stack, v) }
 
 func (vm *pkVM) pop() (any, error) {
@@ -324,12 +485,17 @@ func (vm *pkVM) popMark() ([]any, error) {
 	items := vm.stack
 	vm.stack = vm.metastack[len(vm.metastack)-1]
 	vm.metastack = vm.metastack[:len(vm.metastack)-1]
-	return items, nil
+	var err error
+	vm.stack, err = pkGrow(vm, vm.stack, 1) // for what the opcode pushes
+	return items, err
 }
 
 func (vm *pkVM) pushString(n uint64, what string, bytes bool) error {
 	b, err := vm.read(n, what)
 	if err != nil {
+		return err
+	}
+	if err := vm.charge(int64(n)); err != nil {
 		return err
 	}
 	if bytes {
@@ -348,7 +514,21 @@ func (vm *pkVM) setItems(d any, items []any) error {
 	if len(items)%2 != 0 {
 		return vm.errorf("SETITEMS with an odd number (%d) of keys and values", len(items))
 	}
+	// A new entry: its map slot (with the map's growth), key and value.
+	if err := vm.charge(64 * int64(len(items)/2)); err != nil {
+		return err
+	}
+	var err error
+	if dict.keys, err = pkGrow(vm, dict.keys, len(items)/2); err != nil {
+		return err
+	}
+	if dict.vals, err = pkGrow(vm, dict.vals, len(items)/2); err != nil {
+		return err
+	}
 	for i := 0; i < len(items); i += 2 {
+		if err := vm.chargeKeys(items[i]); err != nil {
+			return err
+		}
 		dict.set(items[i], items[i+1])
 	}
 	return nil
@@ -362,12 +542,39 @@ func (vm *pkVM) memoPut(idx int64) error {
 	if idx < 0 {
 		return vm.errorf("negative memo index %d", idx)
 	}
-	vm.memo[idx] = v
+	n := int64(len(vm.memo))
+	if idx < n {
+		vm.memo[idx] = v
+		return nil
+	}
+	_, had := vm.sparse[idx]
+	if !had {
+		vm.memoLen++
+	}
+	if idx == n {
+		var err error
+		if vm.memo, err = pkGrow(vm, vm.memo, 1); err != nil {
+			return err
+		}
+		vm.memo = append(vm.memo, v)
+		delete(vm.sparse, idx)
+		return nil
+	}
+	if !had {
+		if err := vm.charge(64); err != nil { // a map entry, with the map's growth
+			return err
+		}
+	}
+	vm.sparse[idx] = v
 	return nil
 }
 
 func (vm *pkVM) memoGet(idx int64) error {
-	v, ok := vm.memo[idx]
+	if idx >= 0 && idx < int64(len(vm.memo)) {
+		vm.push(vm.memo[idx])
+		return nil
+	}
+	v, ok := vm.sparse[idx]
 	if !ok {
 		return vm.errorf("memo entry %d was never stored", idx)
 	}
@@ -376,6 +583,9 @@ func (vm *pkVM) memoGet(idx int64) error {
 }
 
 func (vm *pkVM) global(module, name string) error {
+	if err := vm.charge(int64(len(module) + len(name))); err != nil { // findClass joins them
+		return err
+	}
 	v, err := vm.findClass(module, name)
 	if err != nil {
 		return err
@@ -417,6 +627,10 @@ func (vm *pkVM) step(op byte) error {
 			return fmt.Errorf("%w: FRAME at byte %d announces %d bytes, %d left", errPkTruncated, vm.op, n, len(vm.data)-vm.pos)
 		}
 	case pkMARK:
+		var err error
+		if vm.metastack, err = pkGrow(vm, vm.metastack, 1); err != nil {
+			return err
+		}
 		vm.metastack = append(vm.metastack, vm.stack)
 		vm.stack = nil
 	case pkPOP:
@@ -454,7 +668,7 @@ func (vm *pkVM) step(op byte) error {
 		default:
 			v, err := strconv.ParseInt(s, 10, 64)
 			if err != nil {
-				return vm.errorf("bad INT %q", s)
+				return vm.errorf("bad INT %s", pkShort(s))
 			}
 			vm.push(v)
 		}
@@ -468,7 +682,7 @@ func (vm *pkVM) step(op byte) error {
 		if err != nil {
 			digits := strings.TrimPrefix(s, "-")
 			if digits == "" || strings.Trim(digits, "0123456789") != "" {
-				return vm.errorf("bad LONG %q", s)
+				return vm.errorf("bad LONG %s", pkShort(s))
 			}
 			vm.push(pkBigInt{s}) // out of int64 range: kept opaque
 			break
@@ -501,6 +715,9 @@ func (vm *pkVM) step(op byte) error {
 		if err != nil {
 			return err
 		}
+		if err := vm.charge(int64(n)); err != nil {
+			return err
+		}
 		vm.push(pkLongFromBytes(b))
 	case pkLONG4:
 		n, err := vm.readUint(4, "LONG4")
@@ -514,6 +731,9 @@ func (vm *pkVM) step(op byte) error {
 		if err != nil {
 			return err
 		}
+		if err := vm.charge(int64(n)); err != nil {
+			return err
+		}
 		vm.push(pkLongFromBytes(b))
 	case pkFLOAT:
 		s, err := vm.readLine("FLOAT")
@@ -522,7 +742,7 @@ func (vm *pkVM) step(op byte) error {
 		}
 		v, err := strconv.ParseFloat(s, 64)
 		if err != nil {
-			return vm.errorf("bad FLOAT %q", s)
+			return vm.errorf("bad FLOAT %s", pkShort(s))
 		}
 		vm.push(v)
 	case pkBINFLOAT:
@@ -619,6 +839,9 @@ func (vm *pkVM) step(op byte) error {
 		if !ok {
 			return vm.errorf("APPEND to a %s, not a list", pkTypeName(l))
 		}
+		if list.items, err = pkGrow(vm, list.items, 1); err != nil {
+			return err
+		}
 		list.items = append(list.items, v)
 	case pkAPPENDS:
 		items, err := vm.popMark()
@@ -632,6 +855,9 @@ func (vm *pkVM) step(op byte) error {
 		list, ok := l.(*pkList)
 		if !ok {
 			return vm.errorf("APPENDS to a %s, not a list", pkTypeName(l))
+		}
+		if list.items, err = pkGrow(vm, list.items, len(items)); err != nil {
+			return err
 		}
 		list.items = append(list.items, items...)
 	case pkEMPTYDICT:
@@ -685,6 +911,9 @@ func (vm *pkVM) step(op byte) error {
 		if !ok {
 			return vm.errorf("ADDITEMS to a %s, not a set", pkTypeName(s))
 		}
+		if set.items, err = pkGrow(vm, set.items, len(items)); err != nil {
+			return err
+		}
 		set.items = append(set.items, items...)
 	case pkFROZENSET:
 		items, err := vm.popMark()
@@ -699,7 +928,7 @@ func (vm *pkVM) step(op byte) error {
 		}
 		idx, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
-			return vm.errorf("bad PUT index %q", s)
+			return vm.errorf("bad PUT index %s", pkShort(s))
 		}
 		return vm.memoPut(idx)
 	case pkBINPUT:
@@ -715,7 +944,7 @@ func (vm *pkVM) step(op byte) error {
 		}
 		return vm.memoPut(int64(idx))
 	case pkMEMOIZE:
-		return vm.memoPut(int64(len(vm.memo)))
+		return vm.memoPut(vm.memoLen)
 	case pkGET:
 		s, err := vm.readLine("GET")
 		if err != nil {
@@ -723,7 +952,7 @@ func (vm *pkVM) step(op byte) error {
 		}
 		idx, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
-			return vm.errorf("bad GET index %q", s)
+			return vm.errorf("bad GET index %s", pkShort(s))
 		}
 		return vm.memoGet(idx)
 	case pkBINGET:
@@ -780,6 +1009,9 @@ func (vm *pkVM) step(op byte) error {
 		if !ok {
 			return vm.errorf("REDUCE with %s arguments, want a tuple", pkTypeName(args))
 		}
+		if err := vm.charge(pkCallCost(t.items)); err != nil {
+			return err
+		}
 		v, err := c.pkCall(t.items)
 		if err != nil {
 			return vm.errorf("%s: %v", pkTypeName(fn), err)
@@ -811,6 +1043,9 @@ func (vm *pkVM) step(op byte) error {
 		if !ok {
 			return vm.errorf("NEWOBJ with %s arguments, want a tuple", pkTypeName(args))
 		}
+		if err := vm.charge(pkCallCost(t.items)); err != nil {
+			return err
+		}
 		v, err := c.pkNew(t.items)
 		if err != nil {
 			return vm.errorf("%v", err)
@@ -837,6 +1072,14 @@ func (vm *pkVM) step(op byte) error {
 		}
 		if vm.persistentLoad == nil {
 			return vm.errorf("persistent id outside a torch file")
+		}
+		// persistentLoad hashes the id's strings (a storage's key).
+		items := pkItems(pid)
+		if err := vm.charge(16 * int64(len(items))); err != nil {
+			return err
+		}
+		if err := vm.chargeKeys(items...); err != nil {
+			return err
 		}
 		v, err := vm.persistentLoad(pid)
 		if err != nil {

@@ -195,7 +195,10 @@ func openTorch(r io.ReaderAt, size int64, file string, lazy bool) (*StateDict, *
 			return nil, nil, nil, wtWrap(file+": ", fmt.Errorf("entry %s says %q, want \"little\" or \"big\"", f.Name, b))
 		}
 	}
-	data, err := z.read(z.entries[pkl], -1)
+	if f := z.entries[pkl]; f.UncompressedSize64 > ptMaxPickle {
+		return nil, nil, nil, wtWrap(file+": ", fmt.Errorf("entry %s is %d bytes, more than the %d a state dict's pickle needs (a few hundred kB even for ViT-L); refusing a corrupt or hostile file", pkl, f.UncompressedSize64, ptMaxPickle))
+	}
+	data, err := z.read(z.entries[pkl], ptMaxPickle)
 	if err != nil {
 		return nil, nil, nil, wtWrap(file+": ", err)
 	}
@@ -215,6 +218,15 @@ func openTorch(r io.ReaderAt, size int64, file string, lazy bool) (*StateDict, *
 	}
 	return sd, d, z, nil
 }
+
+// ptMaxPickle bounds data.pkl, stored or deflated, whatever the zip's
+// inflate budget. A pickle takes about 150 bytes per tensor (the
+// TorchScript fixture's 9327 bytes hold 62, its module tree included), so
+// OpenAI's ViT-L/14 (about 450 tensors) needs some 70 kB and a training
+// checkpoint with two optimizer moments per tensor three times that:
+// 2 MiB leaves a margin of ten and more, and caps what a hostile pickle
+// may charge the VM at 65 MiB (pkBytesPerByte), however small the file.
+const ptMaxPickle = 2 << 20
 
 // read returns the bytes of a zip entry, at most max bytes if max >= 0.
 func (z *ptZip) read(f *zip.File, max int64) ([]byte, error) {
@@ -424,7 +436,7 @@ func ptNewTensor(args []any) *ptTensor {
 		return t
 	}
 	if len(t.size) != len(t.stride) {
-		t.err = fmt.Errorf("size %v and stride %v differ in length", t.size, t.stride)
+		t.err = fmt.Errorf("size (%d dimensions) and stride (%d) differ in length", len(t.size), len(t.stride))
 	}
 	return t
 }
@@ -474,6 +486,10 @@ func ptFindClass(module, name string) (any, error) {
 	return nil, &pkForbiddenError{module: module, name: name}
 }
 
+// ptMaxStorageKey bounds a storage's key, which torch writes as a decimal
+// number, and so the entry name built from it.
+const ptMaxStorageKey = 256
+
 // ptTensorError is an error about one tensor of the result.
 type ptTensorError struct {
 	name string
@@ -490,7 +506,10 @@ type ptDecoder struct {
 	load func(key string, es int) ([]byte, error)
 	// budget is how many bytes copies of non-contiguous tensors may still
 	// take.
-	budget   int64
+	budget int64
+	// left is what the pickle's budget (pkVM.left) leaves for the tensors'
+	// headers: many names may give one tensor of 64 dimensions.
+	left     int64
 	storages map[ptStorage]*ptStorage
 	// lazy makes tensor return tensors without Data, their bytes read
 	// later by the function in loaders (OpenTorch).
@@ -519,6 +538,9 @@ func (d *ptDecoder) persistentLoad(pid any) (any, error) {
 	if !ok {
 		return nil, fmt.Errorf("persistent id's key is a %s, want a str", pkTypeName(t.items[2]))
 	}
+	if len(key) > ptMaxStorageKey {
+		return nil, fmt.Errorf("persistent id's storage key is %d bytes, more than %d (torch numbers its storages)", len(key), ptMaxStorageKey)
+	}
 	if _, ok := t.items[3].(string); !ok {
 		return nil, fmt.Errorf("persistent id's location is a %s, want a str", pkTypeName(t.items[3]))
 	}
@@ -542,6 +564,7 @@ func (d *ptDecoder) decode(pkl []byte) (*StateDict, error) {
 	if err != nil {
 		return nil, err
 	}
+	d.left = vm.left
 	if obj, ok := root.(*ptScriptObject); ok {
 		return d.decodeScript(obj, len(pkl))
 	}
@@ -563,7 +586,7 @@ func (d *ptDecoder) decode(pkl []byte) (*StateDict, error) {
 			keys := []string{}
 			for _, k := range dict.keys {
 				if s, ok := k.(string); ok && len(keys) < 8 {
-					keys = append(keys, fmt.Sprintf("%q", s))
+					keys = append(keys, pkShort(s))
 				}
 			}
 			sort.Strings(keys)
@@ -605,6 +628,12 @@ func ptCountTensors(d *pkDict) int {
 func (d *ptDecoder) tensor(pt *ptTensor, name string) (*Tensor, error) {
 	if pt.err != nil {
 		return nil, pt.err
+	}
+	// The Tensor, its shape, a lazy loader and the StateDict's entries.
+	if cost := 512 + 8*int64(len(pt.size)); cost <= d.left {
+		d.left -= cost
+	} else {
+		return nil, fmt.Errorf("more tensors than the pickle can justify (one tensor under many names?); refusing a corrupt or hostile file")
 	}
 	s := pt.storage
 	dt := s.typ.dtype
