@@ -12,6 +12,7 @@ import (
 	"log"
 	"mime"
 	"net/http"
+	"net/url"
 	"os"
 	"path"
 	"strconv"
@@ -93,7 +94,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 	h.serve(rw, r)
 	if h.opt.Log != nil {
-		h.opt.Log.Printf("%s %s %d %s", r.Method, r.URL.Path, rw.status, time.Since(start).Round(time.Microsecond))
+		// Quoted: a path may hold a CR or LF (%0d%0a) that would forge a line.
+		h.opt.Log.Printf("%s %q %d %s", r.Method, r.URL.Path, rw.status, time.Since(start).Round(time.Microsecond))
 	}
 }
 
@@ -136,7 +138,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 			http.NotFound(w, r)
 			return
 		}
-		loc := r.URL.Path + "/"
+		// From the cleaned name, not the request's path: "//host" would
+		// send the browser to another site.
+		loc := (&url.URL{Path: "/" + name + "/"}).EscapedPath()
 		if r.URL.RawQuery != "" {
 			loc += "?" + r.URL.RawQuery
 		}

@@ -1,7 +1,12 @@
 package serve
 
 import (
+	"bufio"
+	"bytes"
+	"fmt"
 	"io"
+	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -207,6 +212,84 @@ func TestAccepts(t *testing.T) {
 	} {
 		if got := accepts(c.header, c.coding); got != c.want {
 			t.Errorf("accepts(%q, %q) = %v", c.header, c.coding, got)
+		}
+	}
+}
+
+// raw sends one request line to a server as a hostile client would, with
+// no client-side cleaning, and returns the response.
+func raw(t *testing.T, srv *httptest.Server, target string) *http.Response {
+	t.Helper()
+	c, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", target)
+	r, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("%s: %v", target, err)
+	}
+	return r
+}
+
+// TestRedirectStaysOnSite: a directory's redirect to its slash URL is
+// built from the cleaned path, so "//sub" cannot become "//sub/", which a
+// browser reads as the host "sub".
+func TestRedirectStaysOnSite(t *testing.T) {
+	_, h := site(t)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	for _, c := range []struct{ target, want string }{
+		{"/sub", "/sub/"},
+		{"//sub", "/sub/"},
+		{"///sub", "/sub/"},
+		{"/%2f%2fsub", "/sub/"},
+		{"/%2F/sub", "/sub/"},
+		{"//./sub", "/sub/"},
+		{"//sub?x=1", "/sub/?x=1"},
+		{"/\\sub", ""},
+		{"/\\\\sub", ""},
+		{"/%5c%5csub", ""},
+	} {
+		r := raw(t, srv, c.target)
+		r.Body.Close()
+		loc := r.Header.Get("Location")
+		if c.want == "" {
+			if r.StatusCode != http.StatusNotFound || loc != "" {
+				t.Errorf("GET %s: %d, Location %q; want 404", c.target, r.StatusCode, loc)
+			}
+			continue
+		}
+		if r.StatusCode != http.StatusMovedPermanently || loc != c.want {
+			t.Errorf("GET %s: %d, Location %q; want 301 to %q", c.target, r.StatusCode, loc, c.want)
+		}
+		if strings.HasPrefix(loc, "//") || strings.HasPrefix(loc, "/\\") {
+			t.Errorf("GET %s: Location %q leaves the site", c.target, loc)
+		}
+	}
+}
+
+// TestLogQuotesPath: a CR or LF in a request path cannot start a log line.
+func TestLogQuotesPath(t *testing.T) {
+	dir, _ := site(t)
+	var buf bytes.Buffer
+	h, err := New(dir, Options{Log: log.New(&buf, "", 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	for _, target := range []string{"/%0d%0afake-log-line", "/%0afake-log-line", "/x%0d200%20OK"} {
+		buf.Reset()
+		raw(t, srv, target).Body.Close()
+		out := buf.String()
+		if strings.Count(out, "\n") != 1 || !strings.HasSuffix(out, "\n") || strings.Contains(out, "\r") {
+			t.Errorf("GET %s logged %q: want one line", target, out)
+		}
+		if !strings.HasPrefix(out, `GET "/`) || !strings.Contains(out, `\n`) && !strings.Contains(out, `\r`) {
+			t.Errorf("GET %s logged %q: want the path quoted", target, out)
 		}
 	}
 }
