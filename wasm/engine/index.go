@@ -30,6 +30,19 @@ const (
 // maxIndexHeader bounds the JSON header (names and thumbnail sizes).
 const maxIndexHeader = 256 << 20
 
+// indexBytes is the product of non-negative factors, math.MaxInt64 if it
+// overflows (more than any file holds).
+func indexBytes(factors ...int64) int64 {
+	p := int64(1)
+	for _, f := range factors {
+		if f != 0 && p > math.MaxInt64/f {
+			return math.MaxInt64
+		}
+		p *= f
+	}
+	return p
+}
+
 // IndexError describes an index file that cannot be read.
 type IndexError struct {
 	Msg string
@@ -176,21 +189,24 @@ func (x *Index) UnmarshalBinary(data []byte) error {
 		if n < 0 || (len(vh.Thumbs) != 0 && len(vh.Thumbs) != n) {
 			return &IndexError{fmt.Sprintf("video %q: %d frames and %d thumbnails", vh.Name, n, len(vh.Thumbs))}
 		}
-		v := Video{Key: vh.Key, Name: vh.Name, Type: vh.Type, Size: vh.Size, LastModified: vh.LastModified,
-			Duration: vh.Duration, Width: vh.Width, Height: vh.Height, FPS: vh.FPS, Window: vh.Window,
-			Times: make([]float64, n), Features: make([]float32, n*h.EmbedDim)}
-		b, err := take(8*int64(n), fmt.Sprintf("video %q's frame times", vh.Name))
+		// The bytes are taken before anything is allocated, so a header
+		// that claims 2^40 frames is refused, not allocated (or overflowed).
+		tb, err := take(indexBytes(8, int64(n)), fmt.Sprintf("video %q's frame times", vh.Name))
 		if err != nil {
 			return err
 		}
-		for j := range v.Times {
-			v.Times[j] = math.Float64frombits(binary.LittleEndian.Uint64(b[8*j:]))
-		}
-		if b, err = take(4*int64(len(v.Features)), fmt.Sprintf("video %q's features", vh.Name)); err != nil {
+		fb, err := take(indexBytes(4, int64(n), int64(h.EmbedDim)), fmt.Sprintf("video %q's features", vh.Name))
+		if err != nil {
 			return err
 		}
+		v := Video{Key: vh.Key, Name: vh.Name, Type: vh.Type, Size: vh.Size, LastModified: vh.LastModified,
+			Duration: vh.Duration, Width: vh.Width, Height: vh.Height, FPS: vh.FPS, Window: vh.Window,
+			Times: make([]float64, n), Features: make([]float32, n*h.EmbedDim)}
+		for j := range v.Times {
+			v.Times[j] = math.Float64frombits(binary.LittleEndian.Uint64(tb[8*j:]))
+		}
 		for j := range v.Features {
-			v.Features[j] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*j:]))
+			v.Features[j] = math.Float32frombits(binary.LittleEndian.Uint32(fb[4*j:]))
 		}
 		if len(vh.Thumbs) > 0 {
 			v.Thumbs = make([][]byte, n)
