@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test.sh runs the whole test suite: vet for both builds, the native tests,
 # and the model/quant/tokenizer/preprocess tests compiled to js/wasm and run
-# in Node, so the code that runs in the browser is tested as wasm.
+# in Node, so the code that runs in the browser is tested as wasm, then
+# every fuzz target for CLIP4CLIP_FUZZ_SECONDS (default 10; 0 skips).
 # Reference fixtures are read from ../shared/fixtures; without them those
 # tests skip and say so.
 set -euo pipefail
@@ -30,3 +31,7 @@ step "wasm SIMD kernels: generated files up to date, self-test"
 [ -d tools/node_modules/wabt ] || npm ci --prefix tools --no-audit --no-fund ||
 	echo "npm ci failed: the staleness check of quant/simd will skip" >&2
 node --test quant/simd/build.test.mjs
+
+fuzz=${CLIP4CLIP_FUZZ_SECONDS:-10}
+step "fuzz targets, ${fuzz} s each (CLIP4CLIP_FUZZ_SECONDS=0 skips)"
+[ "$fuzz" = 0 ] || tools/fuzz.sh "$fuzz"
