@@ -201,9 +201,6 @@ func (c *Converter) store(t *weights.Tensor) error {
 	if err != nil {
 		return fmt.Errorf("model: %s: %w", t.Name, err)
 	}
-	if q.DType == quant.F32 && len(q.F32) > 0 && len(v) > 0 && &q.F32[0] == &v[0] {
-		q.F32 = append([]float32(nil), v...) // never alias the source's bytes
-	}
 	for _, x := range matrixTensors(t.Name, t.Shape, q) {
 		c.out.Add(x)
 	}
