@@ -139,6 +139,24 @@ func init() {
 	setPath(p)
 }
 
+func kernelNames() []string {
+	names := make([]string, len(cpuPaths))
+	for i, p := range cpuPaths {
+		names[i] = p.String()
+	}
+	return names
+}
+
+func kernelName() string { return path.String() }
+
+func useKernel(name string) {
+	for _, p := range cpuPaths {
+		if p.String() == name {
+			setPath(p)
+		}
+	}
+}
+
 // detectCPU reads CPUID and XCR0 (the OS must save the YMM, and for
 // AVX-512 the opmask and ZMM, state).
 func detectCPU() (paths []kernelPath, vnni512, avxvnni bool) {

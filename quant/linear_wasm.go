@@ -120,3 +120,28 @@ func (l *scratchList) put(p *[]float32) {
 	l.free = append(l.free, p)
 	l.mu.Unlock()
 }
+
+// The kernel sets by simdVariant's codes.
+var simdNames = [...]string{"go", "simd128", "relaxed"}
+
+func kernelNames() []string {
+	cur := simdVariant()
+	names := []string{"go"}
+	for v := int32(1); v < int32(len(simdNames)); v++ {
+		if simdUse(v) != 0 {
+			names = append(names, simdNames[v])
+		}
+	}
+	simdUse(cur)
+	return names
+}
+
+func kernelName() string { return simdNames[simdVariant()] }
+
+func useKernel(name string) {
+	for v, n := range simdNames {
+		if n == name {
+			simdUse(int32(v))
+		}
+	}
+}
