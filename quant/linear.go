@@ -47,7 +47,7 @@ func (m *Matrix) Linear(dst, x []float32, n int, bias []float32) {
 		chunk = max(c.align, (chunk+c.align-1)/c.align*c.align)
 		c.chunk = chunk
 		c.next.Store(0)
-		helpers := min(workers-1, (m.Rows+chunk-1)/chunk-1)
+		helpers := claimIdle(min(workers-1, (m.Rows+chunk-1)/chunk-1))
 		c.wg.Add(helpers)
 		for range helpers {
 			pool.jobs <- c
@@ -261,6 +261,30 @@ var pool struct {
 	threads atomic.Int32
 	jobs    chan *linearCall
 	started int
+
+	// idle counts the workers free to take a call, less the calls sent
+	// to them and not yet received. A call goes only to a worker claimed
+	// here (claimIdle), so every call sent has a worker that will take it:
+	// a Linear or Parallel run from inside a Parallel item (or from a
+	// worker's range) gets the workers that are idle, and runs inline if
+	// none is, instead of waiting for the busy worker that is running it.
+	idle atomic.Int32
+}
+
+// claimIdle claims up to want idle workers and returns how many it got;
+// the caller must send one call to pool.jobs for each.
+func claimIdle(want int) int {
+	for want > 0 {
+		n := pool.idle.Load()
+		if n <= 0 {
+			return 0
+		}
+		got := min(int32(want), n)
+		if pool.idle.CompareAndSwap(n, n-got) {
+			return int(got)
+		}
+	}
+	return 0
 }
 
 var scratchPool = sync.Pool{New: func() any { return new([]float32) }}
@@ -299,17 +323,20 @@ func Threads() int { return int(pool.threads.Load()) }
 
 func worker() {
 	var scratch []float32
+	pool.idle.Add(1)
 	for {
 		c := nextJob()
 		if c.fn != nil {
 			c.run(nil)
-			c.wg.Done()
-			continue
+		} else {
+			if cap(scratch) < c.m.Cols {
+				scratch = make([]float32, c.m.Cols)
+			}
+			c.run(scratch[:c.m.Cols])
 		}
-		if cap(scratch) < c.m.Cols {
-			scratch = make([]float32, c.m.Cols)
-		}
-		c.run(scratch[:c.m.Cols])
+		// Idle again before Done, so the caller's next call, which may
+		// come the moment Wait returns, finds this worker free.
+		pool.idle.Add(1)
 		c.wg.Done()
 	}
 }
@@ -317,7 +344,9 @@ func worker() {
 // Parallel runs f(0), ..., f(n-1), each once, shared out over the package's
 // threads (SetThreads) when n items of about work multiply-adds each are
 // worth it; on one thread, in order on the calling goroutine. The items
-// must be independent.
+// must be independent. An item may call Linear or Parallel: the nested
+// call shares its work with the workers idle at the time, and runs on the
+// item's goroutine alone if none is.
 func Parallel(n, work int, f func(i int)) {
 	threads := min(Threads(), n)
 	if threads <= 1 || n*work < 1<<16 {
@@ -326,8 +355,9 @@ func Parallel(n, work int, f func(i int)) {
 		}
 		return
 	}
-	// The Linear pool's workers take the items, one at a time: they are
-	// polling for work right after a Linear, so no goroutine has to wake.
+	// The Linear pool's idle workers take the items, one at a time: they
+	// are polling for work right after a Linear, so no goroutine has to
+	// wake.
 	c := getCall()
 	c.total, c.chunk = n, 1
 	c.fn = func(lo, hi int) {
@@ -336,8 +366,9 @@ func Parallel(n, work int, f func(i int)) {
 		}
 	}
 	c.next.Store(0)
-	c.wg.Add(threads - 1)
-	for range threads - 1 {
+	helpers := claimIdle(threads - 1)
+	c.wg.Add(helpers)
+	for range helpers {
 		pool.jobs <- c
 	}
 	c.run(nil)

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -72,6 +73,59 @@ func TestParallel(t *testing.T) {
 					t.Fatalf("threads %d, n %d, work %d: item %d ran %d times, want %d", threads, c.n, c.work, i, got, want)
 				}
 			}
+		}
+	}
+}
+
+// TestParallelNested runs Linear and Parallel inside Parallel's items, as a
+// model run inside a Parallel would: at 2 threads the pool's one worker is
+// busy with an item, so nested work must not wait for it. The results must
+// be the serial run's, and a deadlock fails the test instead of hanging it.
+func TestParallelNested(t *testing.T) {
+	defer SetThreads(Threads())
+	r := rand.New(rand.NewPCG(13, 14))
+	items, n, rows, cols := 8, 9, 64, 300 // each Linear is 9*64*300 > 1<<17 multiply-adds: split
+	var ms []*Matrix
+	for _, dt := range []DType{F32, F16, Int8} {
+		m, err := Quantize(rows, cols, randSlice(r, rows*cols), dt, 0)
+		require.NoError(t, err)
+		ms = append(ms, m)
+	}
+	x := randSlice(r, items*n*cols)
+	run := func() []float32 {
+		out := make([]float32, items*len(ms)*n*rows)
+		sums := make([]float32, items*rows)
+		Parallel(items, 1<<20, func(i int) {
+			for k, m := range ms {
+				dst := out[(i*len(ms)+k)*n*rows : (i*len(ms)+k+1)*n*rows]
+				m.Linear(dst, x[i*n*cols:(i+1)*n*cols], n, nil)
+			}
+			// A nested Parallel over the item's first output.
+			Parallel(rows, 1<<16, func(j int) {
+				for row := range n {
+					sums[i*rows+j] += out[i*len(ms)*n*rows+row*rows+j]
+				}
+			})
+		})
+		return append(out, sums...)
+	}
+	SetThreads(1)
+	want := run()
+	for _, threads := range []int{2, 4} {
+		SetThreads(threads)
+		done := make(chan []float32, 1)
+		go func() {
+			var got []float32
+			for range 10 {
+				got = run()
+			}
+			done <- got
+		}()
+		select {
+		case got := <-done:
+			requireClose(t, fmt.Sprintf("threads%d", threads), want, got, 0)
+		case <-time.After(30 * time.Second):
+			t.Fatalf("threads %d: nested Parallel and Linear did not finish in 30 s (deadlock)", threads)
 		}
 	}
 }
