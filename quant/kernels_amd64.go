@@ -103,6 +103,32 @@ func absStatsAVX2(x *float32, ldx, n, k int, sum, amax *float32)
 //go:noescape
 func sumI8AVX2(p *int8, n int) int64
 
+// dotsAVX2 sets dst[r] to the dot of row r of w (rows, cols) with q over
+// the first cols&^15 columns (DotsInt8's kernel; the caller adds the rest).
+//
+//go:noescape
+func dotsAVX2(dst *int32, w *int8, rows, cols int, q *int16)
+
+// dotsAsm is dotsKernel on amd64.
+func dotsAsm(dst []int32, w []int8, cols int, q []int16) bool {
+	if len(dst) == 0 {
+		return true
+	}
+	km := cols &^ 15
+	if km == 0 {
+		return false
+	}
+	dotsAVX2(&dst[0], &w[0], len(dst), cols, &q[0])
+	for r := range dst {
+		s := dst[r]
+		for k := km; k < cols; k++ {
+			s += int32(w[r*cols+k]) * int32(q[k])
+		}
+		dst[r] = s
+	}
+	return true
+}
+
 func cpuid(leaf, sub uint32) (eax, ebx, ecx, edx uint32)
 func xgetbv() (eax uint32)
 
@@ -207,8 +233,9 @@ func setPath(p kernelPath) {
 			path = q
 		}
 	}
-	platformKernel, matMulTKernel, quantizesX, rowAbsStatsKernel = nil, nil, nil, nil
+	platformKernel, matMulTKernel, quantizesX, rowAbsStatsKernel, dotsKernel = nil, nil, nil, nil, nil
 	if path != pathGo {
+		dotsKernel = dotsAsm
 		platformKernel, matMulTKernel = amd64Kernel, matMulTAsm
 		quantizesX, rowAbsStatsKernel = int8QuantizesX, rowAbsStatsAsm
 	}

@@ -145,3 +145,15 @@ func useKernel(name string) {
 		}
 	}
 }
+
+//go:wasmimport clip4clip_simd dots_i8
+func simdDotsI8(w unsafe.Pointer, cols int32, q, dst unsafe.Pointer, rows int32) int32
+
+func init() {
+	dotsKernel = func(dst []int32, w []int8, cols int, q []int16) bool {
+		if len(dst) == 0 {
+			return true
+		}
+		return simdDotsI8(unsafe.Pointer(&w[0]), int32(cols), unsafe.Pointer(&q[0]), unsafe.Pointer(&dst[0]), int32(len(dst))) != 0
+	}
+}

@@ -111,10 +111,13 @@ func (x *Index) matrix() *matrix {
 
 // Search ranks every video (by the better of its own cosine with query, the
 // text feature normalised here, and its best moment's) and the k best
-// moments of all videos by cosine with query. Each score is one row of
-// an int8 matrix times the query (quant.Matrix.Linear: the wasm SIMD
-// kernels in the browser, AVX natively), so it carries int8 rounding, about
-// 0.01 at most for unit vectors. Ties keep index order. A query of the
+// moments of all videos by cosine with query. The query is rounded to
+// integers of quant.DotsLimit(EmbedDim) steps (15 bits at 512-d) and each
+// score is an exact integer dot product with an int8 row (quant.DotsInt8)
+// times the two scales, so a query feature gets the same scores, bit for
+// bit, natively and in every browser: the int8 rows' rounding, about 0.01
+// at most for unit vectors, is the same for every query, and the query's
+// adds at most DotsLimit's step. Ties keep index order. A query of the
 // wrong size finds nothing. Search is safe for concurrent use.
 func (x *Index) Search(query []float32, k int) Results {
 	res := Results{Videos: []VideoHit{}, Moments: []MomentHit{}}
@@ -122,19 +125,14 @@ func (x *Index) Search(query []float32, k int) Results {
 	if len(query) != x.EmbedDim || x.EmbedDim <= 0 || m.Rows == 0 {
 		return res
 	}
-	q := make([]float32, len(query))
-	var ss float64
-	for _, v := range query {
-		ss += float64(v) * float64(v)
-	}
-	if ss > 0 && !math.IsInf(ss, 0) {
-		inv := 1 / math.Sqrt(ss)
-		for i, v := range query {
-			q[i] = float32(float64(v) * inv)
+	scores := make([]float32, m.Rows)
+	if q, step := roundQuery(query); step > 0 {
+		dots := make([]int32, m.Rows)
+		quant.DotsInt8(dots, m.I8, m.Cols, q)
+		for r, d := range dots {
+			scores[r] = float32(float64(d) * step * float64(m.Scales[r]))
 		}
 	}
-	scores := make([]float32, m.Rows)
-	m.Linear(scores, q, 1, nil)
 
 	res.Videos = make([]VideoHit, m.videos)
 	for i := range res.Videos {
@@ -153,6 +151,30 @@ func (x *Index) Search(query []float32, k int) Results {
 		res.Moments = append(res.Moments, MomentHit{Video: v, Moment: j, Start: start, End: end, Score: scores[m.videos+r]})
 	}
 	return res
+}
+
+// roundQuery returns the unit vector of query as integers q (|q| at most
+// quant.DotsLimit) and the value step of one unit, so that q*step is
+// query/|query| to within step/2 in each value; step is 0 for a zero or
+// non-finite query. Only IEEE multiplies, divides and math.Round, so every
+// machine rounds alike.
+func roundQuery(query []float32) ([]int16, float64) {
+	var ss, amax float64
+	for _, v := range query {
+		f := float64(v)
+		ss += f * f
+		amax = max(amax, math.Abs(f))
+	}
+	if !(ss > 0) || math.IsInf(ss, 0) || math.IsNaN(amax) {
+		return nil, 0
+	}
+	lim := float64(quant.DotsLimit(len(query)))
+	q := make([]int16, len(query))
+	for i, v := range query {
+		q[i] = int16(math.Round(float64(v) / amax * lim))
+	}
+	// amax/lim per unit before normalising: divide by |query|.
+	return q, amax / lim / math.Sqrt(ss)
 }
 
 // topK returns the indices of the k largest scores, best first, the lower

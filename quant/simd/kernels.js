@@ -178,6 +178,7 @@ export async function loadKernels(go, options = {}) {
         current === "none" ? 0 : k().linear_i8(w, scales, nb, block, x, dst, bias, n, inn, out, lo, hi, scratch),
       matmul_t: (a, lda, b, ldb, dst, ldd, m, n, kk) =>
         current === "none" ? 0 : k().matmul_t(a, lda, b, ldb, dst, ldd, m, n, kk),
+      dots_i8: (w, cols, q, dst, rows) => (current === "none" ? 0 : k().dots_i8(w, cols, q, dst, rows)),
       exp: (p, n) => (current === "none" ? 0 : k().exp(p, n)),
       quick_gelu: (p, n) => (current === "none" ? 0 : k().quick_gelu(p, n)),
       softmax: (p, n) => (current === "none" ? 0 : k().softmax(p, n)),

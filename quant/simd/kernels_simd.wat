@@ -9,6 +9,7 @@
 ;;       scratch: 2*n*ceil16(in) + 8*n + 32*nb + 8*ceil16(in) + 48 bytes
 ;; dst(n, out)[:, lo:hi] = x(n, in) @ W(out, in)[lo:hi]^T + bias; bias 0 = none.
 ;;   matmul_t(a, lda, b, ldb, dst, ldd, m, n, k)   dst(m, n) = a(m, k) b(n, k)^T, strides in floats
+;;   dots_i8(w, cols, q, dst, rows)   dst(rows) i32 = W(rows, cols) i8 @ q(cols) i16, exact
 ;; Element-wise (in f32, e^x as quant's expSlice):
 ;;   exp(p, n), quick_gelu(p, n), softmax(p, n), add(dst, src, n),
 ;;   layer_norm(dst, x, n, d, w, b, eps)
@@ -608,6 +609,50 @@
           (br $rows1)))
       (local.set $j (i32.add (local.get $j) (i32.const 4)))
       (br_if $j (i32.lt_s (local.get $j) (local.get $hi))))
+    (i32.const 1))
+
+  (func (export "dots_i8") (param $w i32) (param $cols i32) (param $q i32) (param $dst i32) (param $rows i32) (result i32)
+    (local $r i32) (local $k i32) (local $km i32) (local $p0 i32) (local $p1 i32) (local $qp i32)
+    (local $v0 v128) (local $v1 v128) (local $a0 v128) (local $a1 v128) (local $s0 i32) (local $s1 i32)
+    (local.set $km (i32.and (local.get $cols) (i32.const -16)))
+    (block $dr (loop $lr
+      (br_if $dr (i32.ge_s (local.get $r) (local.get $rows)))
+      (local.set $p0 (i32.add (local.get $w) (i32.mul (local.get $r) (local.get $cols))))
+      ;; the last row of an odd count pairs with itself
+      (local.set $p1 (select (i32.add (local.get $p0) (local.get $cols)) (local.get $p0)
+        (i32.lt_s (i32.add (local.get $r) (i32.const 1)) (local.get $rows))))
+      (local.set $a0 (v128.const i64x2 0 0))
+      (local.set $a1 (v128.const i64x2 0 0))
+      (local.set $k (i32.const 0))
+      (local.set $qp (local.get $q))
+      (block $d (loop $l
+        (br_if $d (i32.ge_s (local.get $k) (local.get $km)))
+        (local.set $v0 (v128.load align=1 (i32.add (local.get $p0) (local.get $k))))
+        (local.set $v1 (v128.load align=1 (i32.add (local.get $p1) (local.get $k))))
+        (local.set $a0 (i32x4.add (local.get $a0) (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $v0)) (v128.load offset=0 align=2 (local.get $qp)))))
+        (local.set $a1 (i32x4.add (local.get $a1) (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $v1)) (v128.load offset=0 align=2 (local.get $qp)))))
+        (local.set $a0 (i32x4.add (local.get $a0) (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $v0)) (v128.load offset=16 align=2 (local.get $qp)))))
+        (local.set $a1 (i32x4.add (local.get $a1) (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $v1)) (v128.load offset=16 align=2 (local.get $qp)))))
+        (local.set $qp (i32.add (local.get $qp) (i32.const 32)))
+        (local.set $k (i32.add (local.get $k) (i32.const 16)))
+        (br $l)))
+      (local.set $s0 (i32.add (i32.add (i32x4.extract_lane 0 (local.get $a0)) (i32x4.extract_lane 1 (local.get $a0))) (i32.add (i32x4.extract_lane 2 (local.get $a0)) (i32x4.extract_lane 3 (local.get $a0)))))
+      (local.set $s1 (i32.add (i32.add (i32x4.extract_lane 0 (local.get $a1)) (i32x4.extract_lane 1 (local.get $a1))) (i32.add (i32x4.extract_lane 2 (local.get $a1)) (i32x4.extract_lane 3 (local.get $a1)))))
+      (block $d (loop $l
+        (br_if $d (i32.ge_s (local.get $k) (local.get $cols)))
+        (local.set $s0 (i32.add (local.get $s0) (i32.mul
+            (i32.load8_s (i32.add (local.get $p0) (local.get $k)))
+            (i32.load16_s (i32.add (local.get $q) (i32.shl (local.get $k) (i32.const 1)))))))
+        (local.set $s1 (i32.add (local.get $s1) (i32.mul
+            (i32.load8_s (i32.add (local.get $p1) (local.get $k)))
+            (i32.load16_s (i32.add (local.get $q) (i32.shl (local.get $k) (i32.const 1)))))))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $l)))
+      (i32.store (i32.add (local.get $dst) (i32.shl (local.get $r) (i32.const 2))) (local.get $s0))
+      (if (i32.lt_s (i32.add (local.get $r) (i32.const 1)) (local.get $rows))
+        (then (i32.store offset=4 (i32.add (local.get $dst) (i32.shl (local.get $r) (i32.const 2))) (local.get $s1))))
+      (local.set $r (i32.add (local.get $r) (i32.const 2)))
+      (br $lr)))
     (i32.const 1))
 
   ;; exp: p[k] = e^p[k] for k < n.
