@@ -197,7 +197,7 @@ func (c *Converter) store(t *weights.Tensor) error {
 	if err != nil {
 		return err
 	}
-	q, err := quant.Quantize(t.Shape[0], t.Shape[1], v, c.dtype, c.block)
+	q, err := quant.Quantize(t.Shape[0], t.Shape[1], v, matrixDType(t.Name, c.dtype), c.block)
 	if err != nil {
 		return fmt.Errorf("model: %s: %w", t.Name, err)
 	}
