@@ -9,13 +9,15 @@ import { loadKernels } from '../simd/kernels.js';
  * startEngine instantiates clip4clip.wasm and resolves with its API,
  * globalThis.clip4clip. It sets self.clip4clipSIMD (the kernel variant's
  * name), self.clip4clipMemory (the instance's memory) and, when the Go
- * program ends, self.clip4clipExited.
+ * program ends, self.clip4clipExited. options.variant asks for a kernel
+ * variant ("auto", the default, "relaxed", "simd" or "none": see
+ * loadKernels); tests compare them.
  */
-export async function startEngine() {
+export async function startEngine(options = {}) {
   const go = new Go();
   // quant's matrix kernels are WebAssembly SIMD, imported by the engine as
   // clip4clip_simd; where the browser lacks SIMD they decline and Go's run.
-  const kernels = await loadKernels(go, { warn: (m) => console.warn(m) });
+  const kernels = await loadKernels(go, { warn: (m) => console.warn(m), variant: options.variant });
   Object.assign(go.importObject, kernels);
   self.clip4clipSIMD = () => ['none', 'SIMD128', 'relaxed SIMD'][kernels.clip4clip_simd.variant()];
   const url = new URL('../clip4clip.wasm', import.meta.url);
