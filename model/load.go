@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
+	"clip4clip/internal/atomicfile"
 	"clip4clip/model/bpe"
 	"clip4clip/quant"
 	"clip4clip/weights"
@@ -188,21 +188,7 @@ func (m *CLIP) Save(w io.Writer, dtype quant.DType, block int) error {
 }
 
 // SaveFile writes the model to path (see Save), replacing it only once the
-// whole file is written.
+// whole file is written and synced (atomicfile.WriteFile).
 func (m *CLIP) SaveFile(path string, dtype quant.DType, block int) error {
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	if err := m.Save(f, dtype, block); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.WriteFile(path, func(w io.Writer) error { return m.Save(w, dtype, block) })
 }

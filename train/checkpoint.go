@@ -8,6 +8,8 @@ import (
 	"io"
 	"math"
 	"os"
+
+	"clip4clip/internal/atomicfile"
 )
 
 // A checkpoint is two files: the model, a model file with f32 weights
@@ -55,8 +57,8 @@ type StateError struct {
 // Error names the file and what is wrong with it.
 func (e *StateError) Error() string { return e.Path + ": " + e.Msg }
 
-// WriteState writes st and the optimiser's moments to path (through a
-// temporary file, so a crash leaves the previous state whole).
+// WriteState writes st and the optimiser's moments to path (through
+// atomicfile.WriteFile, so a crash leaves the previous state whole).
 func WriteState(path string, st *State, opt *AdamW, p *Params) error {
 	st.Adam = AdamSettings{opt.Beta1, opt.Beta2, opt.Eps, opt.WeightDecay, opt.Steps}
 	st.Tensors = st.Tensors[:0]
@@ -67,28 +69,16 @@ func WriteState(path string, st *State, opt *AdamW, p *Params) error {
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	w.WriteString(stateMagic)
-	binary.Write(w, binary.LittleEndian, uint32(stateVersion))
-	binary.Write(w, binary.LittleEndian, uint32(len(js)))
-	w.Write(js)
-	writeF32(w, opt.M)
-	writeF32(w, opt.V)
-	if err := w.Flush(); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.WriteFile(path, func(f io.Writer) error {
+		w := bufio.NewWriterSize(f, 1<<20)
+		w.WriteString(stateMagic)
+		binary.Write(w, binary.LittleEndian, uint32(stateVersion))
+		binary.Write(w, binary.LittleEndian, uint32(len(js)))
+		w.Write(js)
+		writeF32(w, opt.M)
+		writeF32(w, opt.V)
+		return w.Flush()
+	})
 }
 
 func writeF32(w io.Writer, x []float32) {

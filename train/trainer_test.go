@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -168,5 +169,26 @@ func TestStop(t *testing.T) {
 	tr.Stop = func() bool { return tr.Step == 3 }
 	if err := tr.Run(); err != ErrStopped || tr.Step != 3 {
 		t.Fatalf("Run: %v at step %d; want ErrStopped at step 3", err, tr.Step)
+	}
+}
+
+// TestCheckpointLeavesNoTemp: a checkpoint whose state file cannot be
+// written (its path is a directory) fails, naming the checkpoint, and
+// leaves no temporary file beside it.
+func TestCheckpointLeavesNoTemp(t *testing.T) {
+	data := colourClips(t, 4, 8)
+	opts := Options{Steps: 1, Batch: 4, LR: 1e-3, MaxFrames: 3, MaxWords: 8, Seed: 1}
+	tr := toyTrainer(t, model.MeanP, data, opts)
+	dir := t.TempDir()
+	tr.CheckpointPath = filepath.Join(dir, "run.ckpt")
+	if err := os.Mkdir(tr.CheckpointPath+".opt", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.SaveCheckpoint(); err == nil || !strings.Contains(err.Error(), "checkpoint") {
+		t.Fatalf("checkpoint over a directory: %v", err)
+	}
+	names, _ := filepath.Glob(filepath.Join(dir, "*"))
+	if want := []string{tr.CheckpointPath, tr.CheckpointPath + ".opt"}; !slices.Equal(names, want) {
+		t.Fatalf("files after the failed checkpoint: %q, want %q", names, want)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"clip4clip/internal/atomicfile"
 	"clip4clip/model"
 )
 
@@ -134,7 +135,7 @@ func fetchModel(spec fetchSpec) (string, error) {
 	if err := runConvert(args); err != nil {
 		return "", fmt.Errorf("converting %s (downloaded to %s): %w", spec.Repo, dir, err)
 	}
-	if err := os.Rename(tmp, out); err != nil {
+	if err := atomicfile.Rename(tmp, out); err != nil {
 		return "", err
 	}
 	fmt.Fprintf(os.Stderr, "saved it as %s, with its source hf:%s@%s in the meta\n", out, spec.Repo, spec.Revision)
@@ -298,7 +299,10 @@ func (c *hubClient) fetchRepo(dir, repo, rev string) (*manifest, error) {
 	}
 	save := func() error {
 		data, _ := json.MarshalIndent(man, "", "  ")
-		return os.WriteFile(filepath.Join(dir, "fetch.json"), append(data, '\n'), 0o644)
+		return atomicfile.WriteFile(filepath.Join(dir, "fetch.json"), func(w io.Writer) error {
+			_, err := w.Write(append(data, '\n'))
+			return err
+		})
 	}
 	get := func(name string) error {
 		if st, err := os.Stat(filepath.Join(dir, name)); err == nil && man.Files[name].Size == st.Size() && man.Files[name].SHA256 != "" {
@@ -507,7 +511,7 @@ func (c *hubClient) download(dir, repo, rev, name string) (info fileInfo, commit
 		os.Remove(part)
 		return fileInfo{}, "", fmt.Errorf("%s: the downloaded bytes have sha256 %s but the hub gives %s: deleted the download (it is not loaded); run the command again, and if it fails again try another -hub", label, sum, wantSum)
 	}
-	if err := os.Rename(part, dest); err != nil {
+	if err := atomicfile.Rename(part, dest); err != nil {
 		return fileInfo{}, "", err
 	}
 	return fileInfo{Size: have, SHA256: sum}, commit, nil

@@ -25,6 +25,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"clip4clip/internal/atomicfile"
 	"clip4clip/model"
 	"clip4clip/quant"
 	"clip4clip/siteindex"
@@ -276,17 +277,17 @@ func readOld(path string, x *siteindex.Index) (map[string]siteindex.Video, error
 	return byPath, nil
 }
 
-// writeIndex writes x to path, replacing it only once the whole file is written.
+// writeIndex writes x to path, replacing it only once the whole file is
+// written and synced.
 func writeIndex(path string, x *siteindex.Index) error {
 	data, err := x.MarshalBinary()
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+	return atomicfile.WriteFile(path, func(w io.Writer) error {
+		_, err := w.Write(data)
 		return err
-	}
-	return os.Rename(tmp, path)
+	})
 }
 
 // indexJob is one video file to embed.
