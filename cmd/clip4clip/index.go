@@ -63,6 +63,11 @@ func runIndex(args []string) error {
 	if err != nil {
 		return err
 	}
+	// Before any video is embedded, which takes minutes: a bad -o would
+	// only fail at the end.
+	if err := checkOutput(*out); err != nil {
+		return err
+	}
 	if err := needFFmpeg(); err != nil {
 		return err
 	}
@@ -275,6 +280,31 @@ func readOld(path string, x *siteindex.Index) (map[string]siteindex.Video, error
 		byPath[v.Path] = v
 	}
 	return byPath, nil
+}
+
+// checkOutput reports why -o path cannot be written, naming the path and
+// what to do: its directory must exist and take a new file, and path must
+// not be a directory.
+func checkOutput(path string) error {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return fmt.Errorf("-o %s is a directory: give the file to write, e.g. -o %s", path, filepath.Join(path, "site.c4s"))
+	}
+	dir := filepath.Dir(path)
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("-o %s: the directory %s does not exist: create it (mkdir -p %s) or give another -o", path, dir, dir)
+	case err != nil:
+		return fmt.Errorf("-o %s: %w", path, err)
+	case !st.IsDir():
+		return fmt.Errorf("-o %s: %s is not a directory: give another -o", path, dir)
+	}
+	f, err := os.CreateTemp(dir, ".clip4clip-check-*")
+	if err != nil {
+		return fmt.Errorf("-o %s: cannot write in %s (%v): give -o in a directory you can write to", path, dir, err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
 }
 
 // writeIndex writes x to path, replacing it only once the whole file is

@@ -21,6 +21,9 @@ func runMerge(args []string) error {
 	if *out == "" || len(ins) == 0 {
 		return errors.New("need -o OUT and the indexes to merge (see -h)")
 	}
+	if err := checkOutput(*out); err != nil {
+		return err
+	}
 	var parts []*siteindex.Index
 	for _, in := range ins {
 		data, err := os.ReadFile(in)
