@@ -17,7 +17,7 @@ import (
 func runConvert(args []string) error {
 	fs := flag.NewFlagSet("convert", flag.ContinueOnError)
 	var ins multi
-	fs.Var(&ins, "in", "checkpoint: a .pt/.bin state dict, a .safetensors file or a Hugging Face model directory (repeat to merge, e.g. a CLIP4Clip head checkpoint and its CLIP)")
+	fs.Var(&ins, "in", "checkpoint: a .pt/.bin state dict, a .safetensors file or a Hugging Face model directory (repeat to merge, e.g. a CLIP4Clip head checkpoint and its CLIP); or one model file, \"default\" (the built-in model) or hf:OWNER/NAME[@REV], to change its -dtype or write its -text-only part")
 	out := fs.String("out", "", "model file to write")
 	dtypeName := fs.String("dtype", "f16", "weight format of the matrices: f32, f16 or int8")
 	block := fs.Int("block", 0, "int8 only: elements of a row sharing one scale (0: one scale per row)")
@@ -37,9 +37,9 @@ func runConvert(args []string) error {
 	}
 	dtypeSet := false
 	fs.Visit(func(f *flag.Flag) { dtypeSet = dtypeSet || f.Name == "dtype" || f.Name == "block" })
-	if len(ins) == 1 && isModelFile(ins[0]) {
-		// A model file: keep its weights as stored unless -dtype asks otherwise.
-		m, err := model.LoadFile(ins[0])
+	if len(ins) == 1 && (isModelFile(ins[0]) || isModelName(ins[0])) {
+		// A model: keep its weights as stored unless -dtype asks otherwise.
+		m, err := openModel(ins[0])
 		if err != nil {
 			return err
 		}
@@ -155,6 +155,24 @@ func writeConverted(m *model.CLIP, out string, textOnly bool) error {
 }
 
 // isModelFile reports whether path starts with the model file magic.
+// isModelName reports whether in names a model the way -model does
+// ("default", hf:OWNER/NAME) rather than a file.
+func isModelName(in string) bool {
+	return !fileExists(in) && (in == "default" || strings.HasPrefix(in, "hf:"))
+}
+
+// openModel loads a model file or a model named as -model takes it.
+func openModel(in string) (*model.CLIP, error) {
+	path, err := resolveModel(in)
+	if err != nil {
+		return nil, err
+	}
+	if path == "default" && !fileExists(path) {
+		return model.Load(weights.Default())
+	}
+	return model.LoadFile(path)
+}
+
 func isModelFile(path string) bool {
 	f, err := os.Open(path)
 	if err != nil {

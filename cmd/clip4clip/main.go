@@ -51,17 +51,20 @@ func main() {
 	for _, c := range commands {
 		if c.name == os.Args[1] {
 			if err := c.run(os.Args[2:]); err != nil {
-				if !errors.Is(err, flag.ErrHelp) {
-					fmt.Fprintf(os.Stderr, "clip4clip %s: %v\n", c.name, err)
+				if errors.Is(err, flag.ErrHelp) {
+					return // -h: the usage was asked for
 				}
+				fmt.Fprintf(os.Stderr, "clip4clip %s: %v\n", c.name, err)
 				os.Exit(1)
 			}
 			return
 		}
 	}
-	if os.Args[1] != "help" && os.Args[1] != "-h" && os.Args[1] != "--help" {
-		fmt.Fprintf(os.Stderr, "clip4clip: unknown command %q\n", os.Args[1])
+	if os.Args[1] == "help" || os.Args[1] == "-h" || os.Args[1] == "--help" {
+		usage()
+		return
 	}
+	fmt.Fprintf(os.Stderr, "clip4clip: unknown command %q\n", os.Args[1])
 	usage()
 	os.Exit(2)
 }

@@ -16,7 +16,7 @@ import (
 func runSearch(args []string) error {
 	fs := flag.NewFlagSet("search", flag.ContinueOnError)
 	modelPath := fs.String("model", "", "the model the index was built with, or its text-only file (\"default\" for the built-in model)")
-	indexPath := fs.String("index", "", "site index file made by `clip4clip index`")
+	indexPath := fs.String("index", "", "site index `file` made by clip4clip index")
 	k := fs.Int("k", 10, "moments (and videos, in the text listing) to show")
 	asJSON := fs.Bool("json", false, "print the results as JSON")
 	words, err := parse(fs, args)

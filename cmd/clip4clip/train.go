@@ -21,7 +21,7 @@ import (
 
 func runTrain(args []string) error {
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
-	data := fs.String("data", "", "training set: a directory with captions.json ([{video, caption}]) and the frames of each video (VIDEO/NNN.png or VIDEO.npy), as `clip4clip synth` writes; or synth:SEED:N for N clips of the synthetic world drawn on the fly")
+	data := fs.String("data", "", "training set: a directory with captions.json ([{video, caption}]) and the frames of each video (VIDEO/NNN.png or VIDEO.npy), as clip4clip synth writes; or synth:SEED:N for N clips of the synthetic world drawn on the fly")
 	vocab := fs.String("vocab", "", "BPE merges file for the tokenizer (CLIP's bpe_simple_vocab_16e6.txt.gz or one written by bpe.WriteMerges)")
 	learn := fs.Int("learn-merges", 0, "without -vocab: learn this many BPE merges from the training captions")
 	out := fs.String("o", "", "model file to write at the end")
