@@ -22,6 +22,10 @@ func runTokenize(args []string) error {
 	fs := flag.NewFlagSet("tokenize", flag.ContinueOnError)
 	modelPath := fs.String("model", "", "model file (its vocabulary is used), "+modelHelp)
 	context := fs.Int("context", 0, "context length to truncate to (default: the model's, 77 for CLIP)")
+	setUsage(fs, "tokenize -model MODEL [-context N] CAPTION...", `Prints the token ids of each caption, one JSON line per argument: each
+argument is one caption, so quote one of several words
+(tokenize -model default "a red star" "a blue ring" prints two lines).
+search, by contrast, joins its words into one query.`)
 	texts, err := parse(fs, args)
 	if err != nil {
 		return err

@@ -78,6 +78,15 @@ func usage() {
 	fmt.Fprintln(os.Stderr, "\nrun `clip4clip COMMAND -h` for a command's flags")
 }
 
+// setUsage makes fs's -h print synopsis and about (one paragraph, wrapped
+// by the caller) before the flags.
+func setUsage(fs *flag.FlagSet, synopsis, about string) {
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: clip4clip %s\n\n%s\n\nflags:\n", synopsis, about)
+		fs.PrintDefaults()
+	}
+}
+
 // multi is a flag that may be given several times.
 type multi []string
 

@@ -19,6 +19,10 @@ func runSearch(args []string) error {
 	indexPath := fs.String("index", "", "site index `file` made by clip4clip index")
 	k := fs.Int("k", 10, "moments (and videos, in the text listing) to show")
 	asJSON := fs.Bool("json", false, "print the results as JSON")
+	setUsage(fs, "search -model MODEL -index INDEX [-k N] [-json] WORDS...", `Searches a site index (made by clip4clip index) with one text query:
+the words together are the query, quoted or not
+(search -model default -index site.idx a red star searches "a red star").
+tokenize, by contrast, takes each argument as its own caption.`)
 	words, err := parse(fs, args)
 	if err != nil {
 		return err
