@@ -252,15 +252,23 @@ func evalData(m *model.CLIP, data, head string, maxFrames int) ([]float32, int, 
 	n, d := len(pairs), m.Config.EmbedDim
 	e := m.NewEncoder()
 	text := make([]float32, n*d)
+	prog := newMeter("eval: embedding captions", "captions", n)
 	for i, p := range pairs {
 		if err := encodeCaption(m, e, text[i*d:(i+1)*d], p.Caption); err != nil {
 			return nil, 0, err
 		}
+		prog.add(1)
 	}
+	prog.finish()
 	// Every clip is padded to the longest, with its mask, as the reference.
 	feats := map[string][]float32{}
+	distinct := map[string]bool{}
+	for _, p := range pairs {
+		distinct[p.Video] = true
+	}
+	prog = newMeter("eval: embedding clips", "clips", len(distinct))
 	t := 0
-	for i, p := range pairs {
+	for _, p := range pairs {
 		if _, ok := feats[p.Video]; ok {
 			continue
 		}
@@ -274,9 +282,9 @@ func evalData(m *model.CLIP, data, head string, maxFrames int) ([]float32, int, 
 		}
 		feats[p.Video] = f
 		t = max(t, len(f)/d)
-		fmt.Fprintf(os.Stderr, "\rembedded %d/%d clips", i+1, n)
+		prog.add(1)
 	}
-	fmt.Fprintln(os.Stderr)
+	prog.finish()
 	vis := make([]float32, n*t*d)
 	mask := make([]bool, n*t)
 	for j, p := range pairs {
@@ -341,6 +349,8 @@ func evalOrder(m *model.CLIP, seed uint64, n int, heads []string, pair func(seed
 	e := m.NewEncoder()
 	right := map[string]float64{}
 	sd := &synthData{res: res}
+	prog := newMeter("eval: scoring pairs", "pairs", n)
+	defer prog.finish()
 	for i := range n {
 		p := pair(seed, i, synth.Options{Resolution: res})
 		text := make([]float32, 2*d)
@@ -372,6 +382,7 @@ func evalOrder(m *model.CLIP, seed uint64, n int, heads []string, pair func(seed
 			}
 			right[h] += better(l[0], l[1]) + better(l[3], l[2])
 		}
+		prog.add(1)
 	}
 	out := map[string]float64{}
 	for _, h := range heads {

@@ -43,6 +43,7 @@ func evalMoments(m *model.CLIP, seed uint64, n int, duration float64) (momentRes
 	for k := range times {
 		times[k], shown[k] = float64(k), float64(k)+0.125
 	}
+	prog := newMeter("eval: embedding videos", "videos", n)
 	for i := range videos {
 		v := synth.Demo(seed+uint64(i), duration)
 		feats := make([]float32, len(times)*d)
@@ -55,7 +56,9 @@ func evalMoments(m *model.CLIP, seed uint64, n int, duration float64) (momentRes
 			return momentResult{}, err
 		}
 		videos[i] = v
+		prog.add(1)
 	}
+	prog.finish()
 	res := momentResult{Videos: n}
 	var hits, chance float64
 	for _, v := range videos {

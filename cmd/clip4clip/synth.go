@@ -108,9 +108,9 @@ func writeClips(dir string, n int, clip func(int) synth.Clip, video bool, fps fl
 		return nil, err
 	}
 	entries := make([]synthEntry, n)
+	prog := newMeter("synth: writing clips to "+dir, "clips", n)
 	var (
 		wg      sync.WaitGroup
-		done    atomic.Int64
 		errOnce sync.Once
 		first   error
 		next    = make(chan int)
@@ -137,9 +137,7 @@ func writeClips(dir string, n int, clip func(int) synth.Clip, video bool, fps fl
 					}
 				}
 				entries[i] = synthEntry{Video: c.ID, Caption: c.Caption, Events: c.Events}
-				if k := done.Add(1); k%100 == 0 || int(k) == n {
-					fmt.Fprintf(os.Stderr, "\rsynth: %d/%d clips in %s", k, n, dir)
-				}
+				prog.add(1)
 			}
 		}()
 	}
@@ -148,7 +146,7 @@ func writeClips(dir string, n int, clip func(int) synth.Clip, video bool, fps fl
 	}
 	close(next)
 	wg.Wait()
-	fmt.Fprintln(os.Stderr)
+	prog.finish()
 	return entries, first
 }
 
