@@ -41,7 +41,7 @@ func runIndex(args []string) error {
 	out := fs.String("o", "", "index file to write; an existing one is updated: videos whose path, size and mtime are unchanged are kept without embedding them again")
 	fps := fs.Float64("fps", siteindex.DefaultFPS, "frames sampled per second")
 	window := fs.Duration("window", time.Duration(siteindex.DefaultWindow*float64(time.Second)), "length of a moment: consecutive, non-overlapping windows")
-	shard := fs.String("shard", "", "i/n: index only this share of the inputs (sorted, input k goes to shard k mod n, i from 0); join the shards with `clip4clip merge`")
+	shard := fs.String("shard", "", "i/n: index only this share of the inputs (sorted, input k goes to shard k mod n, i from 0); join the shards with clip4clip merge")
 	baseURL := fs.String("base-url", "", "URL the video paths are under (default: paths relative to the index file's directory)")
 	thumbEvery := fs.Duration("thumb-every", time.Duration(siteindex.ThumbEvery*float64(time.Second)), "one thumbnail per this much video (at least one per video)")
 	jobs := fs.Int("j", runtime.GOMAXPROCS(0), "frames embedded at once (one encoder each)")
