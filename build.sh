@@ -3,8 +3,9 @@
 # web/clip4clip.wasm, Go's wasm_exec.js beside it, quant's WebAssembly SIMD
 # kernels (quant/simd) in web/simd/, and precompressed copies
 # (.gz always, .br when the brotli tool is installed) that serve.go sends
-# to browsers accepting them, and weights/default.c4c (if there is one) as
-# models/default.c4c. web/demos/ holds the demo videos. Then: go run serve.go
+# to browsers accepting them, weights/default.c4c (if there is one) as
+# models/default.c4c, and version.js, the build's hash for the service
+# worker's cache. web/demos/ holds the demo videos. Then: go run serve.go
 #
 #   ./build.sh          build into web/
 #   ./build.sh DIR      assemble the whole app in DIR (web/ is copied there
@@ -61,6 +62,14 @@ for f in "$out/clip4clip.wasm" "$out/wasm_exec.js" "$out/simd/kernels_relaxed.wa
 		rm -f "$f.br" # an old one would no longer match
 	fi
 done
+
+# version.js names the build for the service worker (sw.js): a hash of
+# the app's files, so that a new build installs a new worker, which drops
+# the old build's cache. The models and the compressed copies are left
+# out (the page caches models itself; .gz/.br follow their files).
+build=$(cd "$out" && find . -type f ! -path './models/*' ! -name version.js ! -name '*.gz' ! -name '*.br' -print0 |
+	LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
+printf "// Written by build.sh: the build the service worker (sw.js) caches.\nself.CLIP4CLIP_BUILD = '%s';\n" "$build" >"$out/version.js"
 
 wasm_size=$(wc -c <"$out/clip4clip.wasm")
 gz_size=$(wc -c <"$out/clip4clip.wasm.gz")

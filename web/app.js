@@ -1422,7 +1422,9 @@ async function registerServiceWorker() {
   const note = $('#offline-note');
   if (!('serviceWorker' in navigator)) return;
   try {
-    await navigator.serviceWorker.register('sw.js');
+    // updateViaCache none: a host's HTTP caching must not hide a new
+    // sw.js or version.js (the build's name, which renames the cache).
+    await navigator.serviceWorker.register('sw.js', { updateViaCache: 'none' });
     await navigator.serviceWorker.ready;
     note.textContent = 'The app works offline once loaded.';
   } catch (err) {

@@ -1,13 +1,26 @@
 // sw.js keeps the app shell so that the page works offline after the
-// first visit. Network first (the server answers with cheap 304s), the
-// cache when offline. Model files are not handled here: the page keeps
-// them with the Cache API itself (lib/models.js), and checkpoints come
-// from another origin, the hub (lib/getmodel.js). The demo videos (about
-// 60 kB, listed in demos/index.json) are kept too, so that "Try the demo
-// videos" works offline.
+// first visit: the files listed in FILES and nothing else. Network first
+// (the server answers with cheap 304s), the cache when offline. Everything
+// else goes to the network untouched: site indexes, videos and any other
+// file on the site are the user's data, never kept here. Model files are
+// not handled either: the page keeps them with the Cache API itself
+// (lib/models.js, cache clip4clip-models-v1), and checkpoints come from
+// another origin, the hub (lib/getmodel.js). The demo videos (about 60 kB,
+// listed in demos/index.json) ship with the app and are kept, so that "Try
+// the demo videos" works offline.
+//
+// The cache is named after the build: build.sh writes version.js, a hash
+// of the app's files. A new build is a new version.js, so the browser
+// installs this worker again (it compares imported scripts too), and
+// activate deletes the caches of other versions.
 'use strict';
 
-const SHELL = 'clip4clip-shell-v4';
+try {
+  importScripts('version.js'); // sets self.CLIP4CLIP_BUILD
+} catch (err) {
+  console.warn('clip4clip sw: no version.js (not built with build.sh?)', err);
+}
+const SHELL = 'clip4clip-shell-' + (self.CLIP4CLIP_BUILD || 'dev');
 const FILES = [
   './',
   'index.html',
@@ -38,11 +51,15 @@ const FILES = [
   'demos/demo2.webm',
 ];
 
+// shell holds the absolute URLs of FILES, the cache's only keys.
+const shell = new Set(FILES.map((f) => new URL(f, self.registration.scope).href));
+
 self.addEventListener('install', (event) => {
   event.waitUntil((async () => {
     const cache = await caches.open(SHELL);
-    // One missing file must not keep the others out.
-    await Promise.all(FILES.map((f) => cache.add(f).catch((err) => console.warn('clip4clip sw: not cached', f, err))));
+    // One missing file must not keep the others out. no-cache: a new
+    // version must not be filled from the HTTP cache's copies of the old.
+    await Promise.all(FILES.map((f) => cache.add(new Request(f, { cache: 'no-cache' })).catch((err) => console.warn('clip4clip sw: not cached', f, err))));
     await self.skipWaiting();
   })());
 });
@@ -58,27 +75,24 @@ self.addEventListener('activate', (event) => {
 
 self.addEventListener('fetch', (event) => {
   const req = event.request;
+  if (req.method !== 'GET' || req.headers.has('range')) return;
+  // The shell file under its URL without the query string (the page is
+  // opened with ?hub= and the like), or not ours to keep.
   const url = new URL(req.url);
-  if (req.method !== 'GET' || url.origin !== location.origin) return;
-  if (url.pathname.endsWith('.c4c') || url.pathname.includes('/model-cache/')) return;
-  if (req.headers.has('range')) return;
+  url.search = url.hash = '';
+  const key = url.href;
+  if (!shell.has(key)) return;
   event.respondWith((async () => {
     const cache = await caches.open(SHELL);
     try {
       const resp = await fetch(req);
       if (resp.ok && resp.type === 'basic') {
-        // Keep the page under its path without the query string.
-        const key = req.mode === 'navigate' ? new Request(url.origin + url.pathname) : req;
-        cache.put(key, resp.clone()).catch(() => {});
+        event.waitUntil(cache.put(key, resp.clone()).catch(() => {}));
       }
       return resp;
     } catch (err) {
-      const hit = await cache.match(req, { ignoreSearch: true });
+      const hit = await cache.match(key);
       if (hit) return hit;
-      if (req.mode === 'navigate') {
-        const page = await cache.match('./') || await cache.match('index.html');
-        if (page) return page;
-      }
       throw err;
     }
   })());
