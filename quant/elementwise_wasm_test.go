@@ -6,7 +6,8 @@ import "testing"
 
 // eachKernel runs f under every implementation of the element-wise kernels
 // this platform has: Go's (the host's "none"), the SIMD128 and the relaxed
-// SIMD module, each as a subtest (skipped where the host lacks it).
+// SIMD module, each as a subtest (skipped where the host lacks it; in the
+// browser, a failure: see useVariant).
 func eachKernel[T interface {
 	testing.TB
 	Run(string, func(T)) bool

@@ -6,26 +6,49 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 )
 
 // The kernels' variants as simdUse numbers them. Run the tests under
-// tools/wasmexec/go_js_wasm_exec; it provides both where Node has relaxed
-// SIMD (Node 20 does, behind a flag it sets).
+// tools/wasmexec/go_js_wasm_exec (Node) or tools/wasmbrowser (headless
+// Chromium); each provides both where its engine runs relaxed SIMD (Node
+// 20 only with CLIP4CLIP_SIMD=relaxed, which turns off the baseline
+// compiler that miscompiles it: see wasm_exec_node.js).
 var simdVariants = []struct {
 	code    int32
 	name    string
 	relaxed bool
 }{{1, "simd", false}, {2, "relaxed", true}}
 
+// hostVariant is the variant the host chose at start-up.
+var hostVariant = simdVariant()
+
+// inBrowser: tools/wasmbrowser runs the tests in Chromium, the engine
+// that runs the kernels for users, and says so.
+var inBrowser = os.Getenv("CLIP4CLIP_WASM_HOST") == "chromium"
+
+// browserWants reports whether the host is the browser and must provide
+// variant code: every variant a browser picks (relaxed SIMD, and SIMD128
+// where the engine lacks relaxed), less those above an explicit
+// CLIP4CLIP_SIMD (simd: SIMD128 only, none: none).
+func browserWants(code int32) bool {
+	limit := map[string]int32{"": 2, "auto": 2, "relaxed": 2, "simd": 1}[os.Getenv("CLIP4CLIP_SIMD")]
+	return inBrowser && code <= limit
+}
+
 // useVariant selects variant code for the test and restores the host's
-// choice afterwards; it skips if the host lacks that variant.
+// choice afterwards. If the host lacks that variant it skips, or fails in
+// the browser (browserWants): there a skip would hide a kernel users run.
 func useVariant(t testing.TB, code int32, name string) {
 	t.Helper()
 	prev := simdVariant()
 	if simdUse(code) == 0 {
+		if browserWants(code) {
+			t.Fatalf("the browser has no %s kernels: kernels.js could not validate or self-test them (CLIP4CLIP_SIMD=%q)", name, os.Getenv("CLIP4CLIP_SIMD"))
+		}
 		t.Skipf("the host has no %s kernels", name)
 	}
 	t.Cleanup(func() { simdUse(prev) })
@@ -33,9 +56,26 @@ func useVariant(t testing.TB, code int32, name string) {
 
 // TestSIMDHostHasKernels fails when the host (tools/wasmexec, a browser
 // loader) links the fallback only: then every test below would pass on Go's
-// kernel without running a SIMD one.
+// kernel without running a SIMD one. In the browser (tools/wasmbrowser)
+// every variant a browser picks must be there and be selected when asked,
+// and the host must have started on the best of them, as users' pages do.
 func TestSIMDHostHasKernels(t *testing.T) {
-	require.NotZero(t, simdVariant(), "the host provides clip4clip_simd without SIMD kernels (CLIP4CLIP_SIMD=none, or an engine without SIMD)")
+	require.NotZero(t, hostVariant, "the host provides clip4clip_simd without SIMD kernels (CLIP4CLIP_SIMD=none, or an engine without SIMD)")
+	if !inBrowser {
+		return
+	}
+	defer simdUse(simdVariant())
+	var best int32
+	for _, v := range simdVariants {
+		if !browserWants(v.code) {
+			t.Logf("CLIP4CLIP_SIMD=%s: not requiring the %s kernels", os.Getenv("CLIP4CLIP_SIMD"), v.name)
+			continue
+		}
+		best = v.code
+		require.EqualValues(t, 1, simdUse(v.code), "the browser has no %s kernels: kernels.js could not validate or self-test them", v.name)
+		require.Equal(t, v.code, simdVariant(), "use(%d) returned 1 but the %s kernels are not selected", v.code, v.name)
+	}
+	require.Equal(t, best, hostVariant, "the browser started on variant %d, not the best it has (%d)", hostVariant, best)
 }
 
 // TestSIMDLinearMatchesRef runs every SIMD kernel directly (so a kernel that
