@@ -128,8 +128,8 @@ func runIndex(args []string) error {
 		embed = append(embed, j)
 	}
 	removed := len(old)
-	fmt.Fprintf(os.Stderr, "index %s: %d videos; kept %d unchanged, embedding %d (%d changed, %d new), dropping %d removed\n",
-		*out, len(todo), kept, len(embed), stale, len(embed)-stale, removed)
+	fmt.Fprintf(os.Stderr, "index %s: %s; kept %d unchanged, embedding %d (%d changed, %d new), dropping %d removed\n",
+		*out, count(len(todo), "video"), kept, len(embed), stale, len(embed)-stale, removed)
 
 	ix := &indexer{m: m, head: head, fps: *fps, window: win, thumbEvery: thumbEvery.Seconds(), workers: *jobs}
 	videos, failed := ix.run(embed)
@@ -142,9 +142,16 @@ func runIndex(args []string) error {
 	for _, v := range x.Videos {
 		moments += len(v.Moments)
 	}
-	st, _ := os.Stat(*out)
-	fmt.Fprintf(os.Stderr, "wrote %s: %d videos, %d moments, %.1f MB (%.0f bytes per moment); kept %d, embedded %d, dropped %d, failed %d\n",
-		*out, len(x.Videos), moments, float64(st.Size())/1e6, float64(st.Size())/float64(max(1, moments)), kept, len(videos), removed, failed)
+	st, err := os.Stat(*out)
+	if err != nil {
+		return err
+	}
+	size := byteSize(st.Size())
+	if moments > 0 {
+		size += fmt.Sprintf(" (%.0f bytes per moment)", float64(st.Size())/float64(moments))
+	}
+	fmt.Fprintf(os.Stderr, "wrote %s: %s, %s, %s; kept %d, embedded %d, dropped %d, failed %d\n",
+		*out, count(len(x.Videos), "video"), count(moments, "moment"), size, kept, len(videos), removed, failed)
 	if failed > 0 {
 		return fmt.Errorf("%d of %d videos could not be indexed (see above); the index holds the others", failed, len(embed))
 	}

@@ -51,6 +51,6 @@ func runMerge(args []string) error {
 		moments += len(v.Moments)
 	}
 	st, _ := os.Stat(*out)
-	fmt.Fprintf(os.Stderr, "wrote %s: %d videos, %d moments from %d indexes, %.1f MB\n", *out, len(x.Videos), moments, len(ins), float64(st.Size())/1e6)
+	fmt.Fprintf(os.Stderr, "wrote %s: %s, %s from %s, %s\n", *out, count(len(x.Videos), "video"), count(moments, "moment"), count(len(ins), "index"), byteSize(st.Size()))
 	return nil
 }

@@ -66,3 +66,14 @@ func TestRoundDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestCountAndByteSize(t *testing.T) {
+	for got, want := range map[string]string{
+		count(1, "video"): "1 video", count(0, "video"): "0 videos", count(2, "moment"): "2 moments", count(3, "entry"): "3 entries", count(2, "day"): "2 days", count(2, "index"): "2 indexes",
+		byteSize(1): "1 byte", byteSize(184): "184 bytes", byteSize(10240): "10.2 kB", byteSize(53_100_000): "53.1 MB", byteSize(5_000_000_000): "5.00 GB",
+	} {
+		if got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
+	}
+}

@@ -388,7 +388,9 @@ func TestIndexRotatedVideo(t *testing.T) {
 		t.Skipf("this ffmpeg does not set a rotation with -metadata rotate=90 (probed %dx%d)", p.width, p.height)
 	}
 	idx := filepath.Join(dir, "site.idx")
-	mustRunErr(t, "index", "-model", "default", "-o", idx, rot)
+	log := mustRunErr(t, "index", "-model", "default", "-o", idx, rot)
+	// One video of 3 s: one moment, a file of a few kB, said so.
+	require.Regexp(t, `wrote .*site.idx: 1 video, 1 moment, [0-9.]+ kB \([0-9]+ bytes per moment\)`, log)
 	v := readIndex(t, idx).Videos[0]
 	require.Equal(t, [2]int{180, 320}, [2]int{v.Width, v.Height})
 	img, err := jpeg.Decode(bytes.NewReader(v.Thumbs[0].JPEG))
