@@ -73,11 +73,16 @@ func main() {
 	fmt.Fprintln(os.Stderr, "serve: stopped")
 }
 
-// underGoRun reports whether this program is a binary go run built: it
-// lives in the go command's temporary build directory.
+// underGoRun reports whether this program was started by go run: its
+// parent is the go command (Linux: /proc), or else it lives where go run
+// puts binaries (a go-build temporary directory, or since Go 1.24 the
+// build cache, GOCACHE, itself a go-build directory by default).
 func underGoRun() bool {
+	if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", os.Getppid())); err == nil {
+		return strings.TrimSpace(string(comm)) == "go"
+	}
 	exe, err := os.Executable()
-	return err == nil && strings.Contains(exe, "go-build") && strings.Contains(filepath.ToSlash(exe), "/exe/")
+	return err == nil && strings.Contains(filepath.ToSlash(exe), "go-build")
 }
 
 // parentGone returns a context done with ctx or when the parent process
