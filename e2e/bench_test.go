@@ -13,6 +13,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"clip4clip/internal/testenv"
 	"clip4clip/model"
 	"clip4clip/model/bpe"
 	"clip4clip/quant"
@@ -148,7 +149,8 @@ func randomViTB32(t *testing.T, dt quant.DType) string {
 	vocab := filepath.Join(fixtures, "bpe_simple_vocab_16e6.txt.gz")
 	f, err := os.Open(vocab)
 	if err != nil {
-		t.Skipf("no CLIP vocabulary for the random ViT-B/32 (%v); ../shared/fixtures is missing, or give CLIP4CLIP_BENCH_MODELS", err)
+		testenv.Fixtures(t, fixtures)
+		testenv.Missing(t, "no CLIP vocabulary for the random ViT-B/32 (%v); give CLIP4CLIP_BENCH_MODELS", err)
 	}
 	defer f.Close()
 	m, err := model.Random(model.ViTB32(), 1)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"clip4clip/internal/testenv"
 	"clip4clip/wasm/engine"
 )
 
@@ -160,15 +161,14 @@ func TestDemoList(t *testing.T) {
 }
 
 // demoModel returns the model file to measure with and whether the rate
-// is asserted, or skips. bundled is the default model build.sh bundled.
+// is asserted. bundled gives the default model (weights/default.c4c, or
+// the copy build.sh bundled); CLIP4CLIP_DEMO_MODEL=tiny measures the
+// fixture tiny CLIP instead (rates meaningless), CLIP4CLIP_DEMO_MODEL=FILE
+// another model.
 func demoModel(t testing.TB, work string, bundled func() string) (string, bool) {
 	switch env := os.Getenv("CLIP4CLIP_DEMO_MODEL"); env {
 	case "":
-		p := bundled()
-		if p == "" {
-			t.Skip("weights/default.c4c is not there (no default model to bundle); these tests measure it. CLIP4CLIP_DEMO_MODEL=tiny runs them with the fixture tiny CLIP (rates meaningless), CLIP4CLIP_DEMO_MODEL=FILE with another model")
-		}
-		return p, true
+		return bundled(), true
 	case "tiny":
 		return tinyModel(t, work), false
 	default:
@@ -176,10 +176,13 @@ func demoModel(t testing.TB, work string, bundled func() string) (string, bool) 
 	}
 }
 
-func repoDefaultModel() string {
+// repoDefaultModel is weights/default.c4c. It is committed, so where it
+// is missing the checkout is broken: testenv.Missing says so.
+func repoDefaultModel(t testing.TB) string {
+	t.Helper()
 	p := filepath.Join("..", "weights", "default.c4c")
 	if _, err := os.Stat(p); err != nil {
-		return ""
+		testenv.Missing(t, "weights/default.c4c is missing (%v): it is committed, so this checkout is incomplete (git checkout -- weights/default.c4c; git lfs pull if it is a pointer)", err)
 	}
 	return p
 }
@@ -340,10 +343,8 @@ func readFrames(t *testing.T, video string, fps float64, times []float64, w, h i
 // probeDuration is the container's duration in seconds, as a <video>
 // element reports it.
 func probeDuration(t *testing.T, video string) float64 {
-	ffprobe, err := exec.LookPath("ffprobe")
-	if err != nil {
-		t.Skip("ffprobe is not installed (apt-get install -y ffmpeg)")
-	}
+	t.Helper()
+	ffprobe := testenv.Command(t, "ffprobe", "apt-get install -y ffmpeg: the test reads the videos' durations with it")
 	b, err := exec.Command(ffprobe, "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", video).Output()
 	if err != nil {
 		t.Fatalf("ffprobe %s: %v", video, err)
@@ -362,7 +363,7 @@ func probeDuration(t *testing.T, video string) float64 {
 // Search with 3 moments per video).
 func TestDemoRetrievalNative(t *testing.T) {
 	ffmpeg(t)
-	modelPath, strict := demoModel(t, t.TempDir(), repoDefaultModel)
+	modelPath, strict := demoModel(t, t.TempDir(), func() string { return repoDefaultModel(t) })
 	_, videos := loadDemos(t)
 	data, err := os.ReadFile(modelPath)
 	if err != nil {
@@ -457,16 +458,7 @@ type demoResult struct {
 func TestDemoRetrievalBrowser(t *testing.T) {
 	chromium(t)
 	work := t.TempDir()
-	modelPath, strict := demoModel(t, work, func() string {
-		if repoDefaultModel() == "" {
-			return ""
-		}
-		p := bundledModel(t)
-		if p == "" {
-			t.Fatal("build.sh did not bundle weights/default.c4c as models/default.c4c")
-		}
-		return p
-	})
+	modelPath, strict := demoModel(t, work, func() string { return bundledModel(t) })
 	list, videos := loadDemos(t)
 	base, _ := startServer(t, siteWithDefault(t, modelPath))
 	bctx, cancel := browser(t)
@@ -589,10 +581,7 @@ func TestDemoRetrievalBrowser(t *testing.T) {
 
 	// A video of your own brings up what the demo-world model knows and
 	// how to load a real CLIP.
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Log("ffmpeg is not installed: the own-video notice is not checked")
-		return
-	}
+	ffmpeg(t)
 	own := makeVideo(t, work, "holiday.webm", 4, 2, 160, 120, 30)
 	run("add a video of your own", chromedp.SetUploadFiles(chromedp.CSS("#video-files"), []string{own}))
 	waitFor(t, ctx, "the demo-world notice", `!document.querySelector('#demo-model-note').hidden`, 20*time.Second)

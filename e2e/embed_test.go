@@ -23,6 +23,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"clip4clip/internal/serve"
+	"clip4clip/internal/testenv"
 	"clip4clip/model"
 	"clip4clip/model/bpe"
 	"clip4clip/quant"
@@ -99,11 +100,13 @@ func plainServer(t testing.TB, dir string, extra map[string][]byte) string {
 	return "http://" + ln.Addr().String() + "/"
 }
 
-// exampleIndex reads the example's site index, or skips without it.
+// exampleIndex reads the example's site index. It is committed: without
+// it the test fails (testenv.Missing).
 func exampleIndex(t testing.TB) (*siteindex.Index, []byte) {
+	t.Helper()
 	b, err := os.ReadFile(filepath.Join(exampleDir, "demos.idx"))
 	if err != nil {
-		t.Skipf("the example's index is missing (%v); make it with `go run ./cmd/clip4clip index` (see web/embed-example/index.html)", err)
+		testenv.Missing(t, "the example's index is missing (%v); make it with `go run ./cmd/clip4clip index` (see web/embed-example/index.html)", err)
 	}
 	x, err := siteindex.Read(b)
 	if err != nil {
@@ -132,18 +135,16 @@ func TestEmbedExampleFiles(t *testing.T) {
 	if err := x.Check(text.ID()); err != nil {
 		t.Errorf("the example's index against its model: %v", err)
 	}
-	if p := repoDefaultModel(); p != "" {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		full, err := model.Load(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if full.ID() != text.ID() {
-			t.Errorf("text.c4c has ID %s, weights/default.c4c %s: regenerate the example's files (web/embed-example/index.html says how)", text.ID(), full.ID())
-		}
+	b, err = os.ReadFile(repoDefaultModel(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := model.Load(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if full.ID() != text.ID() {
+		t.Errorf("text.c4c has ID %s, weights/default.c4c %s: regenerate the example's files (web/embed-example/index.html says how)", text.ID(), full.ID())
 	}
 	_, demos := loadDemos(t)
 	var paths []string
@@ -166,13 +167,9 @@ func TestEmbedExampleFiles(t *testing.T) {
 	// videos, moments and thumbnails, and the same features up to the
 	// decoder (cosine above 0.99).
 	if testing.Short() {
-		t.Log("-short: the example's index is not rebuilt")
-		return
+		t.Skip("-short: the example's index is not rebuilt")
 	}
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Log("ffmpeg is not installed: the example's index is not rebuilt")
-		return
-	}
+	testenv.Command(t, "ffmpeg", "apt-get install -y ffmpeg: the example's index is rebuilt from the demo videos")
 	out := filepath.Join(t.TempDir(), "demos.idx")
 	cmd := exec.Command("go", "run", "../cmd/clip4clip", "index", "-model", "default", "-thumb-every", "4s", "-o", out, demoDir+"/")
 	if b, err := cmd.CombinedOutput(); err != nil {
@@ -591,9 +588,7 @@ func median(v []float64) float64 {
 func TestEmbedAppImport(t *testing.T) {
 	chromium(t)
 	x, _ := exampleIndex(t)
-	if repoDefaultModel() == "" {
-		t.Skip("weights/default.c4c is not there: the example's index was built with it")
-	}
+	repoDefaultModel(t) // the example's index was built with it
 	_, videos := loadDemos(t)
 	work := t.TempDir()
 	other := &siteindex.Index{ModelID: "f00d" + strings.Repeat("0", 60), ModelName: "another-model.c4c", Head: x.Head, EmbedDim: x.EmbedDim, FPS: x.FPS, Window: x.Window, Videos: x.Videos}

@@ -19,6 +19,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"clip4clip/internal/hubtest"
+	"clip4clip/internal/testenv"
 	"clip4clip/model"
 )
 
@@ -36,7 +37,8 @@ func TestFetchMeasure(t *testing.T) {
 	chromium(t)
 	small, err := hubtest.FixtureCLIP(shared)
 	if errors.Is(err, os.ErrNotExist) {
-		t.Skipf("no CLIP vocabulary (%v); ../shared/fixtures is missing", err)
+		testenv.Fixtures(t, shared+"/fixtures")
+		testenv.Missing(t, "the fixture CLIP is missing from ../shared/fixtures (%v)", err)
 	}
 	if err != nil {
 		t.Fatal(err)

@@ -23,6 +23,7 @@ import (
 
 	"clip4clip/internal/hubtest"
 	"clip4clip/internal/npy"
+	"clip4clip/internal/testenv"
 	"clip4clip/model"
 )
 
@@ -36,13 +37,14 @@ const tinyRepo = "test/tiny-clip"
 // shared is the shared folder beside the repository (fixtures is in it).
 const shared = "../../shared"
 
-// fixtureHub starts a mock hub with the fixture CLIP as tinyRepo, or skips
-// without the fixtures.
+// fixtureHub starts a mock hub with the fixture CLIP as tinyRepo, or
+// reports the fixtures missing (testenv.Missing).
 func fixtureHub(t *testing.T) (*hubtest.Hub, map[string][]byte) {
 	t.Helper()
 	files, err := hubtest.FixtureCLIP(shared)
 	if errors.Is(err, os.ErrNotExist) {
-		t.Skipf("the fixture CLIP is missing (%v); these tests need ../shared/fixtures", err)
+		testenv.Fixtures(t, shared+"/fixtures")
+		testenv.Missing(t, "the fixture CLIP is missing from ../shared/fixtures (%v)", err)
 	}
 	if err != nil {
 		t.Fatal(err)

@@ -23,6 +23,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"clip4clip/internal/serve"
+	"clip4clip/internal/testenv"
 	"clip4clip/model"
 	"clip4clip/model/bpe"
 	"clip4clip/quant"
@@ -32,8 +33,10 @@ import (
 // fixtures is the shared reference data, beside the repository.
 const fixtures = "../../shared/fixtures"
 
-// chromium finds Debian's Chromium (or another Chrome) or skips.
+// chromium finds Debian's Chromium (or another Chrome, or $CHROMIUM) or
+// reports it missing (testenv.Missing).
 func chromium(t testing.TB) string {
+	t.Helper()
 	for _, name := range []string{os.Getenv("CHROMIUM"), "chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
 		if name == "" {
 			continue
@@ -42,17 +45,14 @@ func chromium(t testing.TB) string {
 			return p
 		}
 	}
-	t.Skip("chromium is not installed (apt-get install -y chromium); the browser tests need it")
+	testenv.Missing(t, "chromium is not installed (apt-get install -y chromium, or set CHROMIUM); the browser tests need it")
 	return ""
 }
 
-// ffmpeg finds ffmpeg or skips.
+// ffmpeg finds ffmpeg or reports it missing (testenv.Missing).
 func ffmpeg(t testing.TB) string {
-	p, err := exec.LookPath("ffmpeg")
-	if err != nil {
-		t.Skip("ffmpeg is not installed (apt-get install -y ffmpeg); the browser tests make their videos with it")
-	}
-	return p
+	t.Helper()
+	return testenv.Command(t, "ffmpeg", "apt-get install -y ffmpeg: the browser tests make their videos with it")
 }
 
 // TestMain removes the assembled app after the tests.
@@ -105,9 +105,15 @@ func buildSite(t testing.TB) string {
 }
 
 // bundledModel is the default model build.sh put in the site
-// (weights/default.c4c), or "" when the repository has none.
+// (weights/default.c4c); without it the test fails (testenv.Missing): it
+// is committed, so its absence is a broken checkout.
 func bundledModel(t testing.TB) string {
+	t.Helper()
+	repoDefaultModel(t)
 	buildSite(t)
+	if site.model == "" {
+		t.Fatal("build.sh did not bundle weights/default.c4c as models/default.c4c")
+	}
 	return site.model
 }
 
@@ -128,15 +134,11 @@ func siteWithDefault(t testing.TB, model string) string {
 }
 
 // tinyModel converts the fixture tiny CLIP to a model file in dir, as
-// `clip4clip convert -dtype f16` does, or skips without fixtures.
+// `clip4clip convert -dtype f16` does, or reports the fixtures missing.
 func tinyModel(t testing.TB, dir string) string {
-	pt := filepath.Join(fixtures, "clip", "clip_tiny_openai.pt")
-	vocab := filepath.Join(fixtures, "bpe_simple_vocab_16e6.txt.gz")
-	for _, p := range []string{pt, vocab} {
-		if _, err := os.Stat(p); err != nil {
-			t.Skipf("fixture %s is missing (%v); the browser tests need the tiny CLIP from ../shared/fixtures", p, err)
-		}
-	}
+	t.Helper()
+	pt := testenv.Fixture(t, fixtures, filepath.Join("clip", "clip_tiny_openai.pt"))
+	vocab := testenv.Fixture(t, fixtures, "bpe_simple_vocab_16e6.txt.gz")
 	sd, err := weights.ReadTorchFile(pt)
 	if err != nil {
 		t.Fatal(err)

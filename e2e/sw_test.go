@@ -52,9 +52,6 @@ func siteBuild(t *testing.T, dir string) string {
 func TestServiceWorkerCache(t *testing.T) {
 	chromium(t)
 	model := bundledModel(t)
-	if model == "" {
-		t.Skip("the repository has no weights/default.c4c: the test loads the default model")
-	}
 	dir := siteWithDefault(t, model) // a copy: the test writes a new version.js
 	// The site's own data beside the app.
 	for src, dst := range map[string]string{

@@ -3,11 +3,11 @@ package model
 import (
 	"math"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 
 	"clip4clip/internal/npy"
+	"clip4clip/internal/testenv"
 	"clip4clip/model/bpe"
 	"clip4clip/weights"
 	"github.com/stretchr/testify/require"
@@ -19,11 +19,7 @@ const fixtures = "../../shared/fixtures"
 
 func fixture(t testing.TB, rel string) string {
 	t.Helper()
-	p := filepath.Join(fixtures, rel)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("fixture %s is missing (%v): these tests need ../shared/fixtures beside the checkout", rel, err)
-	}
-	return p
+	return testenv.Fixture(t, fixtures, rel)
 }
 
 func loadNpy(t testing.TB, rel string) (*npy.Array, []float32) {

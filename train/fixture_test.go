@@ -3,11 +3,11 @@ package train
 import (
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 
 	"clip4clip/internal/npy"
+	"clip4clip/internal/testenv"
 	"clip4clip/model"
 	"clip4clip/model/preprocess"
 	"clip4clip/weights"
@@ -19,11 +19,7 @@ const fixtures = "../../shared/fixtures"
 
 func fixture(t testing.TB, rel string) string {
 	t.Helper()
-	p := filepath.Join(fixtures, rel)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("fixture %s is missing (%v): these tests need ../shared/fixtures beside the checkout", rel, err)
-	}
-	return p
+	return testenv.Fixture(t, fixtures, rel)
 }
 
 func loadNpy(t testing.TB, rel string) (*npy.Array, []float32) {

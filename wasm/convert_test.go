@@ -8,6 +8,7 @@ import (
 	"syscall/js"
 	"testing"
 
+	"clip4clip/internal/testenv"
 	clipmodel "clip4clip/model"
 	"clip4clip/model/bpe"
 	"clip4clip/quant"
@@ -18,9 +19,9 @@ const fixtures = "../../shared/fixtures/"
 
 func fixtureBytes(t *testing.T, rel string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(fixtures + rel)
+	b, err := os.ReadFile(testenv.Fixture(t, fixtures, rel))
 	if err != nil {
-		t.Skipf("fixture %s is missing (%v): this test needs ../shared/fixtures beside the checkout", rel, err)
+		t.Fatal(err)
 	}
 	return b
 }

@@ -12,20 +12,18 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"clip4clip/internal/testenv"
 )
 
 // ptFixtures is where the reference fixtures live, seen from this package.
 const ptFixtures = "../../shared/fixtures"
 
-// ptFixture returns the path of a fixture, skipping the test if the
-// fixtures are not there.
+// ptFixture returns the path of a fixture, or reports it missing
+// (testenv.Missing).
 func ptFixture(t testing.TB, name string) string {
 	t.Helper()
-	p := filepath.Join(ptFixtures, name)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("fixtures are missing (%v): cannot check %s", err, name)
-	}
-	return p
+	return testenv.Fixture(t, ptFixtures, name)
 }
 
 // ptPickle writes pickle opcodes by hand, the way torch.save does.

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"clip4clip/internal/npy"
+	"clip4clip/internal/testenv"
 	"github.com/stretchr/testify/require"
 )
 
@@ -37,11 +38,7 @@ func TestMain(m *testing.M) {
 
 func fixture(t *testing.T, rel string) string {
 	t.Helper()
-	p := filepath.Join(fixtures, rel)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("fixture %s is missing (%v): these tests need ../shared/fixtures beside the checkout", rel, err)
-	}
-	abs, _ := filepath.Abs(p)
+	abs, _ := filepath.Abs(testenv.Fixture(t, fixtures, rel))
 	return abs
 }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"clip4clip/internal/hubtest"
+	"clip4clip/internal/testenv"
 	"clip4clip/model"
 	"github.com/stretchr/testify/require"
 )
@@ -28,7 +29,8 @@ func fixtureHub(t *testing.T, files func(string) (map[string][]byte, error)) (*h
 	}
 	repo, err := files(filepath.Dir(fixtures))
 	if errors.Is(err, os.ErrNotExist) {
-		t.Skipf("the fixture CLIP is missing (%v): these tests need ../shared/fixtures beside the checkout", err)
+		testenv.Fixtures(t, fixtures)
+		testenv.Missing(t, "the fixture CLIP is missing from ../shared/fixtures (%v)", err)
 	}
 	require.NoError(t, err)
 	h := hubtest.New()

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"clip4clip/internal/testenv"
 	"clip4clip/model"
 	"clip4clip/siteindex"
 	"clip4clip/weights"
@@ -20,13 +21,12 @@ import (
 
 const demoDir = "../../web/demos"
 
-// needFFmpegT skips a test that decodes videos where ffmpeg is missing.
+// needFFmpegT reports ffmpeg or ffprobe missing (testenv.Missing) to a
+// test that decodes videos.
 func needFFmpegT(t *testing.T) {
 	t.Helper()
 	for _, tool := range []string{"ffmpeg", "ffprobe"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed (apt-get install ffmpeg): the index tests decode real videos", tool)
-		}
+		testenv.Command(t, tool, "apt-get install -y ffmpeg: the index tests decode real videos")
 	}
 }
 

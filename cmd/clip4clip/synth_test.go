@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"clip4clip/internal/testenv"
 	"clip4clip/model"
 	"clip4clip/model/bpe"
 	"clip4clip/quant"
@@ -91,9 +92,7 @@ func TestSynthDataset(t *testing.T) {
 }
 
 func TestSynthVideos(t *testing.T) {
-	if !synth.FFmpegAvailable() {
-		t.Skip("ffmpeg is not on PATH: install it (apt-get install ffmpeg) to test synth -video and -demo")
-	}
+	testenv.Command(t, "ffmpeg", "apt-get install -y ffmpeg: synth -video and -demo encode with it")
 	dir := t.TempDir()
 	mustRun(t, "synth", "-seed", "2", "-n", "1", "-o", dir, "-res", "32", "-frames", "4", "-video", "-video-size", "32",
 		"-demo", "1", "-demo-duration", "8", "-demo-size", "64")

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"clip4clip/internal/testenv"
 	"clip4clip/model/bpe"
 	"github.com/stretchr/testify/require"
 )
@@ -227,7 +228,8 @@ func TestErrors(t *testing.T) {
 func TestFixtureCLIP(t *testing.T) {
 	files, err := FixtureCLIP(shared)
 	if errors.Is(err, os.ErrNotExist) {
-		t.Skipf("the fixture CLIP is missing (%v): this test needs ../shared/fixtures beside the checkout", err)
+		testenv.Fixtures(t, shared+"/fixtures")
+		testenv.Missing(t, "the fixture CLIP is missing from ../shared/fixtures (%v)", err)
 	}
 	require.NoError(t, err)
 	for _, name := range []string{"config.json", "model.safetensors", "vocab.json", "merges.txt"} {

@@ -9,17 +9,15 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"clip4clip/internal/testenv"
 )
 
 const fixtures = "../../../shared/fixtures"
 
 func fixture(t *testing.T, name string) string {
 	t.Helper()
-	p := filepath.Join(fixtures, name)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("fixtures are missing (%v): cannot check %s", err, name)
-	}
-	return p
+	return testenv.Fixture(t, fixtures, name)
 }
 
 func TestReadFixtures(t *testing.T) {

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"clip4clip/internal/testenv"
 )
 
 // startServe starts the command and returns the address it prints.
@@ -69,9 +71,7 @@ func gone(t *testing.T, addr, what string) {
 // started: the server stops listening. Under go run the server is go run's
 // child; before, it went on serving after go run had exited.
 func TestServeCommandStops(t *testing.T) {
-	if _, err := exec.LookPath("go"); err != nil {
-		t.Skip("no go command on PATH")
-	}
+	testenv.Command(t, "go", "the test runs serve.go with go run, as the README's scripts do")
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "index.html"), []byte("<p>hello</p>"), 0o644); err != nil {
 		t.Fatal(err)

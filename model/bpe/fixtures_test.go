@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"clip4clip/internal/testenv"
 	"github.com/stretchr/testify/require"
 )
 
@@ -19,15 +20,11 @@ import (
 // (<repo>/../shared/fixtures).
 var fixtureDir = filepath.Join("..", "..", "..", "shared", "fixtures")
 
-// fixture returns the path of a fixture file, skipping the test if the
-// fixtures are missing.
+// fixture returns the path of a fixture file, or reports it missing
+// (testenv.Missing).
 func fixture(t testing.TB, name string) string {
 	t.Helper()
-	path := filepath.Join(fixtureDir, name)
-	if _, err := os.Stat(path); err != nil {
-		t.Skipf("fixtures missing: %s not found (%v)", path, err)
-	}
-	return path
+	return testenv.Fixture(t, fixtureDir, name)
 }
 
 var loadCLIP = sync.OnceValues(func() (*Tokenizer, error) {

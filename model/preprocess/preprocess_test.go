@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"clip4clip/internal/testenv"
 )
 
 // fixtureDir is the repository root's sibling shared/fixtures.
@@ -30,10 +32,7 @@ type fixtureInfo struct {
 
 func loadInfo(t testing.TB) *fixtureInfo {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(fixtureDir, "info.json"))
-	if os.IsNotExist(err) {
-		t.Skipf("fixtures not found: %s is missing (expected shared/fixtures next to the repository root)", fixtureDir)
-	}
+	b, err := os.ReadFile(testenv.FixturePath(t, filepath.Join(fixtureDir, "info.json")))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"clip4clip/internal/testenv"
 )
 
 // prog builds testdata/prog for js/wasm once per test binary.
@@ -21,12 +23,12 @@ var prog struct {
 	out  []byte
 }
 
-// buildProg returns testdata/prog built for js/wasm, or skips without
-// Chromium.
+// buildProg returns testdata/prog built for js/wasm, or reports Chromium
+// missing (testenv.Missing).
 func buildProg(t *testing.T) string {
 	t.Helper()
 	if _, err := findChromium(os.Getenv("CHROMIUM")); err != nil {
-		t.Skipf("%v: the runner's tests need it", err)
+		testenv.Missing(t, "%v: the runner's tests need it", err)
 	}
 	prog.once.Do(func() {
 		dir, err := os.MkdirTemp("", "wasmbrowser-test-")
