@@ -1,62 +1,116 @@
 #!/usr/bin/env bash
-# test.sh runs the whole test suite: vet for both builds, the native tests,
-# and the model/quant/tokenizer/preprocess tests compiled to js/wasm and run
-# in Node, so the code that runs in the browser is tested as wasm, then
-# every fuzz target for CLIP4CLIP_FUZZ_SECONDS (default 10; 0 skips).
-# Reference fixtures are read from ../shared/fixtures; without them those
-# tests skip and say so.
+# test.sh runs the whole test suite, on a fresh machine too:
+#
+#   set-up     tools/setup.sh: checks ../shared/fixtures and Go, installs
+#              Node, npm, ffmpeg and Chromium with apt-get where missing,
+#              and wabt (npm ci --prefix tools); fails naming what it
+#              cannot get
+#   vet        go vet, native and js/wasm (a failure stops here)
+#   stages     go native (./...), go js/wasm (the engine's packages in
+#              Node), browser (quant's kernels in headless Chromium, relaxed
+#              SIMD included), node (quant/simd's own tests); each runs to
+#              the end even when an earlier one failed
+#   fuzz       every fuzz target for CLIP4CLIP_FUZZ_SECONDS (default 10;
+#              0 skips), not counted as tests
+#
+# It ends with the skipped tests and their reasons, a line per stage and
+# the line "N passed, N failed, N skipped", and exits 1 if anything failed.
+# Something the tests need and cannot get (a fixture, ffmpeg, Chromium...)
+# fails the run, unless CLIP4CLIP_ALLOW_SKIP=1: then what needs it skips,
+# and is listed.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 step() { printf '\n== %s\n' "$*"; }
+allow_skip() { [ -n "${CLIP4CLIP_ALLOW_SKIP:-}" ] && [ "${CLIP4CLIP_ALLOW_SKIP}" != 0 ]; }
+
+step "set-up"
+tools/setup.sh
 
 step "go vet (native and js/wasm)"
 go vet ./...
 GOOS=js GOARCH=wasm go vet ./...
 
-step "native tests"
-go test -count=1 ./...
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+go build -o "$work/testsum" ./tools/testsum
+tally=$work/tally
+failed=() # the stages that failed
 
-step "js/wasm tests in Node"
-if ! command -v node >/dev/null; then
-	echo "node is not installed: the js/wasm tests need it (apt-get install nodejs)" >&2
-	exit 1
-fi
+# stage NAME [testsum flags...] -- COMMAND... runs COMMAND (go test -json,
+# or node's TAP with -tap) through testsum, which prints it as go test does,
+# counts its tests into the tally and fails on a failure (and so does a
+# failing COMMAND, through pipefail).
+stage() {
+	local name=$1 flags=()
+	shift
+	while [ "$1" != -- ]; do
+		flags+=("$1")
+		shift
+	done
+	shift
+	step "$name"
+	if ! "$@" 2>&1 | "$work/testsum" -stage "$name" -tally "$tally" "${flags[@]}"; then
+		failed+=("$name")
+	fi
+}
+
+# not_run NAME REASON records a stage that cannot run here (what it needs is
+# missing, and CLIP4CLIP_ALLOW_SKIP allowed that) as skipped.
+not_run() {
+	step "$1"
+	"$work/testsum" -stage "$1" -tally "$tally" -skip "$2"
+}
+
+chromium=""
+for c in "${CHROMIUM:-}" chromium chromium-browser google-chrome google-chrome-stable; do
+	if [ -n "$c" ] && command -v "$c" >/dev/null; then
+		chromium=$c
+		break
+	fi
+done
+
+stage "go native" -- go test -json -count=1 ./...
+
 # tools/wasmexec/go_js_wasm_exec is Go's plus the clip4clip_simd imports
 # (quant's WebAssembly SIMD kernels) that these binaries need.
-PATH="$PWD/tools/wasmexec:$PATH" GOOS=js GOARCH=wasm \
-	go test -count=1 ./quant/ ./model/... ./weights/ ./internal/npy/ ./synth/ ./wasm/ ./wasm/engine/ ./siteindex/
+if command -v node >/dev/null; then
+	stage "go js/wasm" -- env PATH="$PWD/tools/wasmexec:$PATH" GOOS=js GOARCH=wasm \
+		go test -json -count=1 ./quant/ ./model/... ./weights/ ./internal/npy/ ./synth/ ./wasm/ ./wasm/engine/ ./siteindex/
+else
+	not_run "go js/wasm" "node is not installed: the engine's js/wasm tests run in it"
+fi
 
-step "quant's SIMD kernels in headless Chromium (SIMD128, relaxed SIMD)"
 # tools/wasmbrowser runs the test binary in a worker of headless Chromium
 # with kernels.js, as the page does. There TestSIMDHostHasKernels requires
 # both variants, the tests switch between them (use()), and a relaxed
-# subtest that would skip fails; Node 20 cannot run relaxed SIMD.
-if command -v "${CHROMIUM:-chromium}" >/dev/null || command -v chromium-browser >/dev/null ||
-	command -v google-chrome >/dev/null || command -v google-chrome-stable >/dev/null; then
-	out="$(mktemp)"
-	if CLIP4CLIP_SIMD=auto GOOS=js GOARCH=wasm \
-		go test -count=1 -v -exec "$PWD/tools/wasmbrowser/run" ./quant/ >"$out" 2>&1; then
-		grep -E '^(wasmbrowser: |ok )' "$out"
-		echo "$(grep -cE -- '--- PASS: [^ ]+/relaxed' "$out") relaxed SIMD subtests passed, $(grep -cE -- '--- SKIP' "$out") skipped"
-		rm -f "$out"
-	else
-		cat "$out"
-		rm -f "$out"
-		exit 1
-	fi
-elif [ -n "${CLIP4CLIP_ALLOW_SKIP:-}" ] && [ "${CLIP4CLIP_ALLOW_SKIP}" != 0 ]; then
-	echo "SKIP: chromium is not installed (apt-get install -y chromium); quant's kernels were not run in a browser"
+# subtest that would skip fails; Node 20 cannot run relaxed SIMD. -want
+# fails the stage unless relaxed subtests ran and passed.
+if [ -n "$chromium" ]; then
+	stage browser -want '/relaxed' -- env CLIP4CLIP_SIMD=auto GOOS=js GOARCH=wasm \
+		go test -json -count=1 -exec "$PWD/tools/wasmbrowser/run" ./quant/
 else
-	echo "chromium is not installed: quant's SIMD kernels must be tested in it (apt-get install -y chromium; CLIP4CLIP_ALLOW_SKIP=1 skips)" >&2
-	exit 1
+	not_run browser "chromium is not installed: quant's SIMD kernels (SIMD128, relaxed SIMD) are not run in a browser"
 fi
 
-step "wasm SIMD kernels: generated files up to date, self-test"
-[ -d tools/node_modules/wabt ] || npm ci --prefix tools --no-audit --no-fund ||
-	echo "npm ci failed: the staleness check of quant/simd will skip" >&2
-node --test quant/simd/build.test.mjs
+# The generated .wat/.wasm files up to date with gen.mjs (wabt), and the
+# kernels' self-test.
+if command -v node >/dev/null; then
+	stage node -tap -pkg quant/simd/build.test.mjs -- node --test --test-reporter=tap quant/simd/build.test.mjs
+else
+	not_run node "node is not installed: quant/simd/build.test.mjs runs in it"
+fi
 
 fuzz=${CLIP4CLIP_FUZZ_SECONDS:-10}
-step "fuzz targets, ${fuzz} s each (CLIP4CLIP_FUZZ_SECONDS=0 skips)"
-[ "$fuzz" = 0 ] || tools/fuzz.sh "$fuzz"
+step "fuzz targets, ${fuzz} s each (CLIP4CLIP_FUZZ_SECONDS=0 skips; not counted as tests)"
+if [ "$fuzz" != 0 ] && ! tools/fuzz.sh "$fuzz"; then
+	failed+=(fuzz)
+fi
+
+step "summary"
+if [ ${#failed[@]} -gt 0 ]; then
+	echo "FAIL: these stages failed: ${failed[*]}"
+fi
+# The last line is "N passed, N failed, N skipped".
+"$work/testsum" -report "$tally" || true
+[ ${#failed[@]} = 0 ]

@@ -11,6 +11,9 @@
 //	go test -json ./... 2>&1 | testsum -stage "go native" -tally FILE
 //	node --test --test-reporter=tap F.mjs | testsum -tap -pkg F.mjs -stage node -tally FILE
 //
+// A stage that cannot run (its tool missing under CLIP4CLIP_ALLOW_SKIP)
+// is recorded as one skip with -skip REASON.
+//
 // At the end, -report prints the skipped tests grouped by reason, the
 // failed ones, a line per stage and, last, "N passed, N failed, N
 // skipped" over all stages; it exits 1 if any stage failed.
@@ -31,6 +34,7 @@ func main() {
 	tapMode := flag.Bool("tap", false, "read TAP (node --test --test-reporter=tap), not go test -json")
 	pkg := flag.String("pkg", "node", "with -tap: the `file` the tests are in, named as their package")
 	want := flag.String("want", "", "fail the stage unless a test whose name matches `REGEXP` passed; print how many did")
+	skip := flag.String("skip", "", "record the stage as not run, for `REASON`, reading nothing")
 	reportPath := flag.String("report", "", "print the summary of the tally `FILE` and exit")
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -66,9 +70,13 @@ func main() {
 	}
 	var st *Stage
 	var err error
-	if *tapMode {
+	switch {
+	case *skip != "":
+		// One skip stands for the stage's tests, which were not run.
+		st = &Stage{Name: *stage, Skipped: 1, Skips: []Test{{Package: "(the whole stage)", Name: *stage, Reason: *skip}}}
+	case *tapMode:
 		st, err = tap(*stage, *pkg, os.Stdin, os.Stdout)
-	} else {
+	default:
 		st, err = goTest(*stage, os.Stdin, os.Stdout)
 	}
 	if err != nil {

@@ -75,7 +75,7 @@ func report(w io.Writer, stages []*Stage) Stage {
 		total.Skipped += st.Skipped
 	}
 	if total.Skipped > 0 {
-		fmt.Fprintf(w, "\n== %d skipped tests, by reason\n", total.Skipped)
+		fmt.Fprintf(w, "\n== skipped (%d), by reason\n", total.Skipped)
 		for _, g := range groups {
 			fmt.Fprintf(w, "%s (%d):\n", g.reason, len(g.tests))
 			writeNames(w, g.tests)
@@ -88,7 +88,7 @@ func report(w io.Writer, stages []*Stage) Stage {
 		}
 	}
 	if len(failed) > 0 {
-		fmt.Fprintf(w, "\n== %d failed\n", len(failed))
+		fmt.Fprintf(w, "\n== failed (%d)\n", len(failed))
 		writeNames(w, failed)
 	}
 	for _, st := range stages {
