@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"clip4clip/internal/testenv"
 	"clip4clip/quant"
 	"clip4clip/weights"
 	"github.com/stretchr/testify/assert"
@@ -194,17 +195,18 @@ type outlierCase struct {
 	nTxt      int
 	shipped   bool // whether the fixture (not a random model) is the base
 	minCosine float64
+	missing   error // the fixture the case needs is missing
 }
 
 func outlierCases(t *testing.T) []outlierCase {
 	var cases []outlierCase
 	// The fixture tiny CLIP (width 128) on the fixture inputs.
 	if _, err := os.Stat(filepath.Join(fixtures, "clip/clip_tiny_openai.pt")); err != nil {
-		t.Logf("fixture tiny CLIP skipped: %v (it needs ../shared/fixtures beside the checkout)", err)
+		cases = append(cases, outlierCase{name: "tiny", missing: err}) // reported by its subtest
 	} else {
 		pa, pix := loadNpy(t, "preprocess/pixel_values.npy")
 		ta, ids := loadInts(t, "clip/text_tokens.npy")
-		cases = append(cases, outlierCase{"tiny", tinyCLIP(t), withOutliers(t, tinyCLIP(t), 1), pix, pa.Shape[0], ids, ta.Shape[0], true, 0.99})
+		cases = append(cases, outlierCase{"tiny", tinyCLIP(t), withOutliers(t, tinyCLIP(t), 1), pix, pa.Shape[0], ids, ta.Shape[0], true, 0.99, nil})
 	}
 	// A ViT-B/32-wide random CLIP (widths 768 and 512, 12 and 8 heads) with
 	// 3 layers a tower and a small vocabulary, on seeded random pixels and
@@ -226,7 +228,7 @@ func outlierCases(t *testing.T) []outlierCase {
 	for i := 0; i < nTxt; i++ {
 		ids[i*12+3+2*i] = cfg.Text.VocabSize - 1 // the end of text, at 3, 5, 7
 	}
-	cases = append(cases, outlierCase{"vitb32w", r, withOutliers(t, r, 2), pix, nImg, ids, nTxt, false, 0.99})
+	cases = append(cases, outlierCase{"vitb32w", r, withOutliers(t, r, 2), pix, nImg, ids, nTxt, false, 0.99, nil})
 	return cases
 }
 
@@ -237,6 +239,9 @@ func outlierCases(t *testing.T) []outlierCase {
 func TestInt8Outliers(t *testing.T) {
 	for _, tc := range outlierCases(t) {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.missing != nil {
+				testenv.Fixture(t, fixtures, "clip/clip_tiny_openai.pt")
+			}
 			L := len(tc.ids) / tc.nTxt
 			vo, vr, to, tr := blockInputStats(t, tc.m, tc.pix[:len(tc.pix)/tc.nImg], tc.ids[:L])
 			t.Logf("ln_1 output of block 0, max |x|: vision outlier dims %.3g, others %.3g (x%.0f); text %.3g, others %.3g (x%.0f)",

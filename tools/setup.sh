@@ -30,7 +30,7 @@ give_up() {
 	fi
 	echo "setup: this machine lacks what the tests need:" >&2
 	for m in "${missing[@]}"; do echo "  - $m" >&2; done
-	echo "Install it and run ./test.sh again, or run CLIP4CLIP_ALLOW_SKIP=1 ./test.sh to skip the tests that need it (they are listed at the end)." >&2
+	echo "Get it as each line says and run ./test.sh again, or run CLIP4CLIP_ALLOW_SKIP=1 ./test.sh to skip the tests that need it (test.sh lists them at the end)." >&2
 	exit 1
 }
 

@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"clip4clip/internal/testenv"
 )
 
 // Hostile pickles: each is small, or compresses to almost nothing, and
@@ -188,6 +190,8 @@ func TestPickleCost(t *testing.T) {
 	for _, name := range []string{"clip/clip_tiny_openai.pt", "clip4clip/tightTransf/pytorch_model.bin", "clip4clip/seqLSTM/pytorch_model.bin", "clip4clip/meanP_3d/pytorch_model.bin"} {
 		if _, err := os.Stat(ptFixtures + "/" + name); err == nil {
 			pickles[name] = pkFixturePickle(t, name)
+		} else {
+			t.Run(name, func(t *testing.T) { testenv.Fixture(t, ptFixtures, name) })
 		}
 	}
 	for name, pkl := range pickles {
