@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"image"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -21,10 +22,19 @@ var ProbeCaptions = []string{
 // ProbeImages is how many built-in images a conversion is checked on.
 const ProbeImages = 4
 
-// probeImage draws built-in probe image k at res x res and returns it
-// preprocessed (3, res, res): a gradient sky, ground, and a few discs and
-// boxes of saturated colour, different for each k.
+// probeImage returns built-in probe image k (ProbeImage) preprocessed
+// (3, res, res).
 func probeImage(k, res int) []float32 {
+	img := ProbeImage(k, res)
+	dst := make([]float32, 3*res*res)
+	preprocess.NormalizeHWC(dst, img.Pix, res, res, 4)
+	return dst
+}
+
+// ProbeImage draws built-in probe image k at res x res: a gradient sky,
+// ground, and a few discs and boxes of saturated colour, different for
+// each k. No caption describes them.
+func ProbeImage(k, res int) *image.NRGBA {
 	r := rand.New(rand.NewPCG(uint64(k)+1, 0x70726f6265))
 	pix := make([]uint8, 4*res*res)
 	sky := [3]float64{r.Float64(), r.Float64(), r.Float64()}
@@ -64,9 +74,7 @@ func probeImage(k, res int) []float32 {
 			pix[o+3] = 255
 		}
 	}
-	dst := make([]float32, 3*res*res)
-	preprocess.NormalizeHWC(dst, pix, res, res, 4)
-	return dst
+	return &image.NRGBA{Pix: pix, Stride: 4 * res, Rect: image.Rect(0, 0, res, res)}
 }
 
 // Probe is how closely a converted model's features follow the

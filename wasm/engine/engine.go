@@ -52,6 +52,10 @@ type Engine struct {
 	keys   []string          // video keys in the order they were added
 
 	site *siteindex.Index // the site index SearchSite ranks, or nil
+
+	cal       *model.Calibration // what scores are weak (calibrate.go), or nil
+	calSource string             // where cal came from: "file", "computed" or "given"
+	calNote   string             // why the file's calibration was not used, or ""
 }
 
 // entry is one video's pooled features.
@@ -96,6 +100,7 @@ func FromModel(m *model.CLIP) (*Engine, error) {
 		e.note = fmt.Sprintf("the model's %s head scores every query with every video and cannot be indexed ahead; search pools its CLIP frame features with %s instead", e.head, model.MeanP)
 		e.head = model.MeanP
 	}
+	e.knownCalibration()
 	return e, nil
 }
 
@@ -120,6 +125,9 @@ type Info struct {
 	WeightBytes int               `json:"weightBytes"` // memory the weights take
 	Meta        map[string]string `json:"meta"`        // provenance: source, dtype, ...
 	Config      model.Config      `json:"config"`      // the whole configuration
+
+	Calibration     *CalibrationInfo `json:"calibration"`     // what scores are weak matches, null until known (Calibrate)
+	CalibrationNote string           `json:"calibrationNote"` // why the file's calibration was not used, or ""
 }
 
 // Info describes the loaded model. The ID of a part (model.LoadPart) is
@@ -151,6 +159,9 @@ func (e *Engine) Info() Info {
 		WeightBytes: e.m.WeightBytes(),
 		Meta:        meta,
 		Config:      c,
+
+		Calibration:     e.calibrationInfo(),
+		CalibrationNote: e.calNote,
 	}
 }
 
@@ -222,18 +233,7 @@ func (e *Engine) VideoFeature(dst, frames []float32, t int) error {
 	if t <= 0 || len(frames) != t*d {
 		return fmt.Errorf("engine: %d values for %d frames of %d features", len(frames), t, d)
 	}
-	if max := e.m.MaxFrames(e.head); max > 0 && t > max {
-		sub := make([]float32, max*d)
-		for i, j := range evenly(t, max) {
-			copy(sub[i*d:(i+1)*d], frames[j*d:(j+1)*d])
-		}
-		frames, t = sub, max
-	}
-	mask := make([]bool, t)
-	for i := range mask {
-		mask[i] = true
-	}
-	return e.enc.VideoFeature(dst, frames, mask, t, e.head)
+	return e.pool(dst, frames, t, e.head)
 }
 
 // evenly picks k of n indices spread evenly, first and last included

@@ -86,6 +86,7 @@ type Hit struct {
 	Whole    float32   `json:"whole"`    // the whole video: exp(logit_scale) * cos(query, video feature)
 	Timeline []float32 `json:"timeline"` // (frames) the score of the moment centred on each frame
 	Moments  []Moment  `json:"moments"`  // the best non-overlapping moments, best first
+	Weak     bool      `json:"weak"`     // Score is below the calibration's threshold (Engine.Judge): a weak match
 }
 
 // Moment is a window of frames and its score.
@@ -94,6 +95,7 @@ type Moment struct {
 	First int     `json:"first"` // first frame of the window
 	Last  int     `json:"last"`  // last frame of the window, included
 	Score float32 `json:"score"`
+	Weak  bool    `json:"weak"` // Score is below the calibration's threshold
 }
 
 // Search scores every video against a query feature (embed, as EmbedQuery
@@ -117,6 +119,7 @@ func (e *Engine) Search(text []float32, k int) ([]Hit, error) {
 	}
 	tn := Normalize(text)
 	s := e.scale()
+	weak := e.weakBelow()
 	hits := make([]Hit, 0, len(e.keys))
 	for _, key := range e.keys {
 		en := e.videos[key]
@@ -127,6 +130,10 @@ func (e *Engine) Search(text []float32, k int) ([]Hit, error) {
 			h.Score = max(h.Score, h.Timeline[j])
 		}
 		h.Moments = bestMoments(h.Timeline, e.window, k)
+		h.Weak = h.Score < weak
+		for i := range h.Moments {
+			h.Moments[i].Weak = h.Moments[i].Score < weak
+		}
 		hits = append(hits, h)
 	}
 	sort.SliceStable(hits, func(a, b int) bool { return hits[a].Score > hits[b].Score })

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"clip4clip/model"
 	"clip4clip/siteindex"
 )
 
@@ -56,13 +57,15 @@ func SiteMoments(x *siteindex.Index) int {
 type SiteResults struct {
 	Videos  []siteindex.VideoHit `json:"videos"`
 	Moments []SiteMoment         `json:"moments"`
+	Match   *model.Verdict       `json:"match"` // the calibration's verdict on the best result (Engine.Judge), null without one
 }
 
 // SiteMoment is one moment found, with the index of its video's thumbnail
 // nearest the moment's middle (-1 when the video has none).
 type SiteMoment struct {
 	siteindex.MomentHit
-	Thumb int `json:"thumb"`
+	Thumb int  `json:"thumb"`
+	Weak  bool `json:"weak"` // the score is below the calibration's threshold
 }
 
 // SearchSite ranks the loaded site index's videos and moments against a
@@ -83,8 +86,21 @@ func (e *Engine) SearchSite(text []float32, k int) (SiteResults, error) {
 	if out.Videos == nil {
 		out.Videos = []siteindex.VideoHit{}
 	}
+	// Site scores are cosines; the threshold is for the index's head, which
+	// Check made sure is this model's.
+	v, ok := model.Verdict{}, false
+	if e.cal != nil {
+		best := math.Inf(-1)
+		for _, h := range r.Videos {
+			best = max(best, float64(h.Score))
+		}
+		v, ok = e.cal.Judge(e.site.Head, best)
+		if ok && len(r.Videos) > 0 {
+			out.Match = &v
+		}
+	}
 	for i, m := range r.Moments {
-		out.Moments[i] = SiteMoment{MomentHit: m, Thumb: NearestThumb(e.site.Videos[m.Video].Thumbs, (m.Start+m.End)/2)}
+		out.Moments[i] = SiteMoment{MomentHit: m, Thumb: NearestThumb(e.site.Videos[m.Video].Thumbs, (m.Start+m.End)/2), Weak: ok && float64(m.Score) < v.Threshold}
 	}
 	return out, nil
 }
