@@ -173,6 +173,17 @@ func (e *Engine) scale() float32 { return float32(math.Exp(float64(e.m.LogitScal
 // dst: preprocess.ResizeCrop to the model's resolution, Normalize, then
 // EncodeImage. The feature is not normalised, as encode_image returns it.
 func (e *Engine) EmbedFrame(dst []float32, rgba []byte, w, h int) error {
+	if err := e.Pixels(e.pix, rgba, w, h); err != nil {
+		return err
+	}
+	return e.enc.EncodeImage(dst, e.pix)
+}
+
+// Pixels writes the image encoder's input for one frame of straight-alpha
+// RGBA bytes, width w and height h, into dst (3, res, res): the
+// preprocessing of EmbedFrame (preprocess.ResizeCrop, Normalize), for a
+// backend that runs the encoder elsewhere (the browser's WebGPU).
+func (e *Engine) Pixels(dst []float32, rgba []byte, w, h int) error {
 	if e.m.Config.TextOnly {
 		return model.ErrTextOnly
 	}
@@ -185,14 +196,21 @@ func (e *Engine) EmbedFrame(dst []float32, rgba []byte, w, h int) error {
 	if len(rgba) != 4*w*h {
 		return fmt.Errorf("engine: %d bytes for a %dx%d RGBA frame (want %d)", len(rgba), w, h, 4*w*h)
 	}
+	if res := e.m.Config.Vision.Resolution; len(dst) != 3*res*res {
+		return fmt.Errorf("engine: %d values for the pixels of a 3x%dx%d frame", len(dst), res, res)
+	}
 	img := &image.NRGBA{Pix: rgba, Stride: 4 * w, Rect: image.Rect(0, 0, w, h)}
 	crop, err := preprocess.ResizeCrop(img, e.m.Config.Vision.Resolution)
 	if err != nil {
 		return err
 	}
-	preprocess.Normalize(e.pix, crop)
-	return e.enc.EncodeImage(dst, e.pix)
+	preprocess.Normalize(dst, crop)
+	return nil
 }
+
+// Weights lists the loaded model's (or part's) weights as the model holds
+// them (model.CLIP.Weights), for a backend that keeps its own copy.
+func (e *Engine) Weights() []model.Weight { return e.m.Weights() }
 
 // Query is an embedded query.
 type Query struct {
@@ -207,10 +225,7 @@ func (e *Engine) EmbedQuery(text string) (Query, error) {
 	if !e.m.Config.HasText() {
 		return Query{}, ErrNoText
 	}
-	if strings.TrimSpace(text) == "" {
-		return Query{}, ErrEmptyQuery
-	}
-	ids, truncated, err := e.m.Tokenizer.Tokenize(text, e.m.Config.Text.Context)
+	ids, truncated, err := e.Tokenize(text)
 	if err != nil {
 		return Query{}, err
 	}
@@ -219,6 +234,18 @@ func (e *Engine) EmbedQuery(text string) (Query, error) {
 		return Query{}, err
 	}
 	return q, nil
+}
+
+// Tokenize returns the token ids EmbedQuery encodes for text (SOT, at
+// most context-2 tokens, EOT) and whether the text was cut to fit.
+func (e *Engine) Tokenize(text string) (ids []int, truncated bool, err error) {
+	if !e.m.Config.HasText() {
+		return nil, false, ErrNoText
+	}
+	if strings.TrimSpace(text) == "" {
+		return nil, false, ErrEmptyQuery
+	}
+	return e.m.Tokenizer.Tokenize(text, e.m.Config.Text.Context)
 }
 
 // VideoFeature pools t frame features (t, embed) into the unit vector the
