@@ -56,13 +56,6 @@ func quickGELUGo(x []float32) {
 	}
 }
 
-// QuickGELURef is QuickGELU with e^x from math.Exp in float64.
-func QuickGELURef(x []float32) {
-	for i, v := range x {
-		x[i] = v / (1 + float32(math.Exp(float64(-1.702*v))))
-	}
-}
-
 // Softmax normalises the row x in place: e^(x - max x) / sum, the max
 // subtracted for stability, as torch.softmax.
 func Softmax(x []float32) {
@@ -94,24 +87,6 @@ func softmaxWith(x []float32, exp func([]float32)) {
 		s0 += x[i]
 	}
 	inv := 1 / (s0 + s1)
-	for i := range x {
-		x[i] *= inv
-	}
-}
-
-// SoftmaxRef is Softmax with math.Exp and the sum in float64.
-func SoftmaxRef(x []float32) {
-	m := float32(math.Inf(-1))
-	for _, v := range x {
-		m = max(m, v)
-	}
-	var s float64
-	for i, v := range x {
-		e := math.Exp(float64(v - m))
-		x[i] = float32(e)
-		s += e
-	}
-	inv := float32(1 / s)
 	for i := range x {
 		x[i] *= inv
 	}
@@ -174,28 +149,6 @@ func layerNormGo(dst, x []float32, n, d int, w, b []float32, eps float32) {
 	}
 }
 
-// LayerNormRef is LayerNorm with the moments accumulated in float64.
-func LayerNormRef(dst, x []float32, n, d int, w, b []float32, eps float32) {
-	for i := 0; i < n; i++ {
-		row, out := x[i*d:(i+1)*d], dst[i*d:(i+1)*d]
-		var mean float64
-		for _, v := range row {
-			mean += float64(v)
-		}
-		mean /= float64(d)
-		var variance float64
-		for _, v := range row {
-			dv := float64(v) - mean
-			variance += dv * dv
-		}
-		variance /= float64(d)
-		inv := 1 / math.Sqrt(variance+float64(eps))
-		for k, v := range row {
-			out[k] = float32((float64(v)-mean)*inv)*w[k] + b[k]
-		}
-	}
-}
-
 // Add adds src to dst element-wise (len(src) >= len(dst)).
 func Add(dst, src []float32) {
 	if len(src) < len(dst) {
@@ -204,12 +157,12 @@ func Add(dst, src []float32) {
 	if len(dst) == 0 || addKernel != nil && addKernel(dst, src) {
 		return
 	}
-	AddRef(dst, src)
+	addGo(dst, src)
 }
 
-// AddRef is Add's plain loop (also its portable version: Go's compiler
-// leaves nothing to gain in it).
-func AddRef(dst, src []float32) {
+// addGo is Add's plain loop, its portable version and its tests' reference
+// (Go's compiler leaves nothing to gain in it).
+func addGo(dst, src []float32) {
 	src = src[:len(dst)]
 	for i := range dst {
 		dst[i] += src[i]

@@ -205,7 +205,7 @@ func TestAdd(t *testing.T) {
 		for _, n := range elementSizes {
 			dst, src := randSlice(r, n), randSlice(r, n+3)
 			want, got := append([]float32(nil), dst...), append([]float32(nil), dst...)
-			AddRef(want, src)
+			addGo(want, src)
 			Add(got, src)
 			requireRel(t, fmt.Sprintf("Add n%d", n), nil, want, got, 0, 0)
 		}
@@ -247,6 +247,6 @@ func BenchmarkElementwise(b *testing.B) {
 			})
 		}
 	}
-	b.Run("ref", ops(QuickGELURef, SoftmaxRef, LayerNormRef, AddRef))
+	b.Run("ref", ops(QuickGELURef, SoftmaxRef, LayerNormRef, addGo))
 	eachKernel(b, ops(QuickGELU, Softmax, LayerNorm, Add))
 }

@@ -234,26 +234,6 @@ func dot4(w, x0, x1, x2, x3 []float32) (s0, s1, s2, s3 float32) {
 	return s0 + t0, s1 + t1, s2 + t2, s3 + t3
 }
 
-// LinearRef is the reference for Linear: one float64-accumulated dot per
-// output, weights dequantized element by element. Slow and obviously right.
-// For int8 it is the product the kernels approximate: x is not quantized,
-// as Linear's outlier columns are not (the others are, by the kernels).
-func LinearRef(m *Matrix, dst, x []float32, n int, bias []float32) {
-	w := m.Float32()
-	for i := 0; i < n; i++ {
-		for j := 0; j < m.Rows; j++ {
-			var s float64
-			for k := 0; k < m.Cols; k++ {
-				s += float64(x[i*m.Cols+k]) * float64(w[j*m.Cols+k])
-			}
-			if bias != nil {
-				s += float64(bias[j])
-			}
-			dst[i*m.Rows+j] = float32(s)
-		}
-	}
-}
-
 // The worker pool: Threads()-1 goroutines that help with the Linear calls
 // sent to them; the calling goroutine works on its own call too.
 var pool struct {

@@ -17,7 +17,7 @@ import "math"
 // |x[i][c]| > outlierRatio * mean_c' |x[i][c']|; at most maxOutliers of
 // them, those with the largest such ratio. Rows with no element above the
 // ratio cost one pass over x (rowAbsStats), the only price when x has no
-// outliers. The split product equals LinearRef's x @ w^T up to float32
+// outliers. The split product equals the float64 reference product x @ w^T (LinearRef, in the tests) up to float32
 // rounding on the outlier columns and the usual activation rounding on the
 // others, now with a step set by the others' max.
 const (
