@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"clip4clip/internal/npy"
+	"clip4clip/model"
 	"clip4clip/model/bpe"
 	"clip4clip/model/preprocess"
 )
@@ -117,7 +118,7 @@ func (d *DirDataset) frames(video string) ([]*image.RGBA, error) {
 	if err != nil {
 		return nil, err
 	}
-	raw = sampleUniform(raw, d.MaxFrames)
+	raw = model.SampleUniform(raw, d.MaxFrames)
 	imgs = make([]*image.RGBA, len(raw))
 	for k, img := range raw {
 		if imgs[k], err = preprocess.ResizeCrop(img, d.Res); err != nil {
@@ -193,23 +194,6 @@ func readFrames(dir, video string) ([]image.Image, error) {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
-}
-
-// sampleUniform keeps n evenly spaced items, first and last included, as
-// CLIP4Clip's dataloader (np.linspace) does for clips over max_frames.
-func sampleUniform[T any](xs []T, n int) []T {
-	if n <= 0 || len(xs) <= n {
-		return xs
-	}
-	out := make([]T, n)
-	for i := range out {
-		idx := 0
-		if n > 1 {
-			idx = int(float64(i) * float64(len(xs)-1) / float64(n-1))
-		}
-		out[i] = xs[idx]
-	}
-	return out
 }
 
 // MemDataset is a Dataset held in memory: preprocessed frames and captions,
@@ -312,7 +296,7 @@ func MakeBatch(d Dataset, idx []int, tok *bpe.Tokenizer, maxFrames, maxWords int
 				clips[j].err = fmt.Errorf("clip %d has no frames", i)
 				return
 			}
-			clips[j].frames = sampleUniform(frames, maxFrames)
+			clips[j].frames = model.SampleUniform(frames, maxFrames)
 			clips[j].ids, _, clips[j].err = tok.Tokenize(caption, maxWords)
 		}()
 	}

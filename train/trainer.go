@@ -317,7 +317,7 @@ func Evaluate(m *model.CLIP, d Dataset, maxFrames, maxWords int) (EvalResult, er
 		if err := enc.EncodeText(text[i*e:(i+1)*e], ids); err != nil {
 			return EvalResult{}, err
 		}
-		frames = sampleUniform(frames, maxFrames)
+		frames = model.SampleUniform(frames, maxFrames)
 		var flat []float32
 		for _, f := range frames {
 			flat = append(flat, f...)

@@ -240,7 +240,7 @@ func evalData(m *model.CLIP, data, head string, maxFrames int) ([]float32, int, 
 			if err != nil {
 				return nil, err
 			}
-			return concat(sampleUniform(frames, maxFrames)), nil
+			return concat(model.SampleUniform(frames, maxFrames)), nil
 		}
 	} else {
 		var err error
@@ -450,7 +450,7 @@ func loadClip(dir, video string, res, maxFrames int) ([]float32, error) {
 	if len(imgs) == 0 {
 		return nil, fmt.Errorf("video %q has no frames", video)
 	}
-	imgs = sampleUniform(imgs, maxFrames)
+	imgs = model.SampleUniform(imgs, maxFrames)
 	size := 3 * res * res
 	out := make([]float32, len(imgs)*size)
 	for i, img := range imgs {
@@ -463,19 +463,3 @@ func loadClip(dir, video string, res, maxFrames int) ([]float32, error) {
 	return out, nil
 }
 
-// sampleUniform keeps n evenly spaced items, first and last included, as
-// CLIP4Clip's dataloader (np.linspace) does for clips over max_frames.
-func sampleUniform[T any](xs []T, n int) []T {
-	if n <= 0 || len(xs) <= n {
-		return xs
-	}
-	out := make([]T, n)
-	for i := range out {
-		idx := 0
-		if n > 1 {
-			idx = int(float64(i) * float64(len(xs)-1) / float64(n-1))
-		}
-		out[i] = xs[idx]
-	}
-	return out
-}
