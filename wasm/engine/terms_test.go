@@ -40,10 +40,10 @@ func TestParseQuery(t *testing.T) {
 		}
 	}
 	for q, want := range map[string]string{
-		"":                              "empty",
-		"   ":                           "empty",
-		"0:dog":                         "weight 0",
-		"500:dog":                       "up to 100",
+		"":                             "empty",
+		"   ":                          "empty",
+		"0:dog":                        "weight 0",
+		"500:dog":                      "up to 100",
 		"a +b +c +d +e +f +g +h +i +j": "more than 8",
 	} {
 		if _, err := ParseQuery(q); err == nil || !strings.Contains(err.Error(), want) {
