@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 )
@@ -117,27 +118,78 @@ func (e *Engine) Search(text []float32, k int) ([]Hit, error) {
 	if len(text) != d {
 		return nil, fmt.Errorf("engine: query feature of %d values, want %d", len(text), d)
 	}
-	tn := Normalize(text)
+	return e.rank(Normalize(text), k, "", 0, 0), nil
+}
+
+// rank is Search for the unit query tn. In the video skipKey (if not ""),
+// the windows centred on frames [skipLo, skipHi) and the whole video are
+// left out (SimilarTo's own moment).
+func (e *Engine) rank(tn []float32, k int, skipKey string, skipLo, skipHi int) []Hit {
+	d := e.m.Config.EmbedDim
 	s := e.scale()
 	weak := e.weakBelow()
 	hits := make([]Hit, 0, len(e.keys))
+	gone := float32(math.Inf(-1))
 	for _, key := range e.keys {
 		en := e.videos[key]
 		h := Hit{Key: key, Whole: s * dot(tn, en.video), Timeline: make([]float32, en.n)}
+		skip := key == skipKey
+		if skip {
+			h.Whole = gone
+		}
 		h.Score = h.Whole
 		for j := range h.Timeline {
 			h.Timeline[j] = s * dot(tn, en.moments[j*d:(j+1)*d])
+			if skip && j >= skipLo && j < skipHi {
+				h.Timeline[j] = gone
+			}
 			h.Score = max(h.Score, h.Timeline[j])
 		}
 		h.Moments = bestMoments(h.Timeline, e.window, k)
+		if skip {
+			h.Moments = slices.DeleteFunc(h.Moments, func(m Moment) bool { return m.Score == gone })
+		}
 		h.Weak = h.Score < weak
 		for i := range h.Moments {
 			h.Moments[i].Weak = h.Moments[i].Score < weak
 		}
+		if skip && h.Score == gone {
+			continue // a video of one moment, that one
+		}
 		hits = append(hits, h)
 	}
 	sort.SliceStable(hits, func(a, b int) bool { return hits[a].Score > hits[b].Score })
-	return hits, nil
+	return hits
+}
+
+// SimilarTo is "more like this": it searches with the feature of the moment
+// centred on frame of the video key (the head's pooling of that window,
+// as AddVideo made it) as the query, and leaves that moment out: in its own
+// video, every window that overlaps it, and the whole video's score (which
+// pools the moment's frames too). A moment of another video, or of the same
+// video elsewhere, ranks as a text query's would.
+func (e *Engine) SimilarTo(key string, frame, k int) ([]Hit, error) {
+	if !e.m.Config.HasText() {
+		return nil, ErrNoText
+	}
+	en, ok := e.videos[key]
+	if !ok {
+		return nil, fmt.Errorf("engine: no video %q is indexed", key)
+	}
+	if frame < 0 || frame >= en.n {
+		return nil, fmt.Errorf("engine: video %q has frames 0 to %d, not %d", key, en.n-1, frame)
+	}
+	d := e.m.Config.EmbedDim
+	q := Normalize(en.moments[frame*d : (frame+1)*d])
+	// Windows centred on frames whose window overlaps this one's.
+	lo, hi := MomentFrames(frame, en.n, e.window)
+	skipLo, skipHi := en.n, 0
+	for j := 0; j < en.n; j++ {
+		if a, b := MomentFrames(j, en.n, e.window); a < hi && lo < b {
+			skipLo, skipHi = min(skipLo, j), max(skipHi, j+1)
+		}
+	}
+	return e.rank(q, k, key, skipLo, skipHi), nil
 }
 
 // bestMoments picks up to k windows by descending score, skipping any that
