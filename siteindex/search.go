@@ -120,6 +120,12 @@ func (x *Index) matrix() *matrix {
 // adds at most DotsLimit's step. Ties keep index order. A query of the
 // wrong size finds nothing. Search is safe for concurrent use.
 func (x *Index) Search(query []float32, k int) Results {
+	return x.SearchVideos(query, k, nil)
+}
+
+// SearchVideos is Search over the videos keep accepts (nil: all): the
+// others are neither listed nor give moments.
+func (x *Index) SearchVideos(query []float32, k int, keep func(v *Video) bool) Results {
 	res := Results{Videos: []VideoHit{}, Moments: []MomentHit{}}
 	m := x.matrix()
 	if len(query) != x.EmbedDim || x.EmbedDim <= 0 || m.Rows == 0 {
@@ -134,17 +140,34 @@ func (x *Index) Search(query []float32, k int) Results {
 		}
 	}
 
-	res.Videos = make([]VideoHit, m.videos)
-	for i := range res.Videos {
+	if keep != nil {
+		gone := float32(math.Inf(-1))
+		for i := range m.videos {
+			if !keep(&m.of[i]) {
+				scores[i] = gone
+				for r := m.videos + m.first[i]; r < m.videos+m.first[i+1]; r++ {
+					scores[r] = gone
+				}
+			}
+		}
+	}
+	res.Videos = make([]VideoHit, 0, m.videos)
+	for i := range m.videos {
+		if keep != nil && !keep(&m.of[i]) {
+			continue
+		}
 		h := VideoHit{Video: i, Score: scores[i], Whole: scores[i]}
 		for _, s := range scores[m.videos+m.first[i] : m.videos+m.first[i+1]] {
 			h.Score = max(h.Score, s)
 		}
-		res.Videos[i] = h
+		res.Videos = append(res.Videos, h)
 	}
 	sort.SliceStable(res.Videos, func(a, b int) bool { return res.Videos[a].Score > res.Videos[b].Score })
 
 	for _, r := range topK(scores[m.videos:], k) {
+		if math.IsInf(float64(scores[m.videos+r]), -1) {
+			break // only left-out videos' moments remain
+		}
 		v := sort.Search(m.videos, func(i int) bool { return m.first[i+1] > r }) // the video holding moment row r
 		j := r - m.first[v]
 		start, end := x.MomentSpan(v, j)

@@ -485,3 +485,37 @@ func BenchmarkSearch90k(b *testing.B) {
 		y.Search(q, 10)
 	}
 }
+
+// TestSearchVideos: a filtered search finds what the same search finds
+// among the kept videos alone, scores included, and nothing of the others.
+func TestSearchVideos(t *testing.T) {
+	x, err := Read(marshal(t, randomIndex(11, 12, 20, 64)))
+	require.NoError(t, err)
+	rng := rand.New(rand.NewPCG(1, 2))
+	keep := func(v *Video) bool { return v.Duration > 40 }
+	kept := 0
+	for i := range x.Videos {
+		if keep(&x.Videos[i]) {
+			kept++
+		}
+	}
+	require.True(t, kept > 0 && kept < len(x.Videos), "the filter keeps %d of %d", kept, len(x.Videos))
+	for range 5 {
+		q := unit(rng, 64)
+		all, got := x.Search(q, 1000), x.SearchVideos(q, 5, keep)
+		var want []MomentHit
+		for _, m := range all.Moments {
+			if keep(&x.Videos[m.Video]) && len(want) < 5 {
+				want = append(want, m)
+			}
+		}
+		require.Equal(t, want, got.Moments)
+		require.Len(t, got.Videos, kept)
+		for _, h := range got.Videos {
+			require.True(t, keep(&x.Videos[h.Video]))
+		}
+	}
+	none := x.SearchVideos(unit(rng, 64), 5, func(*Video) bool { return false })
+	require.Empty(t, none.Videos)
+	require.Empty(t, none.Moments)
+}
