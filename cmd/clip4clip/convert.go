@@ -134,8 +134,12 @@ func requantize(m *model.CLIP, dtype quant.DType, block int) (*model.CLIP, error
 	return q, nil
 }
 
-// writeConverted writes m as stored, or its query side for -text-only.
+// writeConverted writes m as stored, or its query side for -text-only,
+// with its calibration in the meta (storeCalibration).
 func writeConverted(m *model.CLIP, out string, textOnly bool) error {
+	if err := storeCalibration(m); err != nil {
+		return err
+	}
 	what := "full model"
 	if textOnly {
 		t, err := m.TextOnly()

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 
+	"clip4clip/model"
 	"clip4clip/siteindex"
 )
 
@@ -22,7 +23,11 @@ func runSearch(args []string) error {
 	setUsage(fs, "search -model MODEL -index INDEX [-k N] [-json] WORDS...", `Searches a site index (made by clip4clip index) with one text query:
 the words together are the query, quoted or not
 (search -model default -index site.idx a red star searches "a red star").
-tokenize, by contrast, takes each argument as its own caption.`)
+tokenize, by contrast, takes each argument as its own caption.
+Results below the model's calibrated threshold (where its matches begin)
+follow a "weaker matches" line, and when the best is below it a first line
+says nothing matches well (with -json: "weak" on each result, "match" the
+verdict).`)
 	words, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -72,6 +77,15 @@ tokenize, by contrast, takes each argument as its own caption.`)
 		return err
 	}
 	r := x.Search(q, *k)
+	// The verdict on the best result (videos rank by the better of their
+	// own and their best moment's cosine), for the head the index pooled with.
+	var match *model.Verdict
+	if c := searchCalibration(m); c != nil && len(r.Videos) > 0 {
+		if v, ok := c.Judge(x.Head, float64(r.Videos[0].Score)); ok {
+			match = &v
+		}
+	}
+	weak := func(score float32) bool { return match != nil && float64(score) < match.Threshold }
 
 	w := bufio.NewWriter(os.Stdout)
 	defer w.Flush()
@@ -80,40 +94,58 @@ tokenize, by contrast, takes each argument as its own caption.`)
 			siteindex.VideoHit
 			Path  string `json:"path"`
 			Title string `json:"title"`
+			Weak  bool   `json:"weak"` // below the calibration's threshold
 		}
 		type moment struct {
 			siteindex.MomentHit
 			Path  string `json:"path"`
 			Title string `json:"title"`
+			Weak  bool   `json:"weak"`
 		}
 		out := struct {
-			Query   string   `json:"query"`
-			Videos  []video  `json:"videos"`
-			Moments []moment `json:"moments"`
-		}{Query: query, Videos: []video{}, Moments: []moment{}}
+			Query   string         `json:"query"`
+			Match   *model.Verdict `json:"match"` // the calibration's verdict on the best result; null without one
+			Videos  []video        `json:"videos"`
+			Moments []moment       `json:"moments"`
+		}{Query: query, Match: match, Videos: []video{}, Moments: []moment{}}
 		for _, h := range r.Videos {
 			v := x.Videos[h.Video]
-			out.Videos = append(out.Videos, video{h, v.Path, v.Title})
+			out.Videos = append(out.Videos, video{h, v.Path, v.Title, weak(h.Score)})
 		}
 		for _, h := range r.Moments {
 			v := x.Videos[h.Video]
-			out.Moments = append(out.Moments, moment{h, v.Path, v.Title})
+			out.Moments = append(out.Moments, moment{h, v.Path, v.Title, weak(h.Score)})
 		}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", " ")
 		return enc.Encode(out)
 	}
+	if match != nil && match.Weak {
+		fmt.Fprintln(w, noMatchLine(*match, query, *modelPath))
+	}
+	// Results are best first: the weak ones follow a line, as the page
+	// folds them under "Weaker matches".
+	fold := func(first *bool, score float32) {
+		if *first && weak(score) {
+			fmt.Fprintf(w, "     -- weaker matches (cosine below %.3f) --\n", match.Threshold)
+			*first = false
+		}
+	}
 	fmt.Fprintf(w, "videos (%d, cosine with the query):\n", len(r.Videos))
+	first := true
 	for i, h := range r.Videos[:min(*k, len(r.Videos))] {
 		v := x.Videos[h.Video]
+		fold(&first, h.Score)
 		fmt.Fprintf(w, "%3d. %6.3f  %s  [%s]  %s\n", i+1, h.Score, v.Title, clock(v.Duration), v.Path)
 	}
 	if len(r.Videos) > *k {
 		fmt.Fprintf(w, "     ... %d more\n", len(r.Videos)-*k)
 	}
 	fmt.Fprintf(w, "moments (best %d of all videos):\n", len(r.Moments))
+	first = true
 	for i, h := range r.Moments {
 		v := x.Videos[h.Video]
+		fold(&first, h.Score)
 		fmt.Fprintf(w, "%3d. %6.3f  %s-%s  %s  %s\n", i+1, h.Score, clock(h.Start), clock(h.End), v.Title, v.Path)
 	}
 	return nil
