@@ -75,7 +75,14 @@ func TestSIMDHostHasKernels(t *testing.T) {
 		require.EqualValues(t, 1, simdUse(v.code), "the browser has no %s kernels: kernels.js could not validate or self-test them", v.name)
 		require.Equal(t, v.code, simdVariant(), "use(%d) returned 1 but the %s kernels are not selected", v.code, v.name)
 	}
-	require.Equal(t, best, hostVariant, "the browser started on variant %d, not the best it has (%d)", hostVariant, best)
+	// Under CLIP4CLIP_SIMD=auto kernels.js starts on the faster of the two
+	// on this CPU (timeInt8), so either is right; a forced variant must be
+	// the one started on.
+	if v := os.Getenv("CLIP4CLIP_SIMD"); v != "" && v != "auto" {
+		require.Equal(t, best, hostVariant, "CLIP4CLIP_SIMD=%s, but the browser started on variant %d", v, hostVariant)
+	}
+	require.True(t, hostVariant == 1 || hostVariant == 2, "the browser started on variant %d", hostVariant)
+	t.Logf("the browser started on %s (kernels.js timed both)", map[int32]string{1: "SIMD128", 2: "relaxed SIMD"}[hostVariant])
 }
 
 // TestSIMDLinearMatchesRef runs every SIMD kernel directly (so a kernel that

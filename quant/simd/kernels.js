@@ -66,6 +66,16 @@ export function selfTest(module) {
     [0.5, 1, () => k.linear_i8(W8, S, 1, inn, X, D, B, n, inn, out, 0, out, SC)],
     [1, 0, () => k.matmul_t(X, inn, W32, inn, D, out, n, out, inn)],
   ];
+  // dots_i8: W8 rows by an int16 copy of x's first row, exact.
+  const Q = 6144, DI = 7168;
+  for (let c = 0; c < inn; c++) u16[Q / 2 + c] = x(0, c) * 300 & 0xffff;
+  if (k.dots_i8(W8, inn, Q, DI, out) !== 1) return false;
+  const i32 = new Int32Array(mem.buffer);
+  for (let j = 0; j < out; j++) {
+    let want = 0;
+    for (let c = 0; c < inn; c++) want += w(j, c) * x(0, c) * 300;
+    if (i32[DI / 4 + j] !== want) return false;
+  }
   for (const [scale, bias, run] of runs) {
     f32.fill(NaN, D / 4, D / 4 + n * out);
     if (run() !== 1) return false;
@@ -115,22 +125,58 @@ function selfTestElementwise(k, f32) {
   return true;
 }
 
+// timeInt8 returns the best of a few timings (ms) of module's int8 product
+// on a ViT-B-like shape (16 tokens, 768 in, 256 out: 3.1M multiply-adds),
+// in a memory of its own. The int8 product is most of an int8 model's
+// time, and the one where the variants differ most: relaxed SIMD's
+// i8 x i7 dot is one instruction where the engine lowers it well and
+// three or more where it does not (x86 without AVX-VNNI), so which is
+// faster depends on the CPU, not on what the engine validates.
+export function timeInt8(module, reps = 5) {
+  const n = 16, inn = 768, out = 256;
+  const W = 0, S = W + out * inn, X = S + 4 * out, D = X + 4 * n * inn, SC = D + 4 * n * out;
+  const mem = new WebAssembly.Memory({ initial: Math.ceil((SC + 2 * n * inn + 8 * n + 32 + 8 * inn + 48 + 65536) / 65536) });
+  const k = new WebAssembly.Instance(module, { go: { mem } }).exports;
+  const i8 = new Int8Array(mem.buffer), f32 = new Float32Array(mem.buffer);
+  for (let i = 0; i < out * inn; i++) i8[W + i] = ((i * 37) % 255) - 127;
+  for (let j = 0; j < out; j++) f32[S / 4 + j] = 1 / 127;
+  for (let i = 0; i < n * inn; i++) f32[X / 4 + i] = Math.sin(i);
+  const run = () => k.linear_i8(W, S, 1, inn, X, D, 0, n, inn, out, 0, out, SC);
+  run(); // compile tiers, caches
+  // 8 calls a sample (about 1-2 ms): a worker's clock may tick in 0.1 ms.
+  let best = Infinity;
+  for (let r = 0; r < reps; r++) {
+    const t0 = performance.now();
+    for (let i = 0; i < 8; i++) run();
+    best = Math.min(best, (performance.now() - t0) / 8);
+  }
+  return best;
+}
+
+// relaxedMargin is how much faster relaxed SIMD must time than SIMD128 to
+// be chosen: its activations are 7-bit (SIMD128's 16), so it costs some
+// accuracy (cosine to f32 0.99985 against 0.99999 on the default model's
+// int8 image features, e2e TestInt8PathsAgree) and must buy real speed.
+const relaxedMargin = 0.85;
+
 /**
  * loadKernels returns the import object patch {clip4clip_simd: {...}} for
  * the Go instance that go (a wasm_exec.js Go) will run.
  *
- * options.variant: "auto" (default: relaxed if WebAssembly.validate accepts
- *   the relaxed module, else simd if it accepts that one, else none),
- *   "relaxed", "simd" or "none" (Go's own kernels). A variant the engine
- *   cannot run falls back to the next one down.
+ * options.variant: "auto" (default: of the variants the engine validates
+ *   and computes right (selfTest), the faster on this CPU by timeInt8,
+ *   relaxed only when it takes under relaxedMargin of SIMD128's time;
+ *   none if neither runs), "relaxed", "simd" or "none" (Go's own kernels).
+ *   A variant the engine cannot run falls back to the next one down.
  * options.load: async (file name) => bytes, to fetch the .wasm files from
  *   elsewhere (default: beside this script).
  * options.warn: called with a message when a module fails its self-test
  *   (default console.warn).
  *
- * The returned module also has variant() -> 0 none, 1 simd, 2 relaxed, and
- * use(code) -> 1 if that variant is available (and now selected), else 0;
- * Go's tests and benchmarks switch variants with it.
+ * The returned module also has variant() -> 0 none, 1 simd, 2 relaxed,
+ * use(code) -> 1 if that variant is available (and now selected), else 0
+ * (Go's tests and benchmarks switch variants with it), and info: {chosen,
+ * available, timings: {simd, relaxed} ms of timeInt8 when auto timed them}.
  */
 export async function loadKernels(go, options = {}) {
   const load = options.load ?? defaultLoad;
@@ -154,6 +200,14 @@ export async function loadKernels(go, options = {}) {
   }
 
   let current = modules.relaxed ? "relaxed" : modules.simd ? "simd" : "none";
+  const timings = {};
+  if (want === "auto" && modules.relaxed && modules.simd) {
+    // Interleaved, so that a burst of load hits both.
+    for (let r = 0; r < 2; r++) {
+      for (const v of ["simd", "relaxed"]) timings[v] = Math.min(timings[v] ?? Infinity, timeInt8(modules[v], 3));
+    }
+    current = timings.relaxed < relaxedMargin * timings.simd ? "relaxed" : "simd";
+  }
   let mem = null; // the Go memory the kernels were instantiated with
   let inst = {}; // variant -> kernel exports, for mem
 
@@ -185,6 +239,7 @@ export async function loadKernels(go, options = {}) {
       layer_norm: (dst, x, n, d, w, b, eps) => (current === "none" ? 0 : k().layer_norm(dst, x, n, d, w, b, eps)),
       add: (dst, src, n) => (current === "none" ? 0 : k().add(dst, src, n)),
       variant: () => codes[current],
+      info: { chosen: current, available: Object.keys(modules), timings },
       use: (code) => {
         const v = Object.keys(codes).find((name) => codes[name] === code);
         if (v === undefined || (v !== "none" && !modules[v])) return 0;

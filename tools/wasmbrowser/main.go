@@ -271,7 +271,11 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 				if m.Variant >= 0 && m.Variant < len(variantNames) {
 					name = variantNames[m.Variant]
 				}
-				fmt.Fprintf(stderr, "wasmbrowser: %s (V8 %s), CLIP4CLIP_SIMD=%s: kernels %s\n", version.Product, version.JsVersion, variant, name)
+				timed := ""
+				if m.Msg != "" {
+					timed = " (" + m.Msg + ")"
+				}
+				fmt.Fprintf(stderr, "wasmbrowser: %s (V8 %s), CLIP4CLIP_SIMD=%s: kernels %s%s\n", version.Product, version.JsVersion, variant, name, timed)
 			case "exit":
 				return m.Code
 			case "error":

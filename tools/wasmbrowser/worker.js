@@ -45,7 +45,8 @@ try {
   const resp = await fetch("/prog.wasm");
   if (!resp.ok) throw new Error(`fetching the program: HTTP ${resp.status}`);
   const { instance } = await WebAssembly.instantiateStreaming(resp, go.importObject);
-  post({ t: "start", variant: kernels.clip4clip_simd.variant() });
+  const timings = kernels.clip4clip_simd.info?.timings ?? {};
+  post({ t: "start", variant: kernels.clip4clip_simd.variant(), msg: Object.keys(timings).length ? `timed int8 product: ${Object.entries(timings).map(([v, ms]) => `${v} ${ms.toFixed(3)} ms`).join(", ")}` : "" });
   await go.run(instance); // resolves once Go has exited, after go.exit
 } catch (e) {
   post({ t: "error", msg: describe(e) });
