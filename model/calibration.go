@@ -31,7 +31,20 @@ type HeadCalibration struct {
 	Unmatched []float64 `json:"unmatched"` // quantiles at Levels of the cosines of (caption, a clip it does not describe)
 	Pairs     [2]int    `json:"pairs"`     // how many matched and unmatched pairs were scored
 	Threshold float64   `json:"threshold"` // Threshold(Levels, Matched, Unmatched)
+	Error     float64   `json:"error"`     // the share of matched pairs below Threshold (as of unmatched pairs above it)
 }
+
+// MaxCalibrationError is the largest Error at which a calibration tells
+// weak results from good ones (HeadCalibration.Tells). A model with
+// random weights puts half of each side on the wrong one; the default
+// model's seqTransf head 4.5%.
+const MaxCalibrationError = 0.25
+
+// Tells reports whether the head's matched and unmatched cosines are far
+// enough apart for the threshold to mean something: at most
+// MaxCalibrationError of either on the wrong side of it. Judge gives no
+// verdict otherwise.
+func (h *HeadCalibration) Tells() bool { return h.Error <= MaxCalibrationError }
 
 // CalibrationKey is the meta key a Calibration is stored under.
 const CalibrationKey = "calibration"
@@ -135,6 +148,7 @@ func NewHeadCalibration(matched, unmatched []float64) *HeadCalibration {
 		Pairs:     [2]int{len(matched), len(unmatched)},
 	}
 	h.Threshold = math.Round(Threshold(CalibrationLevels, h.Matched, h.Unmatched)*1e4) / 1e4
+	h.Error = math.Round(cdf(CalibrationLevels, h.Matched, h.Threshold)*1e4) / 1e4
 	return h
 }
 
@@ -186,10 +200,11 @@ func (v Verdict) MarshalJSON() ([]byte, error) {
 }
 
 // Judge returns the verdict on a query whose best result, pooled with
-// head, has cosine best; false when the calibration has no such head.
+// head, has cosine best; false when the calibration has no such head or
+// cannot tell with it (HeadCalibration.Tells).
 func (c *Calibration) Judge(head string, best float64) (Verdict, bool) {
 	h := c.Heads[head]
-	if h == nil {
+	if h == nil || !h.Tells() {
 		return Verdict{}, false
 	}
 	v := Verdict{Head: head, Best: best, Threshold: h.Threshold, Outside: math.NaN(), OwnWorld: c.OwnWorld}
@@ -258,6 +273,9 @@ func ParseCalibration(s string) (*Calibration, error) {
 		}
 		if t := Threshold(c.Levels, h.Matched, h.Unmatched); !(math.Abs(t-h.Threshold) <= 1e-3) {
 			return nil, &CalibrationError{fmt.Sprintf("head %s: threshold %v, its quantiles give %.4f", name, h.Threshold, t)}
+		}
+		if e := cdf(c.Levels, h.Matched, h.Threshold); !(math.Abs(e-h.Error) <= 1e-3) {
+			return nil, &CalibrationError{fmt.Sprintf("head %s: error %v, its quantiles give %.4f", name, h.Error, e)}
 		}
 	}
 	return &c, nil

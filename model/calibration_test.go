@@ -66,8 +66,29 @@ func TestNewHeadCalibration(t *testing.T) {
 	if h.Pairs != [2]int{40, 60} || h.Matched[0] != 0.6 || h.Unmatched[len(h.Unmatched)-1] != 0.59 {
 		t.Fatalf("%+v", h)
 	}
-	if h.Threshold != 0.595 {
-		t.Errorf("threshold %v, want 0.595 (the gap's middle)", h.Threshold)
+	if h.Threshold != 0.595 || h.Error != 0 || !h.Tells() {
+		t.Errorf("threshold %v, error %v, want 0.595 (the gap's middle), 0", h.Threshold, h.Error)
+	}
+	// Overlapping: matched 0.40..0.79, unmatched 0.00..0.59; the equal
+	// share of each on the wrong side is (0.59-T)/0.59 = (T-0.40)/0.39, at
+	// 0.98 T = 0.4661, T = 0.4756: 0.0756/0.39 = 19.4% of each.
+	h = NewHeadCalibration(func() []float64 {
+		var v []float64
+		for i := range 40 {
+			v = append(v, 0.4+float64(i)/100)
+		}
+		return v
+	}(), u)
+	if math.Abs(h.Threshold-0.4756) > 1e-4 || math.Abs(h.Error-0.1938) > 1e-4 || !h.Tells() {
+		t.Errorf("overlapping: threshold %v, error %v, want 0.4756, 0.1938", h.Threshold, h.Error)
+	}
+	// The same distribution on both sides: half on the wrong side.
+	h = NewHeadCalibration(u, u)
+	if math.Abs(h.Error-0.5) > 0.02 || h.Tells() {
+		t.Errorf("no separation: error %v, tells %v", h.Error, h.Tells())
+	}
+	if _, ok := (&Calibration{Levels: CalibrationLevels, Heads: map[string]*HeadCalibration{MeanP: h}}).Judge(MeanP, 0.1); ok {
+		t.Error("a verdict from a calibration that cannot tell")
 	}
 	// The unmatched median, 0.295 (numpy's linear interpolation).
 	if o := h.Outside(CalibrationLevels); math.Abs(o-0.295) > 1e-9 {
@@ -154,6 +175,7 @@ func TestParseCalibrationBad(t *testing.T) {
 		"descending":     edit(func(c map[string]any) { q := head(c)["unmatched"].([]any); q[3], q[4] = q[4], q[3] }),
 		"not a cosine":   edit(func(c map[string]any) { q := head(c)["matched"].([]any); q[len(q)-1] = 7.0 }),
 		"threshold":      edit(func(c map[string]any) { head(c)["threshold"] = 0.01 }),
+		"error":          edit(func(c map[string]any) { head(c)["error"] = 0.4 }),
 		"no pairs":       edit(func(c map[string]any) { head(c)["pairs"] = []int{0, 10} }),
 		"string numbers": strings.Replace(good, `"threshold":`, `"threshold":"`, 1),
 	} {

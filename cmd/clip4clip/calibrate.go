@@ -36,8 +36,12 @@ func storeCalibration(m *model.CLIP) error {
 	}
 	m.Meta[model.CalibrationKey] = c.MarshalMeta()
 	h := c.Heads[e.Info().Head]
-	fmt.Fprintf(os.Stderr, "calibration: %s head, results below cosine %.4f are weak matches (measured on %s in %v)\n",
-		e.Info().Head, h.Threshold, c.Set, time.Since(start).Round(10*time.Millisecond))
+	how := fmt.Sprintf("measured on %s in %v", c.Set, time.Since(start).Round(10*time.Millisecond))
+	if h.Tells() {
+		fmt.Fprintf(os.Stderr, "calibration: %s head, results below cosine %.4f are weak matches (%.1f%% of matched pairs lie below it, of unmatched above; %s)\n", e.Info().Head, h.Threshold, 100*h.Error, how)
+	} else {
+		fmt.Fprintf(os.Stderr, "calibration: the %s head cannot tell matches from mismatches (%.1f%% of either on the wrong side of any cosine), so no result will be marked weak (%s)\n", e.Info().Head, 100*h.Error, how)
+	}
 	return nil
 }
 

@@ -312,6 +312,8 @@ type CalibrationInfo struct {
 	ThresholdScore float32            `json:"thresholdScore"` // the same in Search's units, exp(logit_scale) * cosine
 	Outside        *float64           `json:"outside"`        // own-world calibrations: the cosine a best result below which looks outside what the model knows; null otherwise
 	OutsideScore   *float32           `json:"outsideScore"`   // the same in Search's units
+	Tells          bool               `json:"tells"`          // the threshold tells weak from good (model.HeadCalibration.Tells); if not, nothing is marked weak
+	Error          float64            `json:"error"`          // the share of matched pairs below the threshold, and of unmatched above it
 	OwnWorld       bool               `json:"ownWorld"`       // measured on the model's own (synthetic) world
 	Set            string             `json:"set"`            // the probe clips
 	Source         string             `json:"source"`         // "file" (the model file's meta), "computed" (measured in this process), "given" (SetCalibration)
@@ -326,7 +328,7 @@ func (e *Engine) calibrationInfo() *CalibrationInfo {
 	}
 	h := c.Heads[e.head]
 	ci := &CalibrationInfo{Head: e.head, Threshold: h.Threshold, ThresholdScore: e.scale() * float32(h.Threshold),
-		OwnWorld: c.OwnWorld, Set: c.Set, Source: e.calSource, Calibration: c}
+		Tells: h.Tells(), Error: h.Error, OwnWorld: c.OwnWorld, Set: c.Set, Source: e.calSource, Calibration: c}
 	if c.OwnWorld {
 		o := h.Outside(c.Levels)
 		os := e.scale() * float32(o)
@@ -335,9 +337,19 @@ func (e *Engine) calibrationInfo() *CalibrationInfo {
 	return ci
 }
 
+// calibrationNote is Info's CalibrationNote: why the file's calibration
+// was not used, or that the one known cannot tell.
+func (e *Engine) calibrationNote() string {
+	if ci := e.calibrationInfo(); e.calNote == "" && ci != nil && !ci.Tells {
+		return fmt.Sprintf("the calibration cannot tell this model's matches from mismatches (%.0f%% of either on the wrong side of its threshold), so no result is marked weak", 100*ci.Error)
+	}
+	return e.calNote
+}
+
 // Judge gives the calibration's verdict on a query whose best result has
 // cosine best (Search's score over exp(logit_scale), or SearchSite's
-// score) with the head search pools with; false without a calibration.
+// score) with the head search pools with; false without a calibration,
+// or with one that cannot tell (model.HeadCalibration.Tells).
 func (e *Engine) Judge(best float64) (model.Verdict, bool) {
 	if e.cal == nil {
 		return model.Verdict{}, false
@@ -346,9 +358,9 @@ func (e *Engine) Judge(best float64) (model.Verdict, bool) {
 }
 
 // weakBelow is the Search score below which a result is weak, -Inf
-// without a calibration (nothing is weak).
+// without a calibration that tells (nothing is weak).
 func (e *Engine) weakBelow() float32 {
-	if ci := e.calibrationInfo(); ci != nil {
+	if ci := e.calibrationInfo(); ci != nil && ci.Tells {
 		return ci.ThresholdScore
 	}
 	return float32(math.Inf(-1))

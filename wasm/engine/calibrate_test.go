@@ -133,7 +133,7 @@ func TestCalibrationMeta(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if i := stored.Info(); i.Calibration == nil || i.Calibration.Source != "file" || i.CalibrationNote != "" || !reflect.DeepEqual(stored.Calibration(), c) {
+	if i := stored.Info(); i.Calibration == nil || i.Calibration.Source != "file" || stored.calNote != "" || !reflect.DeepEqual(stored.Calibration(), c) {
 		t.Errorf("stored calibration: %+v, note %q", i.Calibration, i.CalibrationNote)
 	}
 
@@ -154,7 +154,7 @@ func TestCalibrationMeta(t *testing.T) {
 			t.Fatalf("%s: the model does not load: %v", name, err)
 		}
 		i := e.Info()
-		if i.Calibration != nil || i.CalibrationNote == "" {
+		if i.Calibration != nil || e.calNote == "" || i.CalibrationNote != e.calNote {
 			t.Errorf("%s: calibration %+v, note %q; want none, and a note", name, i.Calibration, i.CalibrationNote)
 		}
 		got, err := e.Calibrate()
@@ -275,5 +275,38 @@ func TestCalibrateWithBadSet(t *testing.T) {
 	}
 	if _, err := e.CalibrateWith(good()); err != nil {
 		t.Errorf("good set: %v", err)
+	}
+}
+
+// TestCalibrationCannotTell: a model with random weights scores matched
+// and unmatched pairs alike, so its calibration cannot tell: no result is
+// marked weak, Judge gives no verdict, and Info says why.
+func TestCalibrationCannotTell(t *testing.T) {
+	e, err := FromModel(synthModel(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Calibrate(); err != nil {
+		t.Fatal(err)
+	}
+	i := e.Info()
+	if i.Calibration == nil || i.Calibration.Tells || i.Calibration.Error <= model.MaxCalibrationError || !strings.Contains(i.CalibrationNote, "cannot tell") {
+		t.Fatalf("random weights: %+v, note %q", i.Calibration, i.CalibrationNote)
+	}
+	t.Logf("random weights: %.0f%% of either side on the wrong side of the threshold", 100*i.Calibration.Error)
+	f := make([]float32, 4*dim)
+	for k := range f {
+		f[k] = float32(k%7) - 3
+	}
+	if err := e.AddVideo("v", f, 4); err != nil {
+		t.Fatal(err)
+	}
+	q, _ := e.EmbedQuery("a red cat")
+	hits, _ := e.Search(q.Feature, 2)
+	if hits[0].Weak || hits[0].Moments[0].Weak {
+		t.Error("a calibration that cannot tell marked a result weak")
+	}
+	if _, ok := e.Judge(-1); ok {
+		t.Error("a verdict from a calibration that cannot tell")
 	}
 }

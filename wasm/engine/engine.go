@@ -161,7 +161,7 @@ func (e *Engine) Info() Info {
 		Config:      c,
 
 		Calibration:     e.calibrationInfo(),
-		CalibrationNote: e.calNote,
+		CalibrationNote: e.calibrationNote(),
 	}
 }
 
