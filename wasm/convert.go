@@ -25,6 +25,7 @@ import (
 	clipmodel "clip4clip/model"
 	"clip4clip/model/bpe"
 	"clip4clip/quant"
+	"clip4clip/wasm/engine"
 	"clip4clip/weights"
 )
 
@@ -279,6 +280,17 @@ func convertFinish(a *args) (any, error) {
 		m.Meta["probe_warning"] = warning
 	}
 	conv.c, conv.byName, conv.todo = nil, nil, nil
+	// What a weak match is for this model, measured once here so that
+	// loading the file need not (engine/calibrate.go).
+	e, err := engine.FromModel(m)
+	if err != nil {
+		return nil, err
+	}
+	cal, err := e.Calibrate()
+	if err != nil {
+		return nil, fmt.Errorf("calibrating the converted model: %w", err)
+	}
+	m.Meta[clipmodel.CalibrationKey] = cal.MarshalMeta()
 	w := &jsWriter{fn: write, h: sha256.New()}
 	if err := m.Save(w, clipmodel.KeepDType, 0); err != nil {
 		return nil, err

@@ -86,11 +86,16 @@ func register(api js.Value) {
 		"addVideo":     addVideo,     // (key, Float32Array frames, n) -> true
 		"removeVideo":  removeVideo,  // (key) -> true
 		"clearVideos":  clearVideos,  // () -> true
-		"search":       search,       // (Float32Array query, moments per video) -> [{key, score, timeline, moments}]
+		"search":       search,       // (Float32Array query, moments per video) -> [{key, score, whole, timeline, moments: [{frame, first, last, score, weak}], weak}]
 		"encodeIndex":  encodeIndex,  // (index object) -> Uint8Array
 		"decodeIndex":  decodeIndex,  // (Uint8Array) -> index object
 		"loadSite":     loadSite,     // (Uint8Array site index) -> site object (site.go)
 		"searchSite":   searchSite,   // (Float32Array query, k) -> {videos, moments} (site.go)
+		// Calibration (what a weak match is, engine/calibrate.go): a frame
+		// worker draws and embeds the probe clips, the query worker scores them.
+		"calibrationSet": calibrationSet, // () -> {set: JSON string, features: Float32Array}
+		"calibrate":      calibrate,      // (set JSON string, Float32Array features) -> info.calibration
+		"setCalibration": setCalibration, // (calibration JSON string, as info.calibration.calibration holds it) -> info.calibration
 		// Converting a checkpoint into a model file (convert.go):
 		"convertBegin":   convertBegin,   // ({dtype, block, meta}) -> true
 		"convertFile":    convertFile,    // (name, Uint8Array) -> true: config.json, vocab.json, merges.txt, *.txt.gz
@@ -406,12 +411,73 @@ func search(a *args) (any, error) {
 		o.Set("timeline", float32Array(h.Timeline))
 		ms := make([]any, len(h.Moments))
 		for j, m := range h.Moments {
-			ms[j] = map[string]any{"frame": m.Frame, "first": m.First, "last": m.Last, "score": m.Score}
+			ms[j] = map[string]any{"frame": m.Frame, "first": m.First, "last": m.Last, "score": m.Score, "weak": m.Weak}
 		}
 		o.Set("moments", ms)
+		o.Set("weak", h.Weak)
 		out[i] = o
 	}
 	return out, nil
+}
+
+// calibrationSet draws the probe clips of the loaded model's calibration
+// and embeds their frames (engine.Engine.CalibrationSet): the clips'
+// description as JSON, their frames' features apart.
+func calibrationSet(a *args) (any, error) {
+	e, err := a.engine()
+	if err != nil {
+		return nil, err
+	}
+	set, err := e.CalibrationSet()
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(set)
+	if err != nil {
+		return nil, err
+	}
+	o := jsObject.New()
+	o.Set("set", string(b))
+	o.Set("features", float32Array(set.Features))
+	return o, nil
+}
+
+// calibrate scores a probe set calibrationSet made (in another worker of
+// the same model) and makes it the engine's calibration.
+func calibrate(a *args) (any, error) {
+	text, feats := a.string(0), a.float32s(1)
+	e, err := a.engine()
+	if err != nil {
+		return nil, err
+	}
+	var set engine.CalibrationSet
+	if err := json.Unmarshal([]byte(text), &set); err != nil {
+		return nil, argError{a.name + ": argument 1 is not a calibration set: " + err.Error()}
+	}
+	set.Features = feats
+	if _, err := e.CalibrateWith(&set); err != nil {
+		return nil, err
+	}
+	return toJSON(e.Info().Calibration)
+}
+
+// setCalibration gives the engine a calibration the page kept; one that
+// is malformed or of another model is an error (and the page measures
+// again).
+func setCalibration(a *args) (any, error) {
+	text := a.string(0)
+	e, err := a.engine()
+	if err != nil {
+		return nil, err
+	}
+	c, err := clipmodel.ParseCalibration(text)
+	if err != nil {
+		return nil, argError{a.name + ": " + err.Error()}
+	}
+	if err := e.SetCalibration(c); err != nil {
+		return nil, argError{a.name + ": " + err.Error()}
+	}
+	return toJSON(e.Info().Calibration)
 }
 
 // encodeIndex reads {modelId, modelName, embedDim, videos: [{key, name,

@@ -5,6 +5,7 @@
 import * as db from './lib/db.js';
 import * as fmt from './lib/format.js';
 import * as getmodel from './lib/getmodel.js';
+import * as match from './lib/match.js';
 import * as models from './lib/models.js';
 import { Indexer } from './lib/indexer.js';
 import { EngineError, Pool, autoWorkers } from './lib/pool.js';
@@ -172,6 +173,7 @@ async function loadModel(blob, name, source, origin) {
   indexer.addEventListener('failed', (e) => onJobFailed(e.detail));
   indexer.addEventListener('idle', () => onIdle());
   renderModel();
+  startCalibration(loaded);
   fillWorkerSelect(blob.size);
   await restoreIndex();
   $('#query').disabled = false;
@@ -181,6 +183,19 @@ async function loadModel(blob, name, source, origin) {
   }
   state.ready = true;
   return true;
+}
+
+/**
+ * startCalibration gets the model's calibration (lib/match.js: what a weak
+ * match is) in the background when its file has none, and shows the
+ * results again with it.
+ */
+function startCalibration(loaded) {
+  match.calibrate(pool, loaded.id, loaded.info).then((cal) => {
+    if (!cal || !state.model || state.model.id !== loaded.id) return;
+    state.model.info.calibration = cal;
+    if (state.results) renderResults();
+  }).catch((err) => console.warn('clip4clip: the model could not be calibrated; no result is marked weak', err));
 }
 
 /**
@@ -926,6 +941,7 @@ function renderResults() {
   for (const v of state.videos.values()) renderVideo(v);
   renderList();
   if (!r || (!r.hits.length && !r.site.length)) {
+    match.show([], -Infinity, null, '');
     panel.hidden = true;
     return;
   }
@@ -937,6 +953,7 @@ function renderResults() {
   }
   all.sort((a, b) => b.m.score - a.m.score);
   const shown = all.slice(0, MOMENTS_SHOWN);
+  const cards = [];
   for (const [rank, { v, m }] of shown.entries()) {
     const li = $('#moment-card').content.firstElementChild.cloneNode(true);
     const start = v.times[m.first];
@@ -956,7 +973,10 @@ function renderResults() {
     button.setAttribute('aria-label', `Moment ${rank + 1}: ${v.name}, ${fmt.spokenTime(start)} to ${fmt.spokenTime(end)}, score ${m.score.toFixed(1)}. Play.`);
     button.onclick = () => play(v, start, end);
     list.append(li);
+    cards.push({ li, score: m.score });
   }
+  const best = Math.max(...r.hits.map((h) => h.score), ...r.site.map(({ m }) => m.score));
+  match.show(cards, best, state.model, r.text);
   panel.hidden = false;
 }
 

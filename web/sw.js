@@ -31,6 +31,7 @@ const FILES = [
   'lib/format.js',
   'lib/getmodel.js',
   'lib/indexer.js',
+  'lib/match.js',
   'lib/models.js',
   'lib/pool.js',
   'lib/sampler.js',

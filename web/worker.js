@@ -120,6 +120,18 @@ const ops = {
   score(api, { query, features, n }) {
     return api.score(query, features, n);
   },
+  // calibrationSet (a frame worker) draws and embeds the probe clips of
+  // the model's calibration, calibrate (the query worker) scores them,
+  // setCalibration gives it one the page kept (lib/match.js).
+  calibrationSet(api) {
+    return api.calibrationSet();
+  },
+  calibrate(api, { set, features }) {
+    return api.calibrate(set, features);
+  },
+  setCalibration(api, { json }) {
+    return api.setCalibration(json);
+  },
   encodeIndex(api, { index }) {
     return api.encodeIndex(index);
   },

@@ -313,7 +313,7 @@ type CalibrationInfo struct {
 	Outside        *float64           `json:"outside"`        // own-world calibrations: the cosine a best result below which looks outside what the model knows; null otherwise
 	OutsideScore   *float32           `json:"outsideScore"`   // the same in Search's units
 	Tells          bool               `json:"tells"`          // the threshold tells weak from good (model.HeadCalibration.Tells); if not, nothing is marked weak
-	Error          float64            `json:"error"`          // the share of matched pairs below the threshold, and of unmatched above it
+	Overlap        float64            `json:"overlap"`        // the share of matched pairs below the threshold, and of unmatched above it (model.HeadCalibration.Error; not "error", which names a failed call)
 	OwnWorld       bool               `json:"ownWorld"`       // measured on the model's own (synthetic) world
 	Set            string             `json:"set"`            // the probe clips
 	Source         string             `json:"source"`         // "file" (the model file's meta), "computed" (measured in this process), "given" (SetCalibration)
@@ -328,7 +328,7 @@ func (e *Engine) calibrationInfo() *CalibrationInfo {
 	}
 	h := c.Heads[e.head]
 	ci := &CalibrationInfo{Head: e.head, Threshold: h.Threshold, ThresholdScore: e.scale() * float32(h.Threshold),
-		Tells: h.Tells(), Error: h.Error, OwnWorld: c.OwnWorld, Set: c.Set, Source: e.calSource, Calibration: c}
+		Tells: h.Tells(), Overlap: h.Error, OwnWorld: c.OwnWorld, Set: c.Set, Source: e.calSource, Calibration: c}
 	if c.OwnWorld {
 		o := h.Outside(c.Levels)
 		os := e.scale() * float32(o)
@@ -341,7 +341,7 @@ func (e *Engine) calibrationInfo() *CalibrationInfo {
 // was not used, or that the one known cannot tell.
 func (e *Engine) calibrationNote() string {
 	if ci := e.calibrationInfo(); e.calNote == "" && ci != nil && !ci.Tells {
-		return fmt.Sprintf("the calibration cannot tell this model's matches from mismatches (%.0f%% of either on the wrong side of its threshold), so no result is marked weak", 100*ci.Error)
+		return fmt.Sprintf("the calibration cannot tell this model's matches from mismatches (%.0f%% of either on the wrong side of its threshold), so no result is marked weak", 100*ci.Overlap)
 	}
 	return e.calNote
 }

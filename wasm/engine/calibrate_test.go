@@ -290,10 +290,10 @@ func TestCalibrationCannotTell(t *testing.T) {
 		t.Fatal(err)
 	}
 	i := e.Info()
-	if i.Calibration == nil || i.Calibration.Tells || i.Calibration.Error <= model.MaxCalibrationError || !strings.Contains(i.CalibrationNote, "cannot tell") {
+	if i.Calibration == nil || i.Calibration.Tells || i.Calibration.Overlap <= model.MaxCalibrationError || !strings.Contains(i.CalibrationNote, "cannot tell") {
 		t.Fatalf("random weights: %+v, note %q", i.Calibration, i.CalibrationNote)
 	}
-	t.Logf("random weights: %.0f%% of either side on the wrong side of the threshold", 100*i.Calibration.Error)
+	t.Logf("random weights: %.0f%% of either side on the wrong side of the threshold", 100*i.Calibration.Overlap)
 	f := make([]float32, 4*dim)
 	for k := range f {
 		f[k] = float32(k%7) - 3
