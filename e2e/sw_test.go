@@ -17,7 +17,7 @@ import (
 
 // shellFile matches the paths (under the site's root) the service worker
 // may keep: the page's own files and the demo videos that ship with it.
-var shellFile = regexp.MustCompile(`^(|index\.html|style\.css|app\.js|favicon\.svg|worker\.js|convert-worker\.js|wasm_exec\.js|clip4clip\.wasm|widget/clip-search-worker\.js|lib/[a-z0-9-]+\.js|simd/kernels(\.js|_relaxed\.wasm|_simd\.wasm)|demos/(index\.json|demo[0-9]+\.webm))$`)
+var shellFile = regexp.MustCompile(`^(|index\.html|style\.css|app\.js|favicon\.svg|worker\.js|convert-worker\.js|wasm_exec\.js|clip4clip\.wasm|widget/clip-search-worker\.js|lib/(gpu/)?[a-z0-9-]+\.js|simd/kernels(\.js|_relaxed\.wasm|_simd\.wasm)|demos/(index\.json|demo[0-9]+\.webm))$`)
 
 // cacheKeys lists the page's Cache API caches and the URLs in each.
 func cacheKeys(t *testing.T, ctx context.Context) map[string][]string {

@@ -3,7 +3,9 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -11,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -249,4 +252,145 @@ func TestWebGPUFeatures(t *testing.T) {
 		check("image", img, wantImg, true)
 		check("text", txt, wantTxt, false)
 	}
+}
+
+// TestWebGPUFilesCached: every file of the GPU backend is in the service
+// worker's app shell, since worker.js loads them (offline too).
+func TestWebGPUFilesCached(t *testing.T) {
+	sw, err := os.ReadFile("../web/sw.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob("../web/lib/gpu/*.js")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no files in web/lib/gpu: %v", err)
+	}
+	for _, f := range files {
+		if name := "'lib/gpu/" + filepath.Base(f) + "'"; !strings.Contains(string(sw), name) {
+			t.Errorf("sw.js FILES lacks %s", name)
+		}
+	}
+}
+
+// TestWebGPUPage indexes two short videos in the app and searches them,
+// once with ?backend=wasm and once with ?backend=webgpu (SwiftShader):
+// the model panel names the backend, and WebGPU gives the same frame
+// features (cosine >= 0.9999 each, the tiny CLIP in f16), the same
+// ranking and the same scores within 1e-3.
+func TestWebGPUPage(t *testing.T) {
+	chromium(t)
+	ffmpeg(t)
+	work := t.TempDir()
+	modelPath := tinyModel(t, work)
+	base, _ := startServer(t, buildSite(t))
+	warm := makeVideo(t, work, "warm.webm", 12, 2, 320, 240, 0)
+	cool := makeVideo(t, work, "cool.webm", 12, 2, 320, 240, 180)
+	const query = "a white square on a red background"
+
+	type run struct {
+		backend string
+		facts   string
+		hits    []string
+		scores  []float64
+		feats   map[string][]float32
+		frames  map[string][]sentFrame // the RGBA bytes sent to the frame workers
+	}
+	index := func(backend string) run {
+		ctx, done := gpuBrowser(t, base+"?debug=1&backend="+backend, 3*time.Minute)
+		defer done()
+		waitFor(t, ctx, "the page", `window.__clip4clip !== undefined`, 20*time.Second)
+		if err := chromedp.Do(ctx, chromedp.SetUploadFiles(chromedp.CSS("#model-file"), []string{modelPath})); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		waitFor(t, ctx, "the model to load", `window.__clip4clip.state().ready`, 90*time.Second)
+		t.Logf("%s: the model loaded in %v", backend, time.Since(start).Round(time.Millisecond))
+		r := run{backend: backend, feats: map[string][]float32{}, frames: map[string][]sentFrame{}}
+		t.Logf("%s: query worker's backend %s", backend, eval[string](t, ctx, `JSON.stringify(window.__clip4clip.state().model.info.backend)`))
+		r.facts = eval[string](t, ctx, `(() => { const dt = [...document.querySelectorAll('#model-facts dt')].find((d) => d.textContent === 'Backend'); return dt ? dt.nextElementSibling.textContent : ''; })()`)
+		if err := chromedp.Do(ctx, chromedp.SetUploadFiles(chromedp.CSS("#video-files"), []string{warm, cool})); err != nil {
+			t.Fatal(err)
+		}
+		start = time.Now()
+		waitFor(t, ctx, "indexing to finish", `(() => { const s = window.__clip4clip.state(); return s.videos.length === 2 && !s.indexing && s.videos.every(v => v.status === 'indexed'); })()`, 90*time.Second)
+		t.Logf("%s: 2 videos indexed in %v", backend, time.Since(start).Round(time.Millisecond))
+		if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("#query"), query)); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, ctx, "results", `(() => { const s = window.__clip4clip.state(); return s.results && s.results.text === '`+query+`' && s.results.hits.length === 2; })()`, 30*time.Second)
+		for _, h := range state(t, ctx).Results.Hits {
+			r.hits = append(r.hits, h.Key)
+			r.scores = append(r.scores, h.Score)
+		}
+		for name, v := range embeddings(t, ctx) {
+			r.feats[name] = float32s(t, v.Features)
+			for _, f := range v.Frames {
+				rgba, err := base64.StdEncoding.DecodeString(f.RGBA)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r.frames[name] = append(r.frames[name], sentFrame{rgba, f.Width, f.Height})
+			}
+		}
+		return r
+	}
+	wasm := index("wasm")
+	gpu := index("webgpu")
+	t.Logf("wasm backend: %s", wasm.facts)
+	t.Logf("webgpu backend: %s", gpu.facts)
+	if !strings.HasPrefix(wasm.facts, "WebAssembly") || !strings.Contains(wasm.facts, "not WebGPU: WebAssembly was asked for") {
+		t.Errorf("?backend=wasm: the model panel says %q", wasm.facts)
+	}
+	if !strings.HasPrefix(gpu.facts, "WebGPU (google swiftshader") {
+		t.Errorf("?backend=webgpu: the model panel says %q, want WebGPU on SwiftShader for frames and queries alike", gpu.facts)
+	}
+	t.Logf("ranking: wasm %v %v, webgpu %v %v", wasm.hits, wasm.scores, gpu.hits, gpu.scores)
+	if !slices.Equal(wasm.hits, gpu.hits) {
+		t.Errorf("the ranking differs: wasm %v, webgpu %v", wasm.hits, gpu.hits)
+	}
+	for i := range min(len(wasm.scores), len(gpu.scores)) {
+		if d := math.Abs(wasm.scores[i] - gpu.scores[i]); d > 1e-3 {
+			t.Errorf("hit %d: score %v with wasm, %v with webgpu", i, wasm.scores[i], gpu.scores[i])
+		}
+	}
+	// Each backend's features against the native encoder's on the bytes
+	// it was sent (the sampler may land on another frame from run to run),
+	// and against each other where the bytes are the same.
+	m, err := model.LoadFile(modelPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := m.NewEncoder()
+	d := m.Config.EmbedDim
+	for name, w := range wasm.feats {
+		g := gpu.feats[name]
+		if len(g) != len(w) || len(w) == 0 || len(gpu.frames[name]) != len(g)/d {
+			t.Fatalf("%s: %d feature values with wasm, %d with webgpu", name, len(w), len(g))
+		}
+		worst, diff, same, worstNative := 1.0, 0.0, 0, 1.0
+		for i := 0; i < len(g)/d; i++ {
+			gi := g[i*d : (i+1)*d]
+			f := gpu.frames[name][i]
+			want := nativeEmbed(t, enc, f.rgba, f.w, f.h)
+			c := cosine(gi, want)
+			worstNative = math.Min(worstNative, c)
+			if dd := maxAbsDiff(gi, want); c < 0.9999 || dd > 1e-3 {
+				t.Errorf("%s frame %d: webgpu vs native on the same RGBA: cosine %.6f, max |diff| %.3g", name, i, c, dd)
+			}
+			if bytes.Equal(f.rgba, wasm.frames[name][i].rgba) {
+				same++
+				worst = math.Min(worst, cosine(w[i*d:(i+1)*d], gi))
+				diff = math.Max(diff, maxAbsDiff(w[i*d:(i+1)*d], gi))
+			}
+		}
+		t.Logf("%s: %d frames; webgpu vs native on the same bytes: lowest cosine %.7f; vs wasm on the %d frames sent alike: lowest cosine %.7f, max |diff| %.2g", name, len(g)/d, worstNative, same, worst, diff)
+		if worst < 0.9999 {
+			t.Errorf("%s: a frame's feature differs between the backends: cosine %.6f", name, worst)
+		}
+	}
+}
+
+type sentFrame struct {
+	rgba []byte
+	w, h int
 }

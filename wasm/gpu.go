@@ -56,7 +56,8 @@ func tokenize(a *args) (any, error) {
 }
 
 // weightList describes every weight of the loaded model (or part) by its
-// checkpoint name and shape, with where its bytes are in this instance's
+// checkpoint name and shape (matrix: true for a quant.Matrix, whatever its
+// dtype), with where its bytes are in this instance's
 // memory: ptr and bytes (little-endian f32, f16 or int8, row-major) and,
 // for int8, scalesPtr and scalesBytes (float32, (rows, ceil(cols/block))).
 // The caller reads them as new Uint8Array(memory.buffer, ptr, bytes)
@@ -79,6 +80,7 @@ func weightList(a *args) (any, error) {
 		}
 		o.Set("shape", shape)
 		if m := w.Matrix; m != nil {
+			o.Set("matrix", true)
 			o.Set("dtype", m.DType.String())
 			switch m.DType {
 			case quant.F32:

@@ -47,6 +47,9 @@ func TestGPUBindings(t *testing.T) {
 		default:
 			want, wantN = unsafe.Pointer(unsafe.SliceData(m.F32)), 4*len(m.F32)
 		}
+		if o.Get("matrix").Truthy() != (w.Matrix != nil) {
+			t.Errorf("%s: matrix %v", w.Name, o.Get("matrix"))
+		}
 		if ptr != uintptr(want) || n != wantN || o.Get("dtype").String() != dtype {
 			t.Errorf("%s: %s at %#x, %d bytes; want %s at %#x, %d bytes", w.Name, o.Get("dtype").String(), ptr, n, dtype, want, wantN)
 		}

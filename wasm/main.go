@@ -79,7 +79,7 @@ func register(api js.Value) {
 		"embedQuery":   embedQuery,   // (text) -> {feature, ids, tokens, truncated, context}
 		"pixels":       pixels,       // (Uint8Array|Uint8ClampedArray rgba, width, height) -> Float32Array(3*res*res), embedFrame's preprocessing (gpu.go)
 		"tokenize":     tokenize,     // (text) -> {ids: Int32Array, truncated, context}, embedQuery's tokens (gpu.go)
-		"weights":      weightList,   // () -> [{name, shape, dtype, block, ptr, bytes, scalesPtr, scalesBytes}], views of Go's memory (gpu.go)
+		"weights":      weightList,   // () -> [{name, shape, matrix, dtype, block, ptr, bytes, scalesPtr, scalesBytes}], views of Go's memory (gpu.go)
 		"videoFeature": videoFeature, // (Float32Array frames, t) -> Float32Array(embed), unit length
 		"score":        score,        // (Float32Array query, Float32Array feats, n) -> Float32Array(n)
 		"setWindow":    setWindow,    // (frames per moment) -> true

@@ -10,6 +10,7 @@ import * as models from './lib/models.js';
 import { Indexer } from './lib/indexer.js';
 import { EngineError, Pool, autoWorkers } from './lib/pool.js';
 import { Site } from './lib/site.js';
+import { describeBackend } from './lib/gpu/describe.js';
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const params = new URLSearchParams(location.search);
@@ -35,7 +36,7 @@ const state = {
   workers: params.get('workers') || localStorage.getItem('clip4clip.workers') || 'auto',
 };
 
-const pool = new Pool();
+const pool = new Pool({ backend: params.get('backend') || 'auto' }); // auto, webgpu or wasm
 let indexer = null;
 let getter = null; // the "Get a real model" downloads (lib/getmodel.js), made in wire()
 
@@ -260,7 +261,7 @@ function renderModel() {
     ['Similarity head', info.head === info.modelHead ? info.head : `${info.head} (the file carries ${info.modelHead})`],
     ['Query length', `up to ${info.context - 2} tokens (context ${info.context}${info.maxWords ? `; trained on ${info.maxWords}` : ''})`],
     ['Moments', `${info.window} frames each`],
-    ['Matrix kernels', info.simd === 'none' ? 'plain WebAssembly (this browser has no WebAssembly SIMD)' : `WebAssembly ${info.simd}`],
+    ['Backend', describeBackend(info, pool.frameInfo)],
     ['Identity', `SHA-256 ${m.id.slice(0, 16)}…`],
   ];
   rows.splice(1, 0, ...originRows(m.origin));

@@ -8,6 +8,59 @@ import { startEngine } from './lib/engine.js';
 
 const ready = startEngine();
 
+// gpu is this worker's encoders on WebGPU (lib/gpu/backend.js) once a
+// model loaded with them, else null: the engine's WebAssembly runs.
+let gpu = null;
+let gpuReason = ''; // why gpu is null
+
+// useBackend sets up the encoders of the model just loaded on WebGPU
+// unless want is 'wasm' ('webgpu' accepts a software adapter, 'auto' does
+// not) and returns what info.backend says. The GPU code loads only where
+// the browser has WebGPU.
+async function useBackend(api, info, want) {
+  if (gpu) gpu.destroy();
+  gpu = null;
+  gpuReason = '';
+  if (want === 'wasm') gpuReason = 'WebAssembly was asked for (backend=wasm)';
+  else if (!self.navigator.gpu) gpuReason = 'this browser has no WebGPU';
+  else {
+    try {
+      const { startGPU } = await import('./lib/gpu/backend.js');
+      const { backend, check } = await startGPU(api, info, self.clip4clipMemory, { allowFallback: want === 'webgpu' });
+      gpu = backend;
+      return backend.describe(check);
+    } catch (err) {
+      gpuReason = err && err.message ? err.message : String(err);
+    }
+  }
+  return { name: 'wasm', batch: 1, reason: gpuReason };
+}
+
+// onGPU runs f on the GPU encoders when they hold the tower (vision or
+// text) and the device still works; after a failure this worker stays on
+// WebAssembly, and orElse runs.
+async function onGPU(tower, f, orElse) {
+  if (gpu && gpu[tower] && !gpu.lost) {
+    try {
+      return await f(gpu);
+    } catch (err) {
+      gpuReason = `the GPU failed: ${err && err.message ? err.message : err}`;
+      console.warn(`clip4clip worker: ${gpuReason}; going on with WebAssembly`);
+      gpu.destroy();
+      gpu = null;
+    }
+  } else if (gpu && gpu.lost) {
+    gpuReason = gpu.lost;
+    gpu = null;
+  }
+  return orElse();
+}
+
+// embedQuery is the engine's embedQuery, on the GPU where it runs.
+function embedQuery(api, text) {
+  return onGPU('text', (g) => g.embedQuery(text), () => api.embedQuery(text));
+}
+
 // Errors become {error, kind} like the Go side's.
 function fail(message, kind = 'error') {
   return { error: String(message), kind };
@@ -66,7 +119,10 @@ const ops = {
   // (modelBegin); they are read in pieces and copied into Go's buffer.
   // With hash it reads every byte and returns the file's SHA-256 as id (the
   // model's identity, which keys the index).
-  async loadModel(api, { blob, hash = false, part = 'all' }) {
+  // backend is 'auto' (WebGPU on a hardware adapter, else WebAssembly
+  // SIMD), 'webgpu' (a software adapter too) or 'wasm'; info.backend says
+  // which runs, and why not WebGPU.
+  async loadModel(api, { blob, hash = false, part = 'all', backend = 'auto' }) {
     const n = api.headerSize(await read(blob, 0, 16));
     if (n.error) return n;
     const plan = api.modelBegin(await read(blob, 0, Math.min(n, blob.size)), blob.size, part, !!hash);
@@ -80,18 +136,38 @@ const ops = {
     if (loaded.error) return loaded;
     const { info } = loaded;
     info.simd = self.clip4clipSIMD();
+    info.backend = await useBackend(api, info, backend);
     return { info, id: hash ? loaded.sha256 : null };
   },
   embedFrame(api, { rgba, width, height }) {
-    return api.embedFrame(new Uint8Array(rgba), width, height);
+    return onGPU('vision', (g) => g.embedFrames([{ rgba, width, height }]), () => api.embedFrame(new Uint8Array(rgba), width, height));
+  },
+  // embedFrames embeds several frames [{rgba, width, height}] in one call,
+  // one batch on the GPU: (n, embed).
+  embedFrames(api, { frames }) {
+    return onGPU('vision', (g) => g.embedFrames(frames), () => {
+      let out = null;
+      for (const [i, f] of frames.entries()) {
+        const r = api.embedFrame(new Uint8Array(f.rgba), f.width, f.height);
+        if (r.error) return r;
+        out = out || new Float32Array(frames.length * r.length);
+        out.set(r, i * r.length);
+      }
+      return out || new Float32Array(0);
+    });
   },
   embedQuery(api, { text }) {
-    return api.embedQuery(text);
+    return embedQuery(api, text);
+  },
+  // backend says what runs the encoders now: info.backend at load, or
+  // WebAssembly with the reason after the GPU failed.
+  backend() {
+    return gpu ? gpu.describe() : { name: 'wasm', batch: 1, reason: gpuReason };
   },
   // search embeds the query and ranks every added video in one call.
-  search(api, { text, moments }) {
+  async search(api, { text, moments }) {
     const t0 = performance.now();
-    const q = api.embedQuery(text);
+    const q = await embedQuery(api, text);
     if (q.error) return q;
     const t1 = performance.now();
     const hits = api.search(q.feature, moments);
@@ -139,7 +215,7 @@ const ops = {
     return api.decodeIndex(new Uint8Array(bytes));
   },
   memory(api) {
-    return { wasmBytes: self.clip4clipMemory ? self.clip4clipMemory.buffer.byteLength : null, go: api.memStats(), simd: self.clip4clipSIMD() };
+    return { wasmBytes: self.clip4clipMemory ? self.clip4clipMemory.buffer.byteLength : null, go: api.memStats(), simd: self.clip4clipSIMD(), gpuBytes: gpu ? gpu.describe().gpuBytes : 0 };
   },
 };
 
@@ -165,6 +241,7 @@ self.onmessage = async (event) => {
   // A frame's pixels go back to the page once Go has copied them: left
   // here they are garbage that an idle worker keeps (3.7 MB a 720p frame,
   // every frame, until a full collection); the page's collector runs.
-  const spent = op === 'embedFrame' && args && args.rgba instanceof ArrayBuffer && !args.rgba.detached ? args.rgba : null;
-  self.postMessage({ id, result, spent }, spent ? [...transferables(result), spent] : transferables(result));
+  const given = op === 'embedFrame' ? [args && args.rgba] : op === 'embedFrames' && args && args.frames ? args.frames.map((f) => f.rgba) : [];
+  const spent = given.filter((b) => b instanceof ArrayBuffer && !b.detached);
+  self.postMessage({ id, result, spent }, [...transferables(result), ...spent]);
 };

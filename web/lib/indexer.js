@@ -58,8 +58,11 @@ export class Indexer extends EventTarget {
     this.timing = { grabs: 0, grabMs: 0, embeds: 0, embedMs: 0 };
   }
 
+  // maxQueue is the frames read ahead: two per worker, or a batch and one
+  // more for a worker that takes batches (WebGPU).
   get maxQueue() {
-    return 2 * Math.max(1, this.pool.frames.length);
+    const ws = this.pool.frames;
+    return Math.max(2, ws.reduce((n, w) => n + Math.max(2, (w.batch || 1) + 1), 0));
   }
 
   /** add queues a file; fps is frames sampled per second. */
@@ -205,43 +208,56 @@ export class Indexer extends EventTarget {
     this.wake();
   }
 
-  // dispatch gives queued frames to free workers.
+  // dispatch gives queued frames to free workers: one each, or up to a
+  // batch to a worker that takes batches (w.batch, WebGPU). A batch waits
+  // for no more frames than the queue holds.
   dispatch() {
     if (this.paused) return;
     for (const w of this.pool.frames) {
       if (!this.queue.length) return;
       if (w.busy > 0 || w.dead) continue;
-      const task = this.queue.shift();
+      const tasks = this.queue.splice(0, Math.max(1, w.batch || 1));
       this.wake(); // a sampler may be waiting for room
-      this.run(w, task);
+      this.run(w, tasks);
     }
   }
 
-  async run(w, { job, i, rgba, width, height }) {
+  async run(w, tasks) {
     try {
-      const buf = rgba.buffer;
       const t0 = performance.now();
-      const feature = await w.call('embedFrame', { rgba: buf, width, height }, [buf]);
-      this.timing.embeds++;
-      this.timing.embedMs += performance.now() - t0;
-      if (job.status === 'canceled' || job.status === 'failed') return;
-      job.features.set(feature, i * job.embedDim);
-      job.done++;
-      const now = performance.now();
-      job.stamps.push(now);
-      this.stamps.push(now);
-      this.totalDone++;
-      if (job.done === job.total) {
-        job.status = 'done';
-        this.emit('done', job);
+      let features;
+      if (tasks.length === 1) {
+        const { rgba, width, height } = tasks[0];
+        features = await w.call('embedFrame', { rgba: rgba.buffer, width, height }, [rgba.buffer]);
       } else {
-        this.emit('progress', job);
+        const frames = tasks.map(({ rgba, width, height }) => ({ rgba: rgba.buffer, width, height }));
+        features = await w.call('embedFrames', { frames }, frames.map((f) => f.rgba));
       }
+      this.timing.embeds += tasks.length;
+      this.timing.embedMs += performance.now() - t0;
+      tasks.forEach((task, k) => this.finish(task, features.subarray(k * task.job.embedDim, (k + 1) * task.job.embedDim)));
     } catch (err) {
-      this.fail(job, err);
+      for (const { job } of tasks) this.fail(job, err);
     } finally {
       this.dispatch();
       this.checkIdle();
+    }
+  }
+
+  // finish records one frame's feature in its job.
+  finish({ job, i }, feature) {
+    if (job.status === 'canceled' || job.status === 'failed') return;
+    job.features.set(feature, i * job.embedDim);
+    job.done++;
+    const now = performance.now();
+    job.stamps.push(now);
+    this.stamps.push(now);
+    this.totalDone++;
+    if (job.done === job.total) {
+      job.status = 'done';
+      this.emit('done', job);
+    } else {
+      this.emit('progress', job);
     }
   }
 

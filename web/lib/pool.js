@@ -82,9 +82,21 @@ export function autoWorkers(modelBytes) {
   return Math.max(1, Math.min(cores, 8, byMemory));
 }
 
-/** Pool is the query worker and the frame workers of one model. */
+/**
+ * GPU_FRAME_WORKERS is the most frame workers that run on WebGPU: they
+ * share one GPU and each holds the vision tower there, so more would only
+ * add preprocessing threads for the memory of another copy.
+ */
+export const GPU_FRAME_WORKERS = 2;
+
+/**
+ * Pool is the query worker and the frame workers of one model. backend
+ * is 'auto', 'webgpu' or 'wasm' (worker.js's loadModel); each worker
+ * reports in its info.backend what runs its encoders.
+ */
 export class Pool {
-  constructor() {
+  constructor({ backend = 'auto' } = {}) {
+    this.backend = backend;
     this.query = null;
     this.frames = [];
     this.blob = null;
@@ -102,7 +114,7 @@ export class Pool {
     const query = new EngineWorker('query');
     let loaded;
     try {
-      loaded = await query.call('loadModel', { blob, hash: true, part: 'text' });
+      loaded = await query.call('loadModel', { blob, hash: true, part: 'text', backend: this.backend });
     } catch (err) {
       query.terminate();
       throw err;
@@ -110,6 +122,7 @@ export class Pool {
     this.terminate();
     this.query = query;
     this.blob = blob;
+    this.onGPU = !!(loaded.info.backend && loaded.info.backend.name === 'webgpu');
     // A text-only file has no vision part: its frame workers hold it all
     // (and refuse frames, as the engine says).
     this.framePart = loaded.info.textOnly ? 'all' : 'vision';
@@ -117,14 +130,21 @@ export class Pool {
     return loaded; // {info, id}
   }
 
-  /** resize runs n frame workers, starting or stopping the difference. */
+  /**
+   * resize runs n frame workers (at most GPU_FRAME_WORKERS when the query
+   * worker runs on WebGPU), starting or stopping the difference. A frame
+   * worker's batch is how many frames it takes per call (embedFrames).
+   */
   async resize(n) {
+    if (this.onGPU) n = Math.min(n, GPU_FRAME_WORKERS);
     while (this.frames.length > n) this.frames.pop().terminate();
     const started = [];
     while (this.frames.length < n) {
       const w = new EngineWorker(`frames-${this.frames.length + 1}`);
-      w.ready = w.call('loadModel', { blob: this.blob, part: this.framePart }).then((r) => {
+      w.batch = 1;
+      w.ready = w.call('loadModel', { blob: this.blob, part: this.framePart, backend: this.backend }).then((r) => {
         this.frameInfo = r.info;
+        w.batch = (r.info.backend && r.info.backend.batch) || 1;
         return r;
       });
       this.frames.push(w);

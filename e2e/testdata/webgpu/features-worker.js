@@ -23,7 +23,7 @@ self.onmessage = async ({ data }) => {
     if (info.error) throw new Error(info.error);
     const { device, name } = await openDevice({ allowFallback: true });
     device.pushErrorScope('validation');
-    const tensors = goWeights(api, self.clip4clipMemory);
+    const tensors = goWeights(api.weights(), self.clip4clipMemory);
     const vision = new VisionEncoder(device, info.config, tensors, { maxBatch: 2 });
     const text = new TextEncoder(device, info.config, tensors, { maxBatch: 4 });
     const pixels = new Float32Array(await (await fetch(data.pixels)).arrayBuffer());

@@ -12,7 +12,7 @@ import {
   attentionRef, dequantize, embedPatchesRef, embedTokensRef, gatherRowsRef, layerNormRef, matmulRef, patchesRef,
 } from './reference.js';
 
-const U = GPUBufferUsage;
+const U = globalThis.GPUBufferUsage; // undefined without WebGPU: used only once a device exists
 
 /** rng returns a seeded generator of uniform [0, 1) numbers (mulberry32). */
 export function rng(seed) {
@@ -88,9 +88,9 @@ export function randomMatrix(rand, dtype, rows, cols, block = 0) {
 
 // Test is a device with helpers to move arrays in and out.
 class Bench {
-  constructor(device) {
+  constructor(device, kernels) {
     this.device = device;
-    this.kernels = new Kernels(device);
+    this.kernels = kernels;
     this.buffers = [];
   }
 
@@ -163,7 +163,7 @@ const TOLERANCE = 2e-5;
  * are chosen off the kernels' tiles (64 rows and columns, 16 of K, 128 and
  * 64 threads) and with columns that need padding.
  */
-function cases(quick) {
+function cases(quick, dtypes) {
   const list = [];
   const mm = (dtype, block, M, N, K, epi, bias = true) => ({
     name: `matmul ${dtype}${dtype === 'int8' ? (block ? ` block ${block}` : ' per row') : ''} ${M}x${N}x${K}${['', ' QuickGELU', ' +='][epi]}${bias ? '' : ' no bias'}`,
@@ -180,7 +180,7 @@ function cases(quick) {
       return [got, matmulRef(x, dequantize(m), b, M, N, K, epi, prev)];
     },
   });
-  list.push(mm('f32', 0, 70, 100, 68, EPI_NONE), mm('f16', 0, 70, 100, 68, EPI_NONE), mm('int8', 0, 70, 100, 68, EPI_NONE));
+  for (const dtype of dtypes) list.push(mm(dtype, 0, 70, 100, 68, EPI_NONE));
   if (!quick) {
     list.push(
       mm('f32', 0, 130, 200, 260, EPI_GELU), mm('f32', 0, 33, 65, 30, EPI_ADD), mm('f32', 0, 1, 40, 32, EPI_NONE, false),
@@ -272,12 +272,15 @@ function cases(quick) {
 /**
  * checkKernels runs the suite on device and resolves with one result per
  * case: {name, maxDiff, maxRef, tol, ok, got, want} (got and want: the
- * first values), or {name, error}. quick runs the few cases selfCheck needs.
+ * first values), or {name, error}. quick runs the few cases a worker's
+ * self-check needs: one product per weight format in dtypes, LayerNorm
+ * and attention. kernels (kernels.js) may be the encoders' own, which
+ * then reuse the pipelines compiled here.
  */
-export async function checkKernels(device, { quick = false, seed = 1 } = {}) {
+export async function checkKernels(device, { quick = false, dtypes = ['f32', 'f16', 'int8'], kernels = new Kernels(device), seed = 1 } = {}) {
   const results = [];
-  for (const [i, c] of cases(quick).entries()) {
-    const t = new Bench(device);
+  for (const [i, c] of cases(quick, dtypes).entries()) {
+    const t = new Bench(device, kernels);
     try {
       device.pushErrorScope('validation');
       let got, want, err;

@@ -9,7 +9,7 @@
 import { EPI_ADD, EPI_GELU, Kernels } from './kernels.js';
 import { Weights, padded4 } from './weights.js';
 
-const U = GPUBufferUsage;
+const U = globalThis.GPUBufferUsage; // undefined without WebGPU: used only once a device exists
 
 // Plans (the steps of a forward pass for one batch shape) kept per encoder.
 const PLANS = 16;
@@ -146,6 +146,7 @@ export class VisionEncoder extends Encoder {
     this.out = this.buffer(maxBatch * E, U.STORAGE | U.COPY_SRC);
     this.readback = this.buffer(maxBatch * E, U.MAP_READ | U.COPY_DST);
     this.steps(1); // uploads every weight
+    this.weights.seal();
   }
 
   steps(B) {
@@ -215,7 +216,8 @@ export class TextEncoder extends Encoder {
     this.eotLN = this.buffer(maxBatch * this.W);
     this.out = this.buffer(maxBatch * this.E, U.STORAGE | U.COPY_SRC);
     this.readback = this.buffer(maxBatch * this.E, U.MAP_READ | U.COPY_DST);
-    this.steps(1, 2);
+    this.steps(1, 2); // uploads every weight
+    this.weights.seal();
   }
 
   steps(B, n) {

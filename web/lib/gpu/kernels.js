@@ -12,7 +12,7 @@
 // with extractBits and multiplied by their row's (or block's) scale as a
 // tile is loaded; activations are never quantized.
 
-const U = GPUBufferUsage;
+const U = globalThis.GPUBufferUsage; // undefined without WebGPU: used only once a device exists
 
 /** ELEMENTWISE is the workgroup size of the one-thread-per-element kernels. */
 const ELEMENTWISE = 64;

@@ -4,7 +4,7 @@
 // weights() (wasm/gpu.go): a name, a shape, a dtype and where the bytes are
 // in Go's memory, which is read in place, without a copy in JavaScript.
 
-const U = GPUBufferUsage;
+const U = globalThis.GPUBufferUsage; // undefined without WebGPU: used only once a device exists
 
 const ELEMENT_BYTES = { f32: 4, f16: 2, int8: 1 };
 
@@ -70,14 +70,14 @@ export function uploadFloats(device, values, usage = 0) {
 }
 
 /**
- * goWeights reads the engine's weights (api.weights(), wasm/gpu.go) as
- * {name: {shape, dtype, data: Uint8Array, scales: Float32Array, block}}
- * with views of memory (the Go instance's WebAssembly.Memory). The views
- * are good only until Go runs again (its memory may grow, which detaches
- * the buffer): use them at once, as uploadModel does.
+ * goWeights reads the engine's weights, as api.weights() lists them
+ * (wasm/gpu.go), as {name: {shape, dtype, data: Uint8Array, scales:
+ * Float32Array, block}} with views of memory (the Go instance's
+ * WebAssembly.Memory). The views are good only until Go runs again (its
+ * memory may grow, which detaches the buffer): upload them at once, as
+ * the encoders' constructors do.
  */
-export function goWeights(api, memory) {
-  const list = api.weights();
+export function goWeights(list, memory) {
   if (list.error) throw new Error(list.error);
   const out = {};
   for (const t of list) {
@@ -110,6 +110,7 @@ export class Weights {
 
   get(name) {
     const t = this.tensors[name];
+    if (this.sealed) throw new Error(`gpu: tensor ${name} was asked for after the upload`);
     if (!t) throw new Error(`gpu: the model has no tensor ${name}`);
     return t;
   }
@@ -134,6 +135,15 @@ export class Weights {
     this.bytes += b.size;
     this.uploaded.set(name, b);
     return b;
+  }
+
+  /**
+   * seal drops the tensors once everything is uploaded (goWeights' views
+   * go stale when Go's memory grows); asking for another is then an error.
+   */
+  seal() {
+    this.tensors = {};
+    this.sealed = true;
   }
 
   destroy() {
