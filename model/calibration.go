@@ -293,7 +293,8 @@ func ascending(v []float64, lo, hi float64) bool {
 
 // StoredCalibration returns the calibration m's file stores: ErrNoCalibration
 // when there is none, a *CalibrationError when it cannot be used (malformed,
-// another version, or measured on a model of another ID).
+// another version, or measured on a model of another ID; a part, whose ID
+// is unknown, takes its file's).
 func (m *CLIP) StoredCalibration() (*Calibration, error) {
 	s, ok := m.Meta[CalibrationKey]
 	if !ok {
@@ -303,8 +304,10 @@ func (m *CLIP) StoredCalibration() (*Calibration, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.Model != m.ID() {
-		return nil, &CalibrationError{fmt.Sprintf("measured on model %.12s, this is %.12s", c.Model, m.ID())}
+	// A part of a model (LoadPart) does not know its ID; its file's
+	// calibration is the whole model's.
+	if id := m.ID(); id != "" && c.Model != id {
+		return nil, &CalibrationError{fmt.Sprintf("measured on model %.12s, this is %.12s", c.Model, id)}
 	}
 	return c, nil
 }

@@ -137,6 +137,13 @@ func TestCalibrationMeta(t *testing.T) {
 		t.Errorf("stored calibration: %+v, note %q", i.Calibration, i.CalibrationNote)
 	}
 
+	// The page's query worker loads the text part, which does not know the
+	// model's ID, and takes the file's calibration as it is.
+	txt, _ := load(t, save(c.MarshalMeta()), model.QueryPart, true, rand.New(rand.NewPCG(1, 1)))
+	if i := txt.Info(); i.ID != "" || i.Calibration == nil || i.Calibration.Source != "file" {
+		t.Errorf("the query part: ID %q, calibration %+v, note %q", i.ID, i.Calibration, i.CalibrationNote)
+	}
+
 	other := *c
 	other.Model = strings.Repeat("0", 64)
 	noHead := *c
