@@ -317,3 +317,48 @@ func TestCalibrationCannotTell(t *testing.T) {
 		t.Error("a verdict from a calibration that cannot tell")
 	}
 }
+
+// TestSiteSearchWeak: SearchSite judges the best result (the best video's
+// score, a cosine) with the calibration of the index's head and marks the
+// moments below the threshold.
+func TestSiteSearchWeak(t *testing.T) {
+	e := tinyEngine(t)
+	b, err := tinySite(t, e).MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.LoadSite(b); err != nil {
+		t.Fatal(err)
+	}
+	q, _ := e.EmbedQuery("red cat")
+	r, err := e.SearchSite(q.Feature, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Match != nil || r.Moments[0].Weak {
+		t.Fatal("a verdict without a calibration")
+	}
+	best := float64(r.Videos[0].Score)
+	mid := (float64(r.Moments[0].Score) + float64(r.Moments[len(r.Moments)-1].Score)) / 2
+	c := handCalibration(false)
+	c.Heads[model.MeanP].Threshold = mid
+	if err := e.SetCalibration(c); err != nil {
+		t.Fatal(err)
+	}
+	r, _ = e.SearchSite(q.Feature, 20)
+	if r.Match == nil || r.Match.Best != best || r.Match.Threshold != mid || r.Match.Weak != (best < mid) {
+		t.Fatalf("verdict %+v, best %v, threshold %v", r.Match, best, mid)
+	}
+	weak := 0
+	for _, m := range r.Moments {
+		if m.Weak != (float64(m.Score) < mid) {
+			t.Errorf("moment %+v, threshold %v", m, mid)
+		}
+		if m.Weak {
+			weak++
+		}
+	}
+	if weak == 0 || weak == len(r.Moments) {
+		t.Errorf("%d of %d moments weak", weak, len(r.Moments))
+	}
+}
