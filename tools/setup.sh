@@ -25,7 +25,7 @@ missing=() # "what (how to get it)"
 give_up() {
 	local m
 	if allow_skip; then
-		for m in "${missing[@]}"; do echo "setup: WARNING: $m is missing; CLIP4CLIP_ALLOW_SKIP is set, so the tests that need it skip" >&2; done
+		for m in "${missing[@]}"; do echo "setup: WARNING: missing $m; CLIP4CLIP_ALLOW_SKIP is set, so the tests that need it skip" >&2; done
 		return 0
 	fi
 	echo "setup: this machine lacks what the tests need:" >&2

@@ -116,10 +116,12 @@ func TestRunPanic(t *testing.T) {
 }
 
 // TestRunTimeout: a program that never exits ends at -timeout with a
-// message, and what it printed before came out while it ran.
+// message, and what it printed before came out while it ran. The timeout
+// leaves Chromium time to start beside the other tests' on a loaded
+// machine (4 s was too short on 2 busy cores: it ended before "ready").
 func TestRunTimeout(t *testing.T) {
 	t.Parallel()
-	code, stdout, stderr := runProg(t, []string{"-timeout", "4s"}, []string{"block"})
+	code, stdout, stderr := runProg(t, []string{"-timeout", "20s"}, []string{"block"})
 	if code == 0 {
 		t.Errorf("exit code 0 for a program that never exited")
 	}
