@@ -34,6 +34,11 @@ import (
 // CLIP4CLIP_BENCH_SIZE the frames' size (default 224; 1280x720 includes
 // the resize and a video frame's memory), CLIP4CLIP_BENCH_WORKERS the
 // frame worker counts (default 1,2; the page starts the largest).
+// CLIP4CLIP_BENCH_BACKEND lists the page's backends to run each model on
+// (default auto; e.g. wasm,webgpu): anything but wasm starts Chromium
+// with WebGPU (--enable-unsafe-webgpu), on the machine's GPU, or on
+// SwiftShader with CLIP4CLIP_BENCH_SWIFTSHADER=1 (which only shows that
+// it works: its timings mean nothing).
 func TestBenchPage(t *testing.T) {
 	if os.Getenv("CLIP4CLIP_BENCH") == "" {
 		t.Skip("set CLIP4CLIP_BENCH=1 to run the benchmark page")
@@ -67,9 +72,51 @@ func TestBenchPage(t *testing.T) {
 			}
 		}
 	}
+	backends := []string{"auto"}
+	if s := os.Getenv("CLIP4CLIP_BENCH_BACKEND"); s != "" {
+		backends = strings.Split(s, ",")
+	}
 	base, _ := startServer(t, dir)
 	for i, m := range models {
-		benchPage(t, base, fmt.Sprintf("models/bench%d.c4c", i), filepath.Base(m), frames, size, workers)
+		for _, b := range backends {
+			benchPage(t, base, fmt.Sprintf("models/bench%d.c4c", i), filepath.Base(m), frames, size, workers, b, benchFlags(b, os.Getenv("CLIP4CLIP_BENCH_SWIFTSHADER") != "")...)
+		}
+	}
+}
+
+// benchFlags are the Chromium flags for the bench page's backend: WebGPU
+// for all but wasm, on SwiftShader if swiftshader.
+func benchFlags(backend string, swiftshader bool) []chromedp.ExecAllocatorOption {
+	switch {
+	case backend == "wasm":
+		return nil
+	case swiftshader:
+		return webGPUFlags
+	}
+	return []chromedp.ExecAllocatorOption{chromedp.Flag("enable-unsafe-webgpu", true)}
+}
+
+// TestBenchPageWebGPU runs the benchmark page on the WebGPU backend in
+// headless Chromium on SwiftShader with the fixture tiny CLIP: the page
+// reports the backend, its adapter and frames/s. SwiftShader's timings
+// mean nothing; on a real GPU, TestBenchPage with
+// CLIP4CLIP_BENCH_BACKEND=wasm,webgpu measures.
+func TestBenchPageWebGPU(t *testing.T) {
+	chromium(t)
+	dir := siteWithDefault(t, tinyModel(t, t.TempDir()))
+	base, _ := startServer(t, dir)
+	res := benchPage(t, base, "models/default.c4c", "tiny CLIP (f16)", 8, "224", "1,2", "webgpu", webGPUFlags...)
+	if res.Backend.Name != "webgpu" || !strings.Contains(res.Backend.Adapter, "swiftshader") || res.Backend.Batch < 2 {
+		t.Errorf("the page's frame workers ran on %+v, want WebGPU on SwiftShader with batches", res.Backend)
+	}
+	if res.QueryBackend.Name != "webgpu" {
+		t.Errorf("the query worker ran on %+v, want WebGPU", res.QueryBackend)
+	}
+	if !strings.HasPrefix(res.BackendText, "WebGPU (google swiftshader") {
+		t.Errorf("the page says the backend is %q", res.BackendText)
+	}
+	if len(res.Runs) == 0 || res.Runs[0].FPS <= 0 || res.Query.Ms <= 0 {
+		t.Errorf("no frames/s or query time: %+v %+v", res.Runs, res.Query)
 	}
 }
 
@@ -79,7 +126,14 @@ type benchResult struct {
 	ModelBytes int64
 	Frame      string
 	Info       struct{ SIMD string }
-	Runs       []struct {
+	Backend    struct { // the frame workers'
+		Name, Adapter, Reason string
+		Batch                 int
+		GPUBytes              float64
+	}
+	QueryBackend struct{ Name, Adapter, Reason string }
+	BackendText  string
+	Runs         []struct {
 		Workers    int
 		Frames     int
 		WallMs     float64
@@ -95,12 +149,12 @@ type benchResult struct {
 	MemoryWorkers []string  // their names
 }
 
-func benchPage(t *testing.T, base, url, name string, frames int, size, workers string) {
-	bctx, cancel := browser(t)
+func benchPage(t *testing.T, base, url, name string, frames int, size, workers, backend string, flags ...chromedp.ExecAllocatorOption) benchResult {
+	bctx, cancel := browser(t, flags...)
 	defer cancel()
 	ctx, cancelT := context.WithTimeout(bctx, 20*time.Minute)
 	defer cancelT()
-	if err := chromedp.Do(ctx, chromedp.Navigate(fmt.Sprintf("%sbench.html?model=%s&workers=%s&frames=%d&size=%s", base, url, workers, frames, size))); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate(fmt.Sprintf("%sbench.html?model=%s&workers=%s&frames=%d&size=%s&backend=%s", base, url, workers, frames, size, backend))); err != nil {
 		t.Fatal(err)
 	}
 	browserPID := 0
@@ -108,7 +162,11 @@ func benchPage(t *testing.T, base, url, name string, frames int, size, workers s
 		browserPID = p.Pid
 	}
 	var peakRenderer, peakAll int64
+	started := time.Now()
 	for {
+		if time.Since(started) > 30*time.Second && !eval[bool](t, ctx, `window.__bench !== undefined`) {
+			t.Fatal("the benchmark page did not start in 30 s (a script error?)")
+		}
 		r, a := chromiumRSS(browserPID)
 		peakRenderer, peakAll = max(peakRenderer, r), max(peakAll, a)
 		if eval[bool](t, ctx, `window.__bench !== undefined && window.__bench.done`) {
@@ -123,7 +181,10 @@ func benchPage(t *testing.T, base, url, name string, frames int, size, workers s
 	if res.Error != "" {
 		t.Fatalf("%s: %s", name, res.Error)
 	}
-	t.Logf("%s (%.1f MB, %s kernels), %s frames:", name, float64(res.ModelBytes)/1e6, res.Info.SIMD, res.Frame)
+	t.Logf("%s (%.1f MB), %s frames, backend=%s: %s", name, float64(res.ModelBytes)/1e6, res.Frame, backend, res.BackendText)
+	if res.Backend.Batch > 1 {
+		t.Logf("  frame workers take up to %d frames per call; %.1f MB of weights on the GPU each", res.Backend.Batch, res.Backend.GPUBytes/1e6)
+	}
 	for _, r := range res.Runs {
 		t.Logf("  %d worker(s): %.2f frames/s (%d frames in %.0f ms), %.1f ms per frame in a worker", r.Workers, r.FPS, r.Frames, r.WallMs, r.MsPerFrame)
 	}
@@ -136,6 +197,7 @@ func benchPage(t *testing.T, base, url, name string, frames int, size, workers s
 		}
 	}
 	t.Logf("  wasm memory per worker: %s; peak PSS: renderer %.0f MB, all Chromium %.0f MB", strings.Join(mem, ", "), float64(peakRenderer)/1e6, float64(peakAll)/1e6)
+	return res
 }
 
 // randomViTB32 writes (once per machine, in the temp directory) a

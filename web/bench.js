@@ -3,9 +3,14 @@
 // workers with its vision tower), and times image embedding with 1..N
 // frame workers at once, a query from text to ranked scores, and the
 // memory of each worker's WebAssembly instance. Results go to the page and
-// to window.__bench ({done, error, ...}).
+// to window.__bench ({done, error, ...}). ?backend= picks what runs the
+// encoders, as in the app: auto (WebGPU on a hardware adapter, else
+// WebAssembly SIMD), webgpu (any adapter, a software one too) or wasm; the
+// page reports which ran, on which adapter. A frame worker on WebGPU takes
+// its frames in batches (embedFrames), as the app's indexer gives them.
 
 import { Pool } from './lib/pool.js';
+import { describeBackend } from './lib/gpu/describe.js';
 
 const params = new URLSearchParams(location.search);
 const modelURL = params.get('model') || 'models/default.c4c';
@@ -13,9 +18,10 @@ const workerCounts = (params.get('workers') || '1,2').split(',').map(Number).fil
 const framesPerRun = Number(params.get('frames') || 16);
 const [frameW, frameH] = (params.get('size') || '224').split('x').map(Number).concat([0]).map((v, i, a) => v || a[0]);
 const query = params.get('query') || 'a man riding a red bicycle down the busy street';
+const backend = params.get('backend') || 'auto';
 
 const out = document.getElementById('out');
-const bench = (window.__bench = { done: false, model: modelURL, frame: `${frameW}x${frameH}`, runs: [] });
+const bench = (window.__bench = { done: false, model: modelURL, frame: `${frameW}x${frameH}`, backendAsked: backend, runs: [] });
 const log = (line) => {
   out.textContent = (out.textContent === 'running…' ? '' : out.textContent) + line + '\n';
 };
@@ -50,34 +56,49 @@ async function run() {
   bench.modelBytes = blob.size;
   log(`model ${modelURL}: ${(blob.size / 1e6).toFixed(1)} MB, fetched in ${(performance.now() - t0).toFixed(0)} ms`);
   const maxWorkers = Math.max(...workerCounts);
-  const pool = new Pool();
+  const pool = new Pool({ backend });
   const t = performance.now();
   const { info } = await pool.load(blob, maxWorkers);
   bench.loadMs = performance.now() - t;
+  const fb = pool.frameInfo.backend || { name: 'wasm' };
   bench.info = { simd: info.simd, embedDim: info.embedDim, resolution: info.resolution };
-  log(`engine: ${info.simd} kernels; the query worker (${(info.weightBytes / 1e6).toFixed(0)} MB of weights) and ${maxWorkers} frame worker(s) (${(pool.frameInfo.weightBytes / 1e6).toFixed(0)} MB each) loaded the model in ${bench.loadMs.toFixed(0)} ms`);
+  // backend: what runs the frame workers' encoders (the measured frames/s); queryBackend: the query worker's.
+  bench.backend = { name: fb.name, adapter: fb.adapter || null, reason: fb.reason || null, batch: fb.batch || 1, gpuBytes: fb.gpuBytes || 0, check: fb.check || null };
+  bench.queryBackend = info.backend || { name: 'wasm' };
+  bench.backendText = describeBackend(info, pool.frameInfo);
   const workers = pool.frames;
-  const frames = Array.from({ length: framesPerRun + maxWorkers }, (_, k) => frame(k));
-  // Warm up every worker once (first-call allocations, JIT tiers).
-  await Promise.all(workers.map((w, i) => call(w, 'embedFrame', { rgba: frames[i].slice().buffer, width: frameW, height: frameH })));
+  log(`backend: ${bench.backendText}`);
+  log(`the query worker (${(info.weightBytes / 1e6).toFixed(0)} MB of weights) and ${workers.length} frame worker(s) (${(pool.frameInfo.weightBytes / 1e6).toFixed(0)} MB each${fb.gpuBytes ? `, and ${(fb.gpuBytes / 1e6).toFixed(0)} MB each on the GPU` : ''}) loaded the model in ${bench.loadMs.toFixed(0)} ms`);
+  if (workers.length < maxWorkers) log(`(${workers.length} frame workers on WebGPU, which they share, not ${maxWorkers})`);
+  const batch = Math.max(...workers.map((w) => w.batch || 1));
+  const frames = Array.from({ length: framesPerRun + batch * workers.length }, (_, k) => frame(k));
+  // embedBatch runs frames [from, from + n) in worker w, one call.
+  const embedBatch = (w, from, n) => {
+    const fs = frames.slice(from, from + n).map((f) => ({ rgba: f.slice().buffer, width: frameW, height: frameH }));
+    return n === 1 ? call(w, 'embedFrame', fs[0], [fs[0].rgba]) : call(w, 'embedFrames', { frames: fs }, fs.map((f) => f.rgba));
+  };
+  // Warm up every worker once with a whole batch (first-call allocations,
+  // JIT tiers, the GPU's pipelines).
+  await Promise.all(workers.map((w, i) => embedBatch(w, i * batch, w.batch || 1)));
 
-  log('\nworkers  frames  wall ms  frames/s  ms per frame in a worker (median)');
-  for (const n of workerCounts) {
-    const perCall = [];
+  log(`\nworkers  frames  wall ms  frames/s  ms per frame in a worker (median${batch > 1 ? ` of calls of up to ${batch} frames` : ''})`);
+  for (const n of workerCounts.map((c) => Math.min(c, workers.length)).filter((c, i, a) => a.indexOf(c) === i)) {
+    const perFrame = [];
     let k = 0;
     const start = performance.now();
     await Promise.all(workers.slice(0, n).map(async (w) => {
       for (;;) {
-        const mine = k++;
-        if (mine >= framesPerRun) return;
-        const rgba = frames[mine].slice();
+        const mine = k;
+        const take = Math.min(w.batch || 1, framesPerRun - mine);
+        if (take <= 0) return;
+        k += take;
         const t = performance.now();
-        await call(w, 'embedFrame', { rgba: rgba.buffer, width: frameW, height: frameH }, [rgba.buffer]);
-        perCall.push(performance.now() - t);
+        await embedBatch(w, mine, take);
+        perFrame.push((performance.now() - t) / take);
       }
     }));
     const wall = performance.now() - start;
-    const r = { workers: n, frames: framesPerRun, wallMs: wall, fps: (1000 * framesPerRun) / wall, msPerFrame: median(perCall) };
+    const r = { workers: n, frames: framesPerRun, wallMs: wall, fps: (1000 * framesPerRun) / wall, msPerFrame: median(perFrame), batch };
     bench.runs.push(r);
     log(`${String(n).padStart(7)}  ${String(framesPerRun).padStart(6)}  ${wall.toFixed(0).padStart(7)}  ${r.fps.toFixed(2).padStart(8)}  ${r.msPerFrame.toFixed(1)}`);
   }
@@ -106,14 +127,16 @@ async function run() {
   bench.memory = [];
   bench.goHeap = [];
   bench.memoryWorkers = [];
+  bench.gpuMemory = []; // GPU memory of each worker's weights
   for (const w of [pool.query, ...workers]) {
     const m = await call(w, 'memory');
     bench.memory.push(m.wasmBytes);
     bench.goHeap.push(m.go.heapAlloc);
+    bench.gpuMemory.push(m.gpuBytes || 0);
     bench.memoryWorkers.push(w.name);
   }
   const mb = (b) => `${(b / 1e6).toFixed(0)} MB`;
-  log(`wasm memory per worker: ${bench.memory.map((b, i) => `${bench.memoryWorkers[i]} ${mb(b)} (Go heap in use ${mb(bench.goHeap[i])})`).join(', ')}`);
+  log(`wasm memory per worker: ${bench.memory.map((b, i) => `${bench.memoryWorkers[i]} ${mb(b)} (Go heap in use ${mb(bench.goHeap[i])}${bench.gpuMemory[i] ? `, ${mb(bench.gpuMemory[i])} of weights on the GPU` : ''})`).join(', ')}`);
   pool.terminate();
 }
 
