@@ -394,3 +394,73 @@ type sentFrame struct {
 	rgba []byte
 	w, h int
 }
+
+// TestWebGPUFallback: the WebAssembly SIMD path runs, and the page says
+// why, where WebGPU cannot: in Chromium without WebGPU (no flags), with
+// only a software adapter and ?backend=auto (SwiftShader: auto refuses
+// it), and when the self-check finds the GPU's features far from the
+// engine's (startGPU against an engine that answers a wrong image or
+// text feature).
+func TestWebGPUFallback(t *testing.T) {
+	chromium(t)
+	dir := gpuSite(t)
+	modelPath := tinyModel(t, filepath.Join(dir, "gpu-test"))
+	base, _ := startServer(t, dir)
+
+	panel := func(flags []chromedp.ExecAllocatorOption, query string) (string, string) {
+		bctx, cancel := browser(t, flags...)
+		defer cancel()
+		ctx, cancelT := context.WithTimeout(bctx, 2*time.Minute)
+		defer cancelT()
+		if err := chromedp.Do(ctx, chromedp.Navigate(base+"?debug=1"+query)); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, ctx, "the page", `window.__clip4clip !== undefined`, 20*time.Second)
+		if err := chromedp.Do(ctx, chromedp.SetUploadFiles(chromedp.CSS("#model-file"), []string{modelPath})); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, ctx, "the model to load", `window.__clip4clip.state().ready`, 90*time.Second)
+		return eval[string](t, ctx, `(() => { const dt = [...document.querySelectorAll('#model-facts dt')].find((d) => d.textContent === 'Backend'); return dt ? dt.nextElementSibling.textContent : ''; })()`),
+			eval[string](t, ctx, `window.__clip4clip.state().model.info.backend.name`)
+	}
+	for _, c := range []struct {
+		what   string
+		flags  []chromedp.ExecAllocatorOption
+		query  string
+		reason string
+	}{
+		{"no WebGPU flags, backend=webgpu", nil, "&backend=webgpu", "not WebGPU: "},
+		{"SwiftShader, backend=auto", webGPUFlags, "", "not WebGPU: the only WebGPU adapter is a software one (google swiftshader, software)"},
+	} {
+		text, name := panel(c.flags, c.query)
+		t.Logf("%s: %s", c.what, text)
+		if name != "wasm" || !strings.HasPrefix(text, "WebAssembly") || !strings.Contains(text, c.reason) {
+			t.Errorf("%s: the query worker runs %s and the panel says %q; want WebAssembly and %q", c.what, name, text, c.reason)
+		}
+	}
+
+	ctx, done := gpuBrowser(t, base+"gpu-test/fallback.html", 3*time.Minute)
+	defer done()
+	type attempt struct {
+		OK           bool
+		Name, Reason string
+		Check        struct{ Image, Text float64 }
+	}
+	res := eval[struct {
+		Error                           string
+		Faithful, WrongImage, WrongText attempt
+	}](t, ctx, fmt.Sprintf(`window.run(%q)`, filepath.Base(modelPath)))
+	if res.Error != "" {
+		t.Fatal(res.Error)
+	}
+	t.Logf("faithful engine: %+v", res.Faithful)
+	if !res.Faithful.OK || res.Faithful.Check.Image < 0.9999 || res.Faithful.Check.Text < 0.9999 {
+		t.Errorf("the self-check against the engine itself: %+v", res.Faithful)
+	}
+	for what, a := range map[string]attempt{"image": res.WrongImage, "text": res.WrongText} {
+		t.Logf("wrong %s feature: %+v", what, a)
+		if a.OK || a.Name != "GPUUnavailable" || !strings.Contains(a.Reason, "the GPU's "+what+" features differ from WebAssembly's") {
+			t.Errorf("the self-check with a wrong %s feature: %+v", what, a)
+		}
+	}
+}
