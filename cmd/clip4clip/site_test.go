@@ -293,7 +293,7 @@ func TestSiteErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"search", "-model", "default", "-index", idx, "  "}, "the query is empty"},
-		{[]string{"search", "-model", "default", "-index", idx, strings.Repeat("ring ", 80)}, "the query is more than 30 tokens, the most this model reads"},
+		{[]string{"search", "-model", "default", "-index", idx, strings.Repeat("ring ", 80)}, "the query (or one of its terms) is more than 30 tokens, the most this model reads"},
 		{[]string{"search", "-model", "default", "-index", "../../weights/default.c4c", "a ring"}, "model file (C4CMODEL), not a clip4clip site index"},
 		{[]string{"index", "-model", "default", "-o", idx, "-shard", "2/2", vids}, "-shard \"2/2\""},
 		{[]string{"index", "-model", "default", "-o", idx, "-fps", "1", "-window", "500ms", vids}, "at least one frame per window"},
