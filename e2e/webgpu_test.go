@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -463,4 +464,87 @@ func TestWebGPUFallback(t *testing.T) {
 			t.Errorf("the self-check with a wrong %s feature: %+v", what, a)
 		}
 	}
+}
+
+// TestWebGPUViTB32 runs a random-weight CLIP ViT-B/32 (width 768, 12
+// heads, 12 layers; the text tower's 49,408-token embedding) through the
+// GPU encoders on SwiftShader, f16 and int8, and compares the features of
+// two frames and two captions with the native encoder's on the same model
+// file. It takes minutes on SwiftShader, so it runs only with
+// CLIP4CLIP_GPU_VITB32=1.
+func TestWebGPUViTB32(t *testing.T) {
+	if os.Getenv("CLIP4CLIP_GPU_VITB32") == "" {
+		t.Skip("set CLIP4CLIP_GPU_VITB32=1 to run ViT-B/32 on SwiftShader (minutes)")
+	}
+	chromium(t)
+	dir := gpuSite(t)
+	cfg := model.ViTB32()
+	res := cfg.Vision.Resolution
+	pix := normalsFloat32(2*3*res*res, 11)
+	raw := make([]byte, 4*len(pix))
+	for i, v := range pix {
+		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(v))
+	}
+	writeFile(t, filepath.Join(dir, "gpu-test", "pixels.f32"), raw)
+	base, _ := startServer(t, dir)
+	ctx, done := gpuBrowser(t, base+"gpu-test/features.html", 30*time.Minute)
+	defer done()
+	for _, dt := range []quant.DType{quant.F16, quant.Int8} {
+		path := randomViTB32(t, dt)
+		name := "vitb32-" + dt.String() + ".c4c"
+		if err := os.Link(path, filepath.Join(dir, "gpu-test", name)); err != nil {
+			if b, err := os.ReadFile(path); err != nil || os.WriteFile(filepath.Join(dir, "gpu-test", name), b, 0o644) != nil {
+				t.Fatalf("putting %s in the site: %v", path, err)
+			}
+		}
+		m, err := model.LoadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids [][]int
+		for _, c := range []string{"a man riding a red bicycle down the busy street", "a dog"} {
+			toks, _, err := m.Tokenizer.Tokenize(c, cfg.Text.Context)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, toks)
+		}
+		b, _ := json.Marshal(ids)
+		writeFile(t, filepath.Join(dir, "gpu-test", "ids.json"), b)
+		start := time.Now()
+		r := eval[struct{ Error, Image, Text string }](t, ctx, fmt.Sprintf(`window.run(%q)`, name))
+		if r.Error != "" {
+			t.Fatalf("%s: %s", dt, r.Error)
+		}
+		t.Logf("%s: the worker loaded, uploaded, and encoded 2 frames and 2 captions in %v", dt, time.Since(start).Round(time.Second))
+		img, txt := float32s(t, r.Image), float32s(t, r.Text)
+		e := m.NewEncoder()
+		d := cfg.EmbedDim
+		min := map[quant.DType]float64{quant.F16: 0.9999, quant.Int8: 0.995}[dt]
+		for i := 0; i < 2; i++ {
+			want := make([]float32, d)
+			if err := e.EncodeImage(want, pix[i*3*res*res:(i+1)*3*res*res]); err != nil {
+				t.Fatal(err)
+			}
+			wantT := make([]float32, d)
+			if err := e.EncodeText(wantT, ids[i]); err != nil {
+				t.Fatal(err)
+			}
+			ci, ct := cosine(img[i*d:(i+1)*d], want), cosine(txt[i*d:(i+1)*d], wantT)
+			t.Logf("%s: image %d cosine %.7f (max |diff| %.2g), caption %d cosine %.7f (max |diff| %.2g) to the native encoder", dt, i, ci, maxAbsDiff(img[i*d:(i+1)*d], want), i, ct, maxAbsDiff(txt[i*d:(i+1)*d], wantT))
+			if ci < min || ct < min {
+				t.Errorf("%s: cosines %.6f, %.6f < %g", dt, ci, ct, min)
+			}
+		}
+	}
+}
+
+// normalsFloat32 is n seeded N(0, 1) values: stand-in pixels.
+func normalsFloat32(n int, seed uint64) []float32 {
+	r := rand.New(rand.NewPCG(seed, seed))
+	out := make([]float32, n)
+	for i := range out {
+		out[i] = float32(r.NormFloat64())
+	}
+	return out
 }

@@ -51,6 +51,8 @@ async function onGPU(tower, f, orElse) {
     }
   } else if (gpu && gpu.lost) {
     gpuReason = gpu.lost;
+    console.warn(`clip4clip worker: ${gpuReason}; going on with WebAssembly`);
+    gpu.destroy();
     gpu = null;
   }
   return orElse();

@@ -66,6 +66,11 @@ class GPUBackend {
     gpu.device.lost.then((l) => {
       this.lost = `the GPU device was lost (${l.reason}${l.message ? `: ${l.message}` : ''})`;
     });
+    // An error outside an error scope means a result may be wrong: stop
+    // using the GPU (worker.js falls back to WebAssembly).
+    gpu.device.addEventListener('uncapturederror', (e) => {
+      this.lost = this.lost || `the GPU reported an error (${e.error && e.error.message})`;
+    });
   }
 
   /**

@@ -3,8 +3,8 @@
 // each kernel and weight format must pass, as quant's tests do for the Go
 // kernels. The e2e tests run it in headless Chromium on SwiftShader
 // (TestWebGPUKernels); a worker runs a small part of it before it trusts
-// its GPU (selfCheck), since a driver that miscompiles a kernel would
-// otherwise give wrong features silently.
+// its GPU (backend.js, startGPU), since a driver that miscompiles a kernel
+// would otherwise give wrong features silently.
 
 import { EPI_ADD, EPI_GELU, EPI_NONE, Kernels } from './kernels.js';
 import { padded4, uploadFloats, uploadMatrix } from './weights.js';
@@ -86,7 +86,8 @@ export function randomMatrix(rand, dtype, rows, cols, block = 0) {
   return { dtype, rows, cols, data: new Uint8Array(q.buffer), scales, block };
 }
 
-// Test is a device with helpers to move arrays in and out.
+// Bench is a device and its kernels with helpers to move arrays in and
+// out; destroy frees every buffer it made.
 class Bench {
   constructor(device, kernels) {
     this.device = device;

@@ -14,10 +14,8 @@ const U = globalThis.GPUBufferUsage; // undefined without WebGPU: used only once
 // Plans (the steps of a forward pass for one batch shape) kept per encoder.
 const PLANS = 16;
 
-/**
- * Config is the part of a model's configuration (model.Config as the
- * engine's info gives it) the GPU encoders read.
- */
+// towerConfig returns a tower's part of a model's configuration
+// (model.Config as the engine's info gives it), checked for the kernels.
 function towerConfig(config, tower) {
   const c = config[tower];
   if (!c) throw new Error(`gpu: the model's configuration has no ${tower} tower`);
