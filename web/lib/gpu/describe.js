@@ -8,14 +8,23 @@
  * (ADAPTER)" or "WebAssembly SIMD128", and why not WebGPU.
  */
 export function describeBackend(query, frame) {
+  const wasm = (info) => (info.simd === 'none' ? 'plain WebAssembly (this browser has no WebAssembly SIMD)' : `WebAssembly ${info.simd}`);
   const one = (info) => {
     const b = info.backend || { name: 'wasm' };
     if (b.name === 'webgpu') return `WebGPU (${b.adapter})`;
-    const wasm = info.simd === 'none' ? 'plain WebAssembly (this browser has no WebAssembly SIMD)' : `WebAssembly ${info.simd}`;
-    return b.reason ? `${wasm}; not WebGPU: ${b.reason}` : wasm;
+    return b.reason ? `${wasm(info)}; not WebGPU: ${b.reason}` : wasm(info);
   };
   const q = one(query);
   if (!frame) return q;
   const f = one(frame);
-  return f === q ? q : `frames: ${f}; queries: ${q}`;
+  if (f === q) return q;
+  // Both on WebAssembly for the same reason, each worker with the SIMD
+  // variant its own timing chose (quant/simd/kernels.js).
+  const qb = query.backend || { name: 'wasm' };
+  const fb = frame.backend || { name: 'wasm' };
+  if (qb.name !== 'webgpu' && fb.name !== 'webgpu' && qb.reason === fb.reason && query.simd !== 'none' && frame.simd !== 'none') {
+    const simd = `WebAssembly (frames ${frame.simd}, queries ${query.simd})`;
+    return qb.reason ? `${simd}; not WebGPU: ${qb.reason}` : simd;
+  }
+  return `frames: ${f}; queries: ${q}`;
 }
