@@ -87,6 +87,8 @@ func register(api js.Value) {
 		"removeVideo":  removeVideo,  // (key) -> true
 		"clearVideos":  clearVideos,  // () -> true
 		"search":       search,       // (Float32Array query, moments per video) -> [{key, score, whole, timeline, moments: [{frame, first, last, score, weak}], weak}]
+		"similar":      similar,      // (key, frame, moments per video) -> as search, with that video's moment as the query (left out: -Infinity)
+		"parseQuery":   parseQuery,   // (text) -> [{text, weight}]: the query's terms (engine.ParseQuery)
 		"encodeIndex":  encodeIndex,  // (index object) -> Uint8Array
 		"decodeIndex":  decodeIndex,  // (Uint8Array) -> index object
 		"loadSite":     loadSite,     // (Uint8Array site index) -> site object (site.go)
@@ -402,6 +404,36 @@ func search(a *args) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	return hitsJS(hits), nil
+}
+
+func similar(a *args) (any, error) {
+	key, frame, k := a.string(0), a.int(1), a.int(2)
+	e, err := a.engine()
+	if err != nil {
+		return nil, err
+	}
+	hits, err := e.SimilarTo(key, frame, k)
+	if err != nil {
+		return nil, err
+	}
+	return hitsJS(hits), nil
+}
+
+func parseQuery(a *args) (any, error) {
+	terms, err := engine.ParseQuery(a.string(0))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]any, len(terms))
+	for i, t := range terms {
+		out[i] = map[string]any{"text": t.Text, "weight": t.Weight}
+	}
+	return out, nil
+}
+
+// hitsJS is Search's hits as the page reads them.
+func hitsJS(hits []engine.Hit) []any {
 	out := make([]any, len(hits))
 	for i, h := range hits {
 		o := jsObject.New()
@@ -417,7 +449,7 @@ func search(a *args) (any, error) {
 		o.Set("weak", h.Weak)
 		out[i] = o
 	}
-	return out, nil
+	return out
 }
 
 // calibrationSet draws the probe clips of the loaded model's calibration

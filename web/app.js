@@ -6,6 +6,7 @@ import * as db from './lib/db.js';
 import * as fmt from './lib/format.js';
 import * as getmodel from './lib/getmodel.js';
 import * as match from './lib/match.js';
+import * as searchkeys from './lib/searchkeys.js';
 import * as models from './lib/models.js';
 import { Indexer } from './lib/indexer.js';
 import { EngineError, Pool, autoWorkers } from './lib/pool.js';
@@ -178,6 +179,8 @@ async function loadModel(blob, name, source, origin) {
   fillWorkerSelect(blob.size);
   await restoreIndex();
   $('#query').disabled = false;
+  const asked = searchkeys.queryFromHash();
+  if (asked && !state.results) runQuery(asked);
   $('#model-default').hidden = true;
   if (source !== 'default' && source !== 'default-cache') {
     models.hasDefault().then((yes) => { $('#model-default').hidden = !yes; });
@@ -667,9 +670,13 @@ function renderList() {
     const rank = new Map(state.results.hits.map((h, i) => [h.key, i]));
     keys = [...state.order].sort((a, b) => (rank.has(a) ? rank.get(a) : 1e9) - (rank.has(b) ? rank.get(b) : 1e9));
   }
+  const keep = filters().keep; // the search filters hide the videos they leave out
   for (const k of keys) {
     const v = state.videos.get(k);
-    if (v && v.el) list.append(v.el);
+    if (v && v.el) {
+      v.el.hidden = !keep(v);
+      list.append(v.el);
+    }
   }
   $('#videos-title').textContent = state.results && state.results.hits.length ? 'Videos, best match first' : 'Your videos';
   updateDemoUI();
@@ -878,6 +885,7 @@ function onQueryInput() {
     state.searchSeq++;
     state.results = null;
     $('#query-note').textContent = '';
+    searchkeys.keepQueryInHash('');
     renderResults();
     return;
   }
@@ -918,24 +926,62 @@ async function search(text, { quiet = false } = {}) {
   if (seq !== state.searchSeq) return; // a newer query is on its way
   const site = await searchSites(text);
   if (seq !== state.searchSeq) return;
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (const h of r.hits) for (const s of h.timeline) { lo = Math.min(lo, s); hi = Math.max(hi, s); }
-  for (const { m } of site) { lo = Math.min(lo, m.score); hi = Math.max(hi, m.score); }
-  state.results = { ...r, site, text, lo, hi, byKey: new Map(r.hits.map((h) => [h.key, h])) };
-  renderResults();
+  setResults(r, site, text, !!(r.query.terms && (r.query.terms.length > 1 || r.query.terms[0].weight < 0)));
+  searchkeys.keepQueryInHash(text);
   const ms = performance.now() - started;
   state.lastSearch = { text, tokens: r.query.tokens, truncated: r.query.truncated, msFromTyping: ms, delayMs: SEARCH_DELAY, ...r.timing };
   const used = r.query.tokens - 2;
   note.className = r.query.truncated ? 'note warning' : 'note';
+  const terms = r.query.terms && r.query.terms.length > 1
+    ? `${r.query.terms.map((t) => `${t.weight < 0 ? '−' : '+'}${Math.abs(t.weight) === 1 ? '' : `${Math.abs(t.weight)}×`}“${t.text}”`).join(' ')} · `
+    : '';
   note.textContent = r.query.truncated
     ? `Your query is longer than the model reads: only its first ${used} tokens were used (the context holds ${r.query.context}, start and end included). Shorten it to search with all of it.`
-    : `${fmt.plural(used, 'token')} · ${fmt.plural(r.hits.length, 'video')} ranked in ${Math.round(r.timing.embedMs + r.timing.rankMs)} ms`;
+    : `${terms}${fmt.plural(used, 'token')} · ${fmt.plural(r.hits.length, 'video')} ranked in ${Math.round(r.timing.embedMs + r.timing.rankMs)} ms`;
   if (!quiet && !r.hits.length && !site.length) note.textContent += state.videos.size ? ' · no video has finished indexing yet' : ' · add videos to search them';
+}
+
+// setResults keeps a search's results and shows them; lo and hi, the
+// score range the bars scale to, skip the -Infinity of a moment left out
+// ("more like this").
+function setResults(r, site, text, uncalibrated = false) {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const h of r.hits) for (const s of h.timeline) if (Number.isFinite(s)) { lo = Math.min(lo, s); hi = Math.max(hi, s); }
+  for (const { m } of site) { lo = Math.min(lo, m.score); hi = Math.max(hi, m.score); }
+  state.results = { ...r, site, text, lo, hi, uncalibrated, byKey: new Map(r.hits.map((h) => [h.key, h])) };
+  renderResults();
+}
+
+// similar searches with the moment centred on frame of v: "more like this".
+async function similar(v, frame) {
+  const note = $('#query-note');
+  const seq = ++state.searchSeq;
+  let r;
+  try {
+    r = await pool.query.call('similar', { key: v.key, frame, moments: MOMENTS_PER_VIDEO });
+  } catch (err) {
+    if (seq !== state.searchSeq) return;
+    note.className = 'note error';
+    note.textContent = `More like this failed: ${errorText(err)}`;
+    return;
+  }
+  if (seq !== state.searchSeq) return;
+  const start = v.times[frame];
+  const text = `More like “${v.name}” at ${fmt.time(start)}`;
+  setResults(r, [], text, true);
+  note.className = 'note';
+  note.textContent = `${text} · that moment left out · ${fmt.plural(r.hits.length, 'video')} ranked in ${Math.round(r.timing.rankMs)} ms`;
+  $('#moments-panel').scrollIntoView({ block: 'nearest' });
+}
+
+function filters() {
+  return searchkeys.filterOf({ name: $('#filter-name'), min: $('#filter-min'), max: $('#filter-max'), days: $('#filter-days') });
 }
 
 function renderResults() {
   const r = state.results;
+  const keep = filters().keep;
   const panel = $('#moments-panel');
   const list = $('#moments');
   list.textContent = '';
@@ -946,10 +992,10 @@ function renderResults() {
     panel.hidden = true;
     return;
   }
-  const all = [...r.site];
+  const all = r.site.filter(({ v }) => keep(v));
   for (const h of r.hits) {
     const v = state.videos.get(h.key);
-    if (!v || !v.times) continue;
+    if (!v || !v.times || !keep(v)) continue;
     for (const m of h.moments) all.push({ v, m });
   }
   all.sort((a, b) => b.m.score - a.m.score);
@@ -973,11 +1019,19 @@ function renderResults() {
     const button = $('.moment-button', li);
     button.setAttribute('aria-label', `Moment ${rank + 1}: ${v.name}, ${fmt.spokenTime(start)} to ${fmt.spokenTime(end)}, score ${m.score.toFixed(1)}. Play.`);
     button.onclick = () => play(v, start, end);
+    const like = $('.more-like', li);
+    if (v.site) like.remove(); // a site's moments are not in the engine
+    else {
+      like.onclick = () => similar(v, m.frame);
+      like.setAttribute('aria-label', `More like moment ${rank + 1}: ${v.name}, ${fmt.spokenTime(start)} to ${fmt.spokenTime(end)}`);
+    }
     list.append(li);
     cards.push({ li, score: m.score });
   }
   const best = Math.max(...r.hits.map((h) => h.score), ...r.site.map(({ m }) => m.score));
-  match.show(cards, best, state.model, r.text);
+  // The calibration is of one caption against moments: a query of several
+  // terms, or a moment as the query, scores on another scale.
+  match.show(cards, best, r.uncalibrated ? null : state.model, r.text);
   panel.hidden = false;
 }
 
@@ -1238,7 +1292,7 @@ window.__clip4clip = {
       }),
       sites: state.sites.map((st) => ({ name: st.name, videos: st.videos.length, moments: st.site.moments })),
       results: state.results && {
-        text: state.results.text, query: { tokens: state.results.query.tokens, truncated: state.results.query.truncated },
+        text: state.results.text, query: state.results.query ? { tokens: state.results.query.tokens, truncated: state.results.query.truncated } : null,
         hits: state.results.hits.map((h) => ({ key: h.key, score: h.score, whole: h.whole, timeline: Array.from(h.timeline), moments: h.moments })),
         site: state.results.site.map(({ v, m }) => ({ key: v.key, name: v.name, path: v.path, start: v.times[m.first], end: momentEnd(v, m), score: m.score })),
       },
@@ -1370,6 +1424,8 @@ function wire() {
   $('#demo-try').onclick = () => addDemos();
   $('#demo-add').onclick = () => addDemos();
   $('#query').addEventListener('input', onQueryInput);
+  searchkeys.bindKeys($('#query'), [$('#moments'), $('#weaker-moments')]);
+  for (const id of ['#filter-name', '#filter-min', '#filter-max', '#filter-days']) $(id).addEventListener('input', () => renderResults());
   $('#query').addEventListener('keydown', (e) => {
     if (e.key === 'Enter') {
       clearTimeout(searchTimer);

@@ -35,6 +35,7 @@ const FILES = [
   'lib/models.js',
   'lib/pool.js',
   'lib/sampler.js',
+  'lib/searchkeys.js',
   'lib/sha256.js',
   'lib/site.js',
   'lib/gpu/backend.js',

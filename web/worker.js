@@ -63,6 +63,28 @@ function embedQuery(api, text) {
   return onGPU('text', (g) => g.embedQuery(text), () => api.embedQuery(text));
 }
 
+// embedTerms embeds a query's terms (api.parseQuery) and sums their unit
+// features by weight, in float64; one term of weight 1 is embedQuery's.
+async function embedTerms(api, text) {
+  const terms = api.parseQuery(text);
+  if (terms.error) return terms;
+  if (terms.length === 1 && terms[0].weight === 1) return { ...(await embedQuery(api, terms[0].text)), terms };
+  let sum = null, tokens = 0, truncated = false, context = 0;
+  for (const t of terms) {
+    const q = await embedQuery(api, t.text);
+    if (q.error) return q;
+    let n = 0;
+    for (const v of q.feature) n += v * v;
+    n = Math.sqrt(n) || 1;
+    sum = sum || new Float64Array(q.feature.length);
+    for (let i = 0; i < sum.length; i++) sum[i] += (t.weight * q.feature[i]) / n;
+    tokens = Math.max(tokens, q.tokens);
+    truncated = truncated || q.truncated;
+    context = q.context;
+  }
+  return { feature: Float32Array.from(sum), tokens, truncated, context, ids: [], terms };
+}
+
 // Errors become {error, kind} like the Go side's.
 function fail(message, kind = 'error') {
   return { error: String(message), kind };
@@ -167,18 +189,28 @@ const ops = {
     return gpu ? gpu.describe() : { name: 'wasm', batch: 1, reason: gpuReason };
   },
   // search embeds the query and ranks every added video in one call.
+  // A query of several terms ("red car -night", "2:beach sunset") is the
+  // weighted sum of its terms' unit features (engine.ParseQuery's rule).
   async search(api, { text, moments }) {
     const t0 = performance.now();
-    const q = await embedQuery(api, text);
+    const q = await embedTerms(api, text);
     if (q.error) return q;
     const t1 = performance.now();
     const hits = api.search(q.feature, moments);
     if (hits.error) return hits;
     return {
-      query: { tokens: q.tokens, truncated: q.truncated, context: q.context, ids: q.ids, feature: q.feature },
+      query: { tokens: q.tokens, truncated: q.truncated, context: q.context, ids: q.ids, feature: q.feature, terms: q.terms },
       hits,
       timing: { embedMs: t1 - t0, rankMs: performance.now() - t1 },
     };
+  },
+  // similar ranks every video against the moment centred on frame of key
+  // ("more like this"), that moment left out.
+  similar(api, { key, frame, moments }) {
+    const t0 = performance.now();
+    const hits = api.similar(key, frame, moments);
+    if (hits.error) return hits;
+    return { hits, timing: { embedMs: 0, rankMs: performance.now() - t0 } };
   },
   addVideo(api, { key, features, frames }) {
     return api.addVideo(key, features, frames);
