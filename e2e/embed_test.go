@@ -327,6 +327,20 @@ func TestEmbedWidget(t *testing.T) {
 	}
 	t.Logf("%q: %s %.2f-%.2f s; encode %.2f ms, rank %.2f ms (%d tokens)", first, path.Base(top.Src), top.Start, top.End, st.Query.Timing.EncodeMs, st.Query.Timing.RankMs, st.Query.Tokens)
 
+	// Terms: adding and subtracting the same words ranks as the query alone.
+	same := eval[bool](t, ctx, fmt.Sprintf(`(async () => {
+		const e = document.querySelector(%q);
+		const ids = () => e.state().results.map((r) => r.src + '@' + r.start).join(',');
+		await e.search(%q);
+		const plain = ids();
+		await e.search(%q + ' + a big red square - a big red square');
+		return plain !== '' && ids() === plain;
+	})()`, sel, first, first))
+	if !same {
+		t.Error("the widget: a query plus and minus the same term ranks differently from the query")
+	}
+	run("search the typed query again", chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.querySelector(%q).search(%q)`, sel, first), chromedp.EvalAwaitPromise))
+
 	// Click it: the inline player plays that video from the moment.
 	box := eval[[]float64](t, ctx, fmt.Sprintf(`(() => { const r = document.querySelector(%q).shadowRoot.querySelector('li').getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()`, sel))
 	run("click the first result", chromedp.MouseClickXY(box[0], box[1]))

@@ -83,7 +83,7 @@ const ops = {
   },
   search({ text, k }) {
     const t0 = performance.now();
-    const q = api.embedQuery(text);
+    const q = embedTerms(text);
     if (q.error) return q;
     const t1 = performance.now();
     const results = api.searchSite(q.feature, k);
@@ -102,11 +102,34 @@ const ops = {
   },
   embed({ text }) {
     const t0 = performance.now();
-    const q = api.embedQuery(text);
+    const q = embedTerms(text);
     if (q.error) return q;
     return { feature: q.feature, truncated: q.truncated, tokens: q.tokens, timing: { encodeMs: performance.now() - t0 } };
   },
 };
+
+// embedTerms embeds a query of terms ("red car -night", "2:beach sunset":
+// the weighted sum of the terms' unit features, as the app and clip4clip
+// search do); one plain term is embedQuery's.
+function embedTerms(text) {
+  const terms = api.parseQuery(text);
+  if (terms.error) return terms;
+  if (terms.length === 1 && terms[0].weight === 1) return api.embedQuery(terms[0].text);
+  let sum = null, tokens = 0, truncated = false, context = 0;
+  for (const t of terms) {
+    const q = api.embedQuery(t.text);
+    if (q.error) return q;
+    let n = 0;
+    for (const v of q.feature) n += v * v;
+    n = Math.sqrt(n) || 1;
+    sum = sum || new Float64Array(q.feature.length);
+    for (let i = 0; i < sum.length; i++) sum[i] += (t.weight * q.feature[i]) / n;
+    tokens = Math.max(tokens, q.tokens);
+    truncated = truncated || q.truncated;
+    context = q.context;
+  }
+  return { feature: Float32Array.from(sum), tokens, truncated, context };
+}
 
 function transferables(value, set = new Set()) {
   if (ArrayBuffer.isView(value)) set.add(value.buffer);
