@@ -55,6 +55,12 @@ func TestSearchFeaturesBrowser(t *testing.T) {
 		t.Errorf("address hash %q", h)
 	}
 
+	// More like the frame a playing video shows.
+	run("play the first moment", chromedp.Click(chromedp.CSS("#moments li .moment-button")))
+	waitFor(t, ctx, "the player", `(() => { const v = document.querySelector('#player-video'); return document.querySelector('#player').open && v.currentTime > 0 && !document.querySelector('#player-like').hidden; })()`, 20*time.Second)
+	run("click More like this moment", chromedp.Click(chromedp.CSS("#player-like")))
+	waitFor(t, ctx, "more like the playing frame", `(() => { const s = window.__clip4clip.state(); return !document.querySelector('#player').open && s.results && s.results.text.startsWith('More like'); })()`, 20*time.Second)
+
 	// A reload searches the address's query again.
 	run("reload", chromedp.Reload())
 	waitFor(t, ctx, "the query from the address", fmt.Sprintf(`(() => { const s = window.__clip4clip && window.__clip4clip.state(); return s && s.results && s.results.text === %q && document.querySelector('#query').value === %q; })()`, q, q), 90*time.Second)

@@ -1059,6 +1059,17 @@ function play(v, start, end) {
   video.onerror = () => {
     $('#player-note').textContent = `This browser cannot play “${v.name}”.`;
   };
+  // More like the frame on screen: the moment centred on the sampled
+  // frame nearest the current time.
+  const like = $('#player-like');
+  like.hidden = !v.times || !v.times.length || v.status !== 'indexed';
+  like.onclick = () => {
+    const t = video.currentTime;
+    let frame = 0;
+    for (let i = 1; i < v.times.length; i++) if (Math.abs(v.times[i] - t) < Math.abs(v.times[frame] - t)) frame = i;
+    closePlayer();
+    similar(v, frame);
+  };
   if (!dialog.open) dialog.showModal();
 }
 
