@@ -70,13 +70,15 @@ for c in "${CHROMIUM:-}" chromium chromium-browser google-chrome google-chrome-s
 	fi
 done
 
-stage "go native" -- go test -json -count=1 ./...
+# -timeout: e2e (headless Chromium, WebGPU on SwiftShader) takes 5-12 min on
+# 2 busy cores, past go test's default 10 min.
+stage "go native" -- go test -json -count=1 -timeout 40m ./...
 
 # tools/wasmexec/go_js_wasm_exec is Go's plus the clip4clip_simd imports
 # (quant's WebAssembly SIMD kernels) that these binaries need.
 if command -v node >/dev/null; then
 	stage "go js/wasm" -- env PATH="$PWD/tools/wasmexec:$PATH" GOOS=js GOARCH=wasm \
-		go test -json -count=1 ./quant/ ./model/... ./weights/ ./internal/npy/ ./synth/ ./wasm/ ./wasm/engine/ ./siteindex/
+		go test -json -count=1 -timeout 30m ./quant/ ./model/... ./weights/ ./internal/npy/ ./synth/ ./wasm/ ./wasm/engine/ ./siteindex/
 else
 	not_run "go js/wasm" "node is not installed: the engine's js/wasm tests run in it"
 fi
