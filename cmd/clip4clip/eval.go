@@ -462,4 +462,3 @@ func loadClip(dir, video string, res, maxFrames int) ([]float32, error) {
 	}
 	return out, nil
 }
-
