@@ -1293,7 +1293,7 @@ window.__clip4clip = {
       convert: getter ? getter.state() : null,
       ready: state.ready,
       workers: pool.frames.length,
-      frameModel: pool.frameInfo && { part: pool.frameInfo.part, weightBytes: pool.frameInfo.weightBytes },
+      frameModel: pool.frameInfo && { part: pool.frameInfo.part, weightBytes: pool.frameInfo.weightBytes, simd: pool.frameInfo.simd, backend: pool.frameInfo.backend },
       indexing: !!(indexer && indexer.busy),
       stats: indexer ? indexer.stats() : null,
       reused: state.reused,
