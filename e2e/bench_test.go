@@ -38,7 +38,8 @@ import (
 // (default auto; e.g. wasm,webgpu): anything but wasm starts Chromium
 // with WebGPU (--enable-unsafe-webgpu), on the machine's GPU, or on
 // SwiftShader with CLIP4CLIP_BENCH_SWIFTSHADER=1 (which only shows that
-// it works: its timings mean nothing).
+// it works: its timings mean nothing). CLIP4CLIP_BENCH_SIMD=relaxed or
+// simd makes the workers use that kernel variant instead of timing both.
 func TestBenchPage(t *testing.T) {
 	if os.Getenv("CLIP4CLIP_BENCH") == "" {
 		t.Skip("set CLIP4CLIP_BENCH=1 to run the benchmark page")
@@ -154,7 +155,7 @@ func benchPage(t *testing.T, base, url, name string, frames int, size, workers, 
 	defer cancel()
 	ctx, cancelT := context.WithTimeout(bctx, 20*time.Minute)
 	defer cancelT()
-	if err := chromedp.Do(ctx, chromedp.Navigate(fmt.Sprintf("%sbench.html?model=%s&workers=%s&frames=%d&size=%s&backend=%s", base, url, workers, frames, size, backend))); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate(fmt.Sprintf("%sbench.html?model=%s&workers=%s&frames=%d&size=%s&backend=%s&simd=%s", base, url, workers, frames, size, backend, os.Getenv("CLIP4CLIP_BENCH_SIMD")))); err != nil {
 		t.Fatal(err)
 	}
 	browserPID := 0

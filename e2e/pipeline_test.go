@@ -19,8 +19,8 @@ import (
 )
 
 // TestMeasurePipeline reports how fast the page indexes a long 1080p
-// H.264 video end to end: the browser decodes it in a <video>, the page
-// draws each sampled frame and reads its pixels, and the frame workers
+// H.264 video end to end: the browser decodes it (WebCodecs, or seeking a
+// <video>), the page draws each sampled frame and reads its pixels, and the frame workers
 // resize and embed them. The figure is video-seconds indexed per
 // wall-second (at the page's 1 frame/s), with the time split between the
 // decode side and the workers. It asserts nothing about speed; run it by
@@ -34,7 +34,9 @@ import (
 // default model and a random-weight ViT-B/32 in int8; or model files),
 // CLIP4CLIP_PIPELINE_BACKENDS the page's backends (default wasm; webgpu
 // runs on SwiftShader here, where its timings mean nothing),
-// CLIP4CLIP_PIPELINE_WORKERS the frame workers (default 2).
+// CLIP4CLIP_PIPELINE_WORKERS the frame workers (default 2),
+// CLIP4CLIP_PIPELINE_DECODE how the page reads frames (default auto,seek:
+// WebCodecs where it can, then seeking the <video> element per frame).
 func TestMeasurePipeline(t *testing.T) {
 	if os.Getenv("CLIP4CLIP_MEASURE") == "" {
 		t.Skip("set CLIP4CLIP_MEASURE=1 to measure the whole indexing pipeline")
@@ -53,6 +55,10 @@ func TestMeasurePipeline(t *testing.T) {
 	if s := os.Getenv("CLIP4CLIP_PIPELINE_BACKENDS"); s != "" {
 		backends = strings.Split(s, ",")
 	}
+	decodes := []string{"auto", "seek"}
+	if s := os.Getenv("CLIP4CLIP_PIPELINE_DECODE"); s != "" {
+		decodes = strings.Split(s, ",")
+	}
 	workers := 2
 	if s := os.Getenv("CLIP4CLIP_PIPELINE_WORKERS"); s != "" {
 		workers, _ = strconv.Atoi(s)
@@ -67,7 +73,9 @@ func TestMeasurePipeline(t *testing.T) {
 		}
 		base, _ := startServer(t, siteWithDefault(t, path))
 		for _, b := range backends {
-			pipeline(t, base, m, video, seconds, workers, b)
+			for _, d := range decodes {
+				pipeline(t, base, m, video, seconds, workers, b, d)
+			}
 		}
 	}
 }
@@ -97,7 +105,7 @@ func longVideo(t *testing.T, seconds int) string {
 	return path
 }
 
-func pipeline(t *testing.T, base, name, video string, seconds, workers int, backend string) {
+func pipeline(t *testing.T, base, name, video string, seconds, workers int, backend, decode string) {
 	var flags []chromedp.ExecAllocatorOption
 	if backend != "wasm" {
 		flags = webGPUFlags
@@ -106,7 +114,7 @@ func pipeline(t *testing.T, base, name, video string, seconds, workers int, back
 	defer cancel()
 	ctx, cancelT := context.WithTimeout(bctx, 50*time.Minute)
 	defer cancelT()
-	if err := chromedp.Do(ctx, chromedp.Navigate(fmt.Sprintf("%s?workers=%d&backend=%s", base, workers, backend))); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate(fmt.Sprintf("%s?workers=%d&backend=%s&decode=%s", base, workers, backend, decode))); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, ctx, "the default model", `window.__clip4clip !== undefined && window.__clip4clip.state().ready`, 2*time.Minute)
@@ -127,8 +135,9 @@ func pipeline(t *testing.T, base, name, video string, seconds, workers int, back
 		t.Fatalf("the video was not indexed: %+v", st.Videos)
 	}
 	split := eval[map[string]any](t, ctx, `(({msPerGrab, msPerEmbed}) => ({msPerGrab, msPerEmbed}))(window.__clip4clip.state().stats)`)
+	decodeWith := eval[string](t, ctx, `window.__clip4clip.state().videos[0].decodeWith`)
 	kern := eval[string](t, ctx, `(() => { const f = window.__clip4clip.state().frameModel; return f.backend && f.backend.name === 'webgpu' ? 'WebGPU ' + f.backend.adapter : 'WebAssembly ' + f.simd; })()`)
 	frames := st.Videos[0].Frames
-	t.Logf("%s, %s backend (%s), %d frame workers: %d s of 1920x1080 H.264 (25 frames/s, keyframe every 10 s), %d frames at 1 frame/s, in %v: %.2f video-seconds per wall-second, %.2f frames/s; per frame %.1f ms to seek, draw and read the pixels, %.1f ms in a worker (resize and embed, with the round trip)",
-		name, backend, kern, workers, seconds, frames, elapsed.Round(time.Second), float64(seconds)/elapsed.Seconds(), float64(frames)/elapsed.Seconds(), split["msPerGrab"], split["msPerEmbed"])
+	t.Logf("%s, %s backend (%s), %d frame workers, decoding by %s: %d s of 1920x1080 H.264 (25 frames/s, keyframe every 10 s), %d frames at 1 frame/s, in %v: %.2f video-seconds per wall-second, %.2f frames/s; per frame %.1f ms to seek, draw and read the pixels, %.1f ms in a worker (resize and embed, with the round trip)",
+		name, backend, kern, workers, decodeWith, seconds, frames, elapsed.Round(time.Second), float64(seconds)/elapsed.Seconds(), float64(frames)/elapsed.Seconds(), split["msPerGrab"], split["msPerEmbed"])
 }

@@ -37,7 +37,7 @@ const state = {
   workers: params.get('workers') || localStorage.getItem('clip4clip.workers') || 'auto',
 };
 
-const pool = new Pool({ backend: params.get('backend') || 'auto' }); // auto, webgpu or wasm
+const pool = new Pool({ backend: params.get('backend') || 'auto', simd: params.get('simd') || '' }); // auto, webgpu or wasm; ?simd= for measuring
 let indexer = null;
 let getter = null; // the "Get a real model" downloads (lib/getmodel.js), made in wire()
 
@@ -169,7 +169,7 @@ async function loadModel(blob, name, source, origin) {
     if (db.isQuotaError(err)) say('Storage is full: the model could not be kept in this browser, so you will need to choose it again next visit. Free some space or remove videos from the index.', 'warning');
     else console.warn('clip4clip: caching the model failed', err);
   }
-  indexer = new Indexer(pool, { debug });
+  indexer = new Indexer(pool, { debug, decode: params.get('decode') || 'auto' }); // ?decode=seek: no WebCodecs
   indexer.addEventListener('progress', (e) => onProgress(e.detail));
   indexer.addEventListener('done', (e) => onJobDone(e.detail));
   indexer.addEventListener('failed', (e) => onJobFailed(e.detail));
@@ -1299,7 +1299,7 @@ window.__clip4clip = {
       reused: state.reused,
       videos: state.order.map((k) => {
         const v = state.videos.get(k);
-        return { key: v.key, name: v.name, status: v.status, frames: v.times ? v.times.length : 0, done: v.job ? v.job.done : null, total: v.job ? v.job.total : null, error: v.error, persisted: v.persisted, hasFile: !!v.file };
+        return { key: v.key, name: v.name, status: v.status, frames: v.times ? v.times.length : 0, decodeWith: v.job ? v.job.decodeWith : null, done: v.job ? v.job.done : null, total: v.job ? v.job.total : null, error: v.error, persisted: v.persisted, hasFile: !!v.file };
       }),
       sites: state.sites.map((st) => ({ name: st.name, videos: st.videos.length, moments: st.site.moments })),
       results: state.results && {

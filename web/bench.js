@@ -56,7 +56,7 @@ async function run() {
   bench.modelBytes = blob.size;
   log(`model ${modelURL}: ${(blob.size / 1e6).toFixed(1)} MB, fetched in ${(performance.now() - t0).toFixed(0)} ms`);
   const maxWorkers = Math.max(...workerCounts);
-  const pool = new Pool({ backend });
+  const pool = new Pool({ backend, simd: params.get('simd') || '' });
   const t = performance.now();
   const { info } = await pool.load(blob, maxWorkers);
   bench.loadMs = performance.now() - t;

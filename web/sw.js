@@ -27,6 +27,8 @@ const FILES = [
   'style.css',
   'app.js',
   'lib/db.js',
+  'lib/decoder.js',
+  'lib/demux.js',
   'lib/engine.js',
   'lib/format.js',
   'lib/getmodel.js',

@@ -6,7 +6,7 @@
 
 import { startEngine } from './lib/engine.js';
 
-const ready = startEngine();
+const ready = startEngine({ variant: new URL(self.location.href).searchParams.get('simd') || 'auto' });
 
 // gpu is this worker's encoders on WebGPU (lib/gpu/backend.js) once a
 // model loaded with them, else null: the engine's WebAssembly runs.

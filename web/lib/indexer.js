@@ -42,7 +42,7 @@ function rateOf(stamps, now) {
 
 /** Indexer schedules jobs over a Pool's frame workers. */
 export class Indexer extends EventTarget {
-  constructor(pool, { concurrentVideos = 2, debug = false } = {}) {
+  constructor(pool, { concurrentVideos = 2, debug = false, decode = 'auto' } = {}) {
     super();
     this.pool = pool;
     this.jobs = [];
@@ -50,6 +50,7 @@ export class Indexer extends EventTarget {
     this.paused = false;
     this.concurrentVideos = concurrentVideos;
     this.debug = debug;
+    this.decode = decode; // auto (WebCodecs where it can) or seek
     this.waiters = [];
     this.stamps = [];
     this.totalDone = 0;
@@ -167,7 +168,8 @@ export class Indexer extends EventTarget {
   async sample(job) {
     let s;
     try {
-      s = await Sampler.open(job.file);
+      s = await Sampler.open(job.file, { decode: this.decode });
+      job.decodeWith = s.decodeWith;
       job.width = s.width;
       job.height = s.height;
       job.duration = s.duration;
@@ -184,6 +186,7 @@ export class Indexer extends EventTarget {
         this.timing.grabs++;
         this.timing.grabMs += performance.now() - t0;
         if (job.status !== 'reading') break;
+        job.decodeWith = s.decodeWith;
         job.thumbs[i] = f.thumb;
         if (job.debugFrames) job.debugFrames[i] = { t: job.times[i], width: f.width, height: f.height, rgba: new Uint8Array(f.rgba) };
         this.queue.push({ job, i, rgba: f.rgba, width: f.width, height: f.height });

@@ -95,8 +95,11 @@ export const GPU_FRAME_WORKERS = 2;
  * reports in its info.backend what runs its encoders.
  */
 export class Pool {
-  constructor({ backend = 'auto' } = {}) {
+  constructor({ backend = 'auto', simd = '' } = {}) {
     this.backend = backend;
+    // simd asks the engine workers for a kernel variant (relaxed, simd,
+    // none; default auto: quant/simd/kernels.js times them): for measuring.
+    this.script = simd ? `worker.js?simd=${encodeURIComponent(simd)}` : 'worker.js';
     this.query = null;
     this.frames = [];
     this.blob = null;
@@ -111,7 +114,7 @@ export class Pool {
    * the previous workers running if the model does not load.
    */
   async load(blob, frames) {
-    const query = new EngineWorker('query');
+    const query = new EngineWorker('query', this.script);
     let loaded;
     try {
       loaded = await query.call('loadModel', { blob, hash: true, part: 'text', backend: this.backend });
@@ -140,7 +143,7 @@ export class Pool {
     while (this.frames.length > n) this.frames.pop().terminate();
     const started = [];
     while (this.frames.length < n) {
-      const w = new EngineWorker(`frames-${this.frames.length + 1}`);
+      const w = new EngineWorker(`frames-${this.frames.length + 1}`, this.script);
       w.batch = 1;
       w.ready = w.call('loadModel', { blob: this.blob, part: this.framePart, backend: this.backend }).then((r) => {
         this.frameInfo = r.info;

@@ -1,8 +1,11 @@
-// sampler.js reads frames out of a video file with an HTML <video>
-// element: seek, wait for the frame, draw it to a canvas at the video's
-// native size and take its RGBA bytes. Resizing for the model happens in
+// sampler.js reads frames out of a video file: it decodes the file once
+// from start to end with WebCodecs where it can (decoder.js), and seeks an
+// HTML <video> element per frame otherwise; either way it draws the frame
+// to a canvas at the video's native size and takes its RGBA bytes. Resizing for the model happens in
 // Go (PIL-exact); the canvas only copies pixels. A small JPEG thumbnail is
 // drawn from the same frame for display.
+
+import { FrameDecoder } from './decoder.js';
 
 /** VideoError is a file the browser cannot read as a video. */
 export class VideoError extends Error {
@@ -42,6 +45,25 @@ function waitEvent(target, ok, bad, ms, what) {
   });
 }
 
+// COLOR_SPACES are the readings of untagged video tried, after the
+// decoder's own, to match the <video> element's colours.
+const COLOR_SPACES = [
+  { primaries: 'smpte170m', transfer: 'smpte170m', matrix: 'smpte170m', fullRange: false },
+  { primaries: 'bt709', transfer: 'bt709', matrix: 'bt709', fullRange: false },
+  { primaries: 'smpte170m', transfer: 'smpte170m', matrix: 'smpte170m', fullRange: true },
+  { primaries: 'bt709', transfer: 'bt709', matrix: 'bt709', fullRange: true },
+];
+
+function maxDiff(a, b) {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    if ((i & 3) === 3) continue;
+    const d = Math.abs(a[i] - b[i]);
+    if (d > m) m = d;
+  }
+  return m;
+}
+
 /** frameTimes returns the times sampled at fps over duration: i/fps < duration. */
 export function frameTimes(duration, fps) {
   const n = Math.max(1, Math.ceil(duration * fps - 1e-6));
@@ -52,8 +74,12 @@ export function frameTimes(duration, fps) {
 
 /** Sampler reads frames of one video file. */
 export class Sampler {
-  /** open loads the file's metadata; it throws VideoError for a file it cannot use. */
-  static async open(file, { thumbWidth = 160 } = {}) {
+  /**
+   * open loads the file's metadata; it throws VideoError for a file it
+   * cannot use. decode is 'auto' (WebCodecs where it can, else seeking) or
+   * 'seek'; the sampler's decodeWith says which it uses and why.
+   */
+  static async open(file, { thumbWidth = 160, decode = 'auto' } = {}) {
     if (file.size === 0) throw new VideoError('the file is empty (0 bytes)');
     const s = new Sampler();
     const v = document.createElement('video');
@@ -88,19 +114,97 @@ export class Sampler {
     const th = Math.max(1, Math.round((tw * s.height) / s.width));
     s.thumb = new OffscreenCanvas(tw, th);
     s.thumbCtx = s.thumb.getContext('2d', { alpha: false });
+    s.decodeWith = 'seeking the <video> element';
+    if (decode !== 'seek') await s.openDecoder(file);
     return s;
   }
 
-  /**
-   * grab seeks to t seconds and returns {rgba: Uint8ClampedArray,
-   * width, height, thumb: ArrayBuffer (JPEG)}.
-   */
-  async grab(t) {
+  // openDecoder sets up WebCodecs decoding if it reads the same pixels as
+  // the <video> element: the two may turn an untagged stream's YUV into
+  // RGB with different matrices (a VideoDecoder assumes BT.709, the
+  // element BT.601 for standard definition), so the first frame is read
+  // both ways and the colour handling that gives the element's pixels is
+  // kept; if none does, the sampler seeks.
+  async openDecoder(file) {
+    let ref;
+    const pixels = async (src) => {
+      this.ctx.drawImage(src, 0, 0, this.width, this.height);
+      return this.ctx.getImageData(0, 0, this.width, this.height, { colorSpace: 'srgb' }).data;
+    };
+    let worst = -1;
+    for (const colorSpace of [undefined, ...COLOR_SPACES]) {
+      let d;
+      try {
+        d = await FrameDecoder.open(file, { colorSpace });
+        if (!(d instanceof FrameDecoder)) {
+          this.decodeWith += ` (no WebCodecs: ${d.reason})`;
+          return;
+        }
+        const f = await d.frameAt(0);
+        if (f.displayWidth !== this.width || f.displayHeight !== this.height) {
+          this.decodeWith += ` (no WebCodecs: decoded frames are ${f.displayWidth}x${f.displayHeight}, the video plays at ${this.width}x${this.height})`;
+          d.close();
+          return;
+        }
+        const got = await pixels(f);
+        if (!ref) ref = await this.seekPixels(0, pixels);
+        const diff = maxDiff(got, ref);
+        if (diff <= 1) {
+          this.decoder = d;
+          this.decodeWith = `WebCodecs (${d.container}, ${d.codec}${colorSpace ? `, untagged colours read as ${colorSpace.matrix}${colorSpace.fullRange ? ' full range' : ''}` : ''})`;
+          return;
+        }
+        worst = worst < 0 ? diff : Math.min(worst, diff);
+      } catch (err) {
+        this.decodeWith += ` (no WebCodecs: ${err.message})`;
+        if (d instanceof FrameDecoder) d.close();
+        return;
+      }
+      d.close();
+    }
+    this.decodeWith += ` (no WebCodecs: its colours differ from the <video> element's by up to ${worst} of 255)`;
+  }
+
+  async seekPixels(t, pixels) {
+    await this.seek(t);
+    return pixels(this.video);
+  }
+
+  // seek shows the frame at t seconds in the <video> element.
+  async seek(t) {
     const v = this.video;
     const seeked = waitEvent(v, 'seeked', ['error'], SEEK_TIMEOUT, `seeking to ${t.toFixed(2)} s`);
     v.currentTime = t;
     await seeked;
     if (v.readyState < 2) await waitEvent(v, 'loadeddata', ['error'], SEEK_TIMEOUT, `decoding the frame at ${t.toFixed(2)} s`);
+  }
+
+  /**
+   * grab reads the frame shown at t seconds (times increasing) and returns {rgba: Uint8ClampedArray,
+   * width, height, thumb: ArrayBuffer (JPEG)}.
+   */
+  async grab(t) {
+    if (this.decoder) {
+      try {
+        const f = await this.decoder.frameAt(t);
+        if (f.displayWidth !== this.width || f.displayHeight !== this.height) {
+          throw new Error(`decoded frames are ${f.displayWidth}x${f.displayHeight}, the video plays at ${this.width}x${this.height}`);
+        }
+        return await this.read(f);
+      } catch (err) {
+        // Seek from here on: the file still indexes, only slower.
+        this.decodeWith = `seeking the <video> element (WebCodecs stopped at ${t.toFixed(2)} s: ${err.message})`;
+        this.decoder.close();
+        this.decoder = null;
+      }
+    }
+    await this.seek(t);
+    return this.read(this.video);
+  }
+
+  // read draws a frame (the <video> element or a VideoFrame) and takes its
+  // pixels and a thumbnail.
+  async read(v) {
     this.ctx.drawImage(v, 0, 0, this.width, this.height);
     const img = this.ctx.getImageData(0, 0, this.width, this.height, { colorSpace: 'srgb' });
     this.thumbCtx.drawImage(v, 0, 0, this.thumb.width, this.thumb.height);
@@ -109,6 +213,8 @@ export class Sampler {
   }
 
   close() {
+    if (this.decoder) this.decoder.close();
+    this.decoder = null;
     if (this.video) {
       this.video.removeAttribute('src');
       this.video.load();
