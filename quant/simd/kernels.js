@@ -153,11 +153,18 @@ export function timeInt8(module, reps = 5) {
   return best;
 }
 
-// relaxedMargin is how much faster relaxed SIMD must time than SIMD128 to
-// be chosen: its activations are 7-bit (SIMD128's 16), so it costs some
-// accuracy (cosine to f32 0.99985 against 0.99999 on the default model's
-// int8 image features, e2e TestInt8PathsAgree) and must buy real speed.
-const relaxedMargin = 0.85;
+// simdMargin is how much faster SIMD128 must time than relaxed SIMD to be
+// chosen. The timed product is small enough to sit in cache, where the two
+// can tie (x86 without AVX-VNNI lowers the relaxed dot to three
+// instructions); in a model, relaxed SIMD reads 8-bit weights as they are
+// while SIMD128 widens each block to 16 bits first, and on the bench page
+// (random ViT-B/32, int8, AMD EPYC Zen 3 with AVX2, two runs each) relaxed
+// SIMD gave 3.59-3.66 frames/s against 3.34-3.36 with one worker and
+// 6.10-6.63 against 5.89-6.00 with two. Its activations are 7-bit
+// (SIMD128's 16): cosine to f32 0.99985 against 0.99999 on the default
+// model's int8 image features (e2e TestInt8PathsAgree), which is noise
+// beside int8 weights themselves.
+const simdMargin = 0.85;
 
 /**
  * loadKernels returns the import object patch {clip4clip_simd: {...}} for
@@ -165,7 +172,7 @@ const relaxedMargin = 0.85;
  *
  * options.variant: "auto" (default: of the variants the engine validates
  *   and computes right (selfTest), the faster on this CPU by timeInt8,
- *   relaxed only when it takes under relaxedMargin of SIMD128's time;
+ *   SIMD128 only when it takes under simdMargin of relaxed SIMD's time;
  *   none if neither runs), "relaxed", "simd" or "none" (Go's own kernels).
  *   A variant the engine cannot run falls back to the next one down.
  * options.load: async (file name) => bytes, to fetch the .wasm files from
@@ -206,7 +213,7 @@ export async function loadKernels(go, options = {}) {
     for (let r = 0; r < 2; r++) {
       for (const v of ["simd", "relaxed"]) timings[v] = Math.min(timings[v] ?? Infinity, timeInt8(modules[v], 3));
     }
-    current = timings.relaxed < relaxedMargin * timings.simd ? "relaxed" : "simd";
+    current = timings.simd < simdMargin * timings.relaxed ? "simd" : "relaxed";
   }
   let mem = null; // the Go memory the kernels were instantiated with
   let inst = {}; // variant -> kernel exports, for mem
