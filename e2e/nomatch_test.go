@@ -15,14 +15,14 @@ import (
 // pageMatch is what TestNoMatchBrowser reads of the Moments panel.
 type pageMatch struct {
 	Note      string    // #no-match's text, "" when hidden
-	Strong    []float64 // the scores of the cards in #moments
+	Strong    []float64 // the scores (data-score) of the cards in #moments
 	Weak      []float64 // the scores of the cards folded under "Weaker matches"
 	Summary   string    // the disclosure's summary, "" when hidden
 	Threshold float64   // info.calibration.thresholdScore
 }
 
 const readMatch = `(() => {
-	const score = (li) => Number(li.querySelector('.moment-score .value').textContent);
+	const score = (li) => Number(li.dataset.score);
 	const note = document.querySelector('#no-match');
 	const weaker = document.querySelector('#weaker');
 	return {
@@ -102,12 +102,12 @@ func TestNoMatchBrowser(t *testing.T) {
 		t.Fatal("an event's caption shows no moment unfolded")
 	}
 	for _, s := range in.Strong {
-		if s < in.Threshold-0.05 { // the cards show one decimal
+		if s < in.Threshold {
 			t.Errorf("moment of score %.1f shown among the good ones (threshold %.2f)", s, in.Threshold)
 		}
 	}
 	for _, s := range in.Weak {
-		if s > in.Threshold+0.05 {
+		if s >= in.Threshold {
 			t.Errorf("moment of score %.1f folded (threshold %.2f)", s, in.Threshold)
 		}
 	}
