@@ -161,7 +161,7 @@ func TestBrowserApp(t *testing.T) {
 
 	// No model yet, and none bundled: the page says so.
 	run("open the page", chromedp.Navigate(base+"?debug=1"))
-	waitFor(t, ctx, "the no-model notice", `document.querySelector('#model-status').textContent.includes('No default model is bundled')`, 20*time.Second)
+	waitFor(t, ctx, "the no-model notice", `document.querySelector('#model-about').textContent.includes('No default model is bundled')`, 20*time.Second)
 
 	// A file that is not a model.
 	run("pick a video as the model", chromedp.SetUploadFiles(chromedp.CSS("#model-file"), []string{warm}))
@@ -184,7 +184,7 @@ func TestBrowserApp(t *testing.T) {
 	run("pick the model", chromedp.SetUploadFiles(chromedp.CSS("#model-file"), []string{modelPath}))
 	waitFor(t, ctx, "the model to load", `window.__clip4clip.state().ready`, 30*time.Second)
 	t.Logf("model loaded in %v", time.Since(start).Round(time.Millisecond))
-	facts := eval[string](t, ctx, `document.querySelector('#model-facts').textContent + document.querySelector('#model-chip').textContent`)
+	facts := eval[string](t, ctx, `document.querySelector('#model-facts').textContent + document.querySelector('#model-status').textContent`)
 	for _, want := range []string{"clip_tiny_openai.pt", "f16", "meanP", "128 dimensions"} {
 		if !strings.Contains(facts, want) {
 			t.Errorf("the model facts do not say %q: %s", want, facts)
@@ -519,7 +519,7 @@ func TestDefaultModel(t *testing.T) {
 		if st.Model.Source != "default" || st.Model.Name != "default.c4c" {
 			t.Errorf("%s: model %q from %q, want default.c4c from the default", what, st.Model.Name, st.Model.Source)
 		}
-		status := eval[string](t, ctx, `document.querySelector('#model-status').textContent`)
+		status := eval[string](t, ctx, `document.querySelector('#model-status').textContent + ' | ' + document.querySelector('#model-about').textContent`)
 		if strings.Contains(status, "No default model") || !strings.Contains(status, "default model bundled with this page") {
 			t.Errorf("%s: the model status says %q", what, status)
 		}

@@ -486,8 +486,9 @@ func TestDemoRetrievalBrowser(t *testing.T) {
 	if st := state(t, ctx); st.Model == nil || !eval[bool](t, ctx, `window.__clip4clip.state().model.demoWorld`) {
 		t.Error("the default model is not taken for the demo-world model")
 	}
-	status := eval[string](t, ctx, `document.querySelector('#model-status').textContent + ' | ' + document.querySelector('#model-chip').textContent`)
-	if !strings.Contains(status, "knows only the demo world") || !strings.Contains(status, "demo world only") {
+	status := eval[string](t, ctx, `document.querySelector('#model-status').textContent`)
+	about := eval[string](t, ctx, `document.querySelector('#model-about').textContent`)
+	if !strings.Contains(status, "knows only the demo world") || !strings.Contains(about, "It knows only the demo world") {
 		t.Errorf("the page does not say what the default model knows: %q", status)
 	}
 	if visible("#demo-add") || visible("#examples") || visible("#demo-model-note") {

@@ -111,17 +111,14 @@ async function startModel() {
 }
 
 function noModel(defaultMissing) {
-  const status = $('#model-status');
-  status.textContent = '';
-  const strong = document.createElement('strong');
-  strong.textContent = 'No model is loaded. ';
-  status.append(strong);
-  status.append(defaultMissing
+  $('#model-status').textContent = 'No model loaded';
+  $('#model-about').textContent = `${defaultMissing
     ? 'No default model is bundled with this page yet: choose a clip4clip model file (.c4c, made with `clip4clip convert`) from your computer. It is read here and never uploaded; it is kept in this browser for next time.'
-    : 'Choose a clip4clip model file (.c4c) from your computer.',
-  ' Or “Get a real model”: this page downloads a CLIP from Hugging Face and converts it here, once.');
+    : 'Choose a clip4clip model file (.c4c) from your computer.'} Or “Get a real model”: this page downloads a CLIP from Hugging Face and converts it here, once.`;
+  $('#model-facts').hidden = true;
+  $('#model-pick-label span').textContent = 'Choose a model file…';
   $('#model-pick-label').classList.add('primary');
-  renderChip();
+  showModelDetails(true); // with no model, how to get one is the first thing to read
 }
 
 /**
@@ -138,10 +135,10 @@ function useModel(blob, name, source, origin = null) {
 
 async function loadModel(blob, name, source, origin) {
   const status = $('#model-status');
-  const before = status.textContent;
+  const before = [...status.childNodes];
   status.textContent = `Loading ${name} (${fmt.bytes(blob.size)})…`;
   if (blob.size < 16 || !(await models.looksLikeModel(blob))) {
-    status.textContent = before;
+    status.replaceChildren(...before);
     say(`“${name}” is not a clip4clip model file: it does not start with the model file's signature. Pick a .c4c file made with \`clip4clip convert\`.`, 'error');
     if (!state.model) noModel(true);
     return false;
@@ -154,7 +151,7 @@ async function loadModel(blob, name, source, origin) {
   try {
     loaded = await pool.load(blob, workerCount(blob.size));
   } catch (err) {
-    status.textContent = before;
+    status.replaceChildren(...before);
     const what = err instanceof EngineError && err.kind === 'format' ? 'is not a usable clip4clip model file' : 'could not be loaded';
     say(`“${name}” ${what}: ${errorText(err)}`, 'error');
     if (!state.model) noModel(true);
@@ -215,28 +212,46 @@ function isDemoModel(m = state.model) {
   return /^synth/i.test(meta.train_data || '') || /synth/i.test(meta.trained_on || '');
 }
 
-function renderChip() {
-  const chip = $('#model-chip');
-  const m = state.model;
-  chip.classList.toggle('ok', !!m);
-  if (!m) {
-    chip.textContent = 'No model loaded';
-    return;
-  }
-  const meta = m.info.meta || {};
-  const label = isDemoModel(m) ? `${m.name} (demo world only)` : meta.source || m.name;
-  chip.textContent = `${label} · ${meta.dtype || '?'} · ${m.info.head}`;
-  chip.title = `Model ${m.name}, id ${m.id}`;
+/** showModelDetails opens or closes the model line's details (#model-details). */
+function showModelDetails(open) {
+  $('#model-more').setAttribute('aria-expanded', String(open));
+  $('#model-details').hidden = !open;
 }
 
+/**
+ * modelKnows says in a few words what a model can find: the demo-world
+ * model only its shapes, a model trained here its training data, any
+ * other (a CLIP converted from Hugging Face or OpenAI) real scenes.
+ */
+function modelKnows(m) {
+  if (isDemoModel(m)) return 'knows only the demo world';
+  const meta = (m.info && m.info.meta) || {};
+  if (meta.train_data) return `trained on ${meta.train_data}`;
+  return 'CLIP: real-world scenes';
+}
+
+/**
+ * renderModel draws the model line (#model-status: the name and what it
+ * knows) and its details (#model-about: where it came from and what it
+ * knows, in sentences; #model-facts: the file's facts).
+ */
 function renderModel() {
   const m = state.model;
-  renderChip();
-  const status = $('#model-status');
-  const facts = $('#model-facts');
   if (!m) return;
   const info = m.info;
   const meta = info.meta || {};
+  const status = $('#model-status');
+  status.textContent = '';
+  const name = document.createElement('strong');
+  name.className = 'model-name';
+  name.textContent = m.name;
+  const knows = document.createElement('span');
+  knows.className = 'model-knows';
+  knows.textContent = modelKnows(m);
+  status.append(name, ' · ', knows);
+  $('#model-more').title = `${m.name}: ${modelKnows(m)}. Show or hide its details.`;
+  $('#query').placeholder = isDemoModel(m) ? 'e.g. a red star moves left' : 'e.g. a dog running on the beach';
+
   const where = {
     cache: 'kept in this browser from an earlier visit',
     default: 'the default model bundled with this page',
@@ -245,17 +260,17 @@ function renderModel() {
     drop: 'dropped on the page',
     converted: 'converted in this browser',
   }[m.source] || m.source;
-  status.textContent = '';
+  const about = $('#model-about');
+  about.textContent = '';
   const strong = document.createElement('strong');
   strong.textContent = `Loaded ${m.name}`;
-  status.append(strong, ` — ${where}. `);
-  if (m.source !== 'default' && m.source !== 'default-cache') status.append('No default model is bundled with this page yet. ');
+  about.append(strong, ` — ${where}. `);
   if (isDemoModel(m)) {
-    const knows = document.createElement('strong');
-    knows.textContent = 'It knows only the demo world:';
-    status.append(knows, ' it was trained on synthetic clips of simple shapes, their colours and their motions, never on real scenes. Try it on the demo videos; to search your own videos, “Get a real model” (a CLIP from Hugging Face, converted here) or load one converted with `clip4clip convert`.');
+    const demo = document.createElement('strong');
+    demo.textContent = 'It knows only the demo world:';
+    about.append(demo, ' it was trained on synthetic clips of simple shapes, their colours and their motions, never on real scenes. Try it on the demo videos; to search your own videos, “Get a real model” (a CLIP from Hugging Face, converted here) or load one converted with `clip4clip convert`.');
   }
-  if (info.headNote) status.append(` Note: ${info.headNote}.`);
+  if (info.headNote) about.append(` Note: ${info.headNote}.`);
   const rows = [
     ['Source', meta.source || (meta.train_data ? `trained with ${meta.created_by || 'clip4clip train'} on ${meta.train_data}${/^synth/i.test(meta.train_data) ? ' (the synthetic shapes world)' : ''}` : 'not recorded')],
     ['Weights', `${meta.dtype || 'unknown dtype'}: the text side's ${fmt.bytes(info.weightBytes)} in the query worker${pool.frameInfo ? `, the vision tower's ${fmt.bytes(pool.frameInfo.weightBytes)} in each frame worker` : ''}`],
@@ -271,6 +286,7 @@ function renderModel() {
   for (const [k, v] of Object.entries(meta)) {
     if (k !== 'source' && k !== 'dtype' && !k.startsWith('sha256:') && !k.startsWith('source_')) rows.push([k.replace(/_/g, ' '), v]);
   }
+  const facts = $('#model-facts');
   facts.textContent = '';
   for (const [k, v] of rows) {
     const dt = document.createElement('dt');
@@ -286,8 +302,9 @@ function renderModel() {
     $('#model-warning-text').textContent = `Warning: ${warn}`;
     $('#model-warning-f16').hidden = m.origin.dtype === 'f16' || !(m.origin.repo || lastCheckpointFiles);
   }
-  $('#model-pick-label span').textContent = 'Load a different model…';
+  $('#model-pick-label span').textContent = 'Change model…';
   $('#model-pick-label').classList.remove('primary');
+  showModelDetails(false);
   updateDemoUI();
 }
 
@@ -447,10 +464,18 @@ async function addDemos() {
 function updateDemoUI() {
   const vs = [...state.videos.values()];
   const empty = vs.length === 0;
+  // While the index is empty the add panel is the page's welcome: what
+  // the app does, the two ways in, and that nothing leaves the machine.
+  $('#add-panel').classList.toggle('first', empty);
+  $('#add-title').textContent = empty ? 'Find any moment in your videos by describing it' : 'Add videos';
+  $('#videos-panel').hidden = empty;
   $('#demo-callout').hidden = !demos || !empty;
   $('#demo-add').hidden = !demos || empty;
   const demoIndexed = vs.some((v) => v.status === 'indexed' && isDemoVideo(v));
   $('#examples').hidden = !demos || !demoIndexed || !(demos.examples || []).length;
+  $('#examples-next').textContent = isDemoModel()
+    ? 'Then try your own words: a shape, its colour and size, what it does (appears, moves, spins, turns purple…). Click a moment to play it. Real scenes need a real model.'
+    : 'Then describe a scene in your own words, or add videos of your own.';
   const own = vs.some((v) => !isDemoVideo(v) && v.status !== 'canceled');
   $('#demo-model-note').hidden = !(own && isDemoModel());
 }
@@ -703,7 +728,8 @@ function renderVideo(v) {
       const hit = hitOf(v);
       if (t === null || !hit) return;
       const j = frameAt(v, t);
-      canvas.title = `${fmt.time(t)} · score ${hit.timeline[j].toFixed(1)} · click to play`;
+      const s = strengthOf(hit.timeline[j]);
+      canvas.title = `${fmt.time(t)} · ${s.level === 'relative' ? '' : `${s.word.toLowerCase()}, `}score ${hit.timeline[j].toFixed(1)} · click to play`;
     };
     $('#videos').append(v.el);
   }
@@ -729,8 +755,14 @@ function renderVideo(v) {
   const badge = $('.score-badge', el);
   badge.hidden = !hit;
   if (hit) {
-    badge.textContent = hit.score.toFixed(1);
-    badge.title = `Score ${hit.score.toFixed(1)}: the better of the whole video's (${hit.whole.toFixed(1)}) and its best moment's`;
+    const s = strengthOf(hit.score);
+    const rank = state.results.hits.indexOf(hit) + 1;
+    badge.textContent = s.level === 'relative' ? `#${rank}` : s.word;
+    badge.dataset.level = s.level;
+    badge.dataset.score = String(hit.score);
+    badge.title = `${s.title} The video's score is the better of the whole video's (${hit.whole.toFixed(1)}) and its best moment's.`;
+    const play = $('.thumb-button', el);
+    play.setAttribute('aria-label', `${play.getAttribute('aria-label')}, ${s.level === 'relative' ? `ranked ${rank}` : s.word.toLowerCase()}`);
   }
 
   const prog = $('.video-progress', el);
@@ -975,6 +1007,22 @@ async function similar(v, frame) {
   $('#moments-panel').scrollIntoView({ block: 'nearest' });
 }
 
+/**
+ * strengthOf says how well a result of score matches (lib/match.js
+ * describe): in words scaled to the model's calibration, or, for a query
+ * of several terms or a moment (another scale), or without a calibration
+ * that tells, relative to the search's other results.
+ */
+function strengthOf(score) {
+  const r = state.results;
+  const cal = state.model && state.model.info.calibration;
+  const g = r.uncalibrated ? null : match.grades(cal);
+  const why = r.uncalibrated
+    ? 'a query of several terms, or a moment, scores on another scale than the single captions the model is calibrated on'
+    : !cal ? 'this model has no calibration (yet)' : 'this model’s calibration cannot tell its matches from mismatches';
+  return match.describe(g, score, r.lo, r.hi, why);
+}
+
 function filters() {
   return searchkeys.filterOf({ name: $('#filter-name'), min: $('#filter-min'), max: $('#filter-max'), days: $('#filter-days') });
 }
@@ -1013,11 +1061,15 @@ function renderResults() {
     img.alt = '';
     $('.moment-range', li).textContent = fmt.range(start, end);
     $('.moment-name', li).textContent = v.site ? `${v.name} (${v.site.name})` : v.name;
-    $('.moment-score .value', li).textContent = m.score.toFixed(1);
-    const frac = (m.score - r.lo) / ((r.hi - r.lo) || 1);
-    $('.moment-score .bar', li).style.setProperty('--frac', String(Math.min(1, Math.max(0.04, frac))));
+    li.dataset.score = String(m.score);
+    const s = strengthOf(m.score);
+    const score = $('.moment-score', li);
+    score.dataset.level = s.level;
+    score.title = s.title;
+    $('.value', score).textContent = s.word;
+    $('.bar', score).style.setProperty('--frac', String(Math.min(1, Math.max(0.04, s.frac))));
     const button = $('.moment-button', li);
-    button.setAttribute('aria-label', `Moment ${rank + 1}: ${v.name}, ${fmt.spokenTime(start)} to ${fmt.spokenTime(end)}, score ${m.score.toFixed(1)}. Play.`);
+    button.setAttribute('aria-label', `Moment ${rank + 1}: ${v.name}, ${fmt.spokenTime(start)} to ${fmt.spokenTime(end)}${s.level === 'relative' ? '' : `, ${s.word.toLowerCase()}`}. Play.`);
     button.onclick = () => play(v, start, end);
     const like = $('.more-like', li);
     if (v.site) like.remove(); // a site's moments are not in the engine
@@ -1410,6 +1462,7 @@ function wire() {
     say('The interrupted download was discarded.', 'info', { timeout: 4000 });
   };
   $('#model-warning-f16').onclick = convertF16;
+  $('#model-more').onclick = () => showModelDetails($('#model-details').hidden);
   $('#model-file').onchange = async (e) => {
     const f = e.target.files[0];
     e.target.value = '';
