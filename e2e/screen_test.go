@@ -144,12 +144,15 @@ func (cal calibrated) word(score float64) string {
 // at least 44 px high. With the demo videos indexed, an example query's
 // results say how well they match in words scaled to the model's
 // calibration (the score in their tooltip), an out-of-world query's say
-// weak or poor, and the player fits a phone's screen. Its screenshots go
-// to testdata/out, or with -update to testdata/screens.
+// weak or poor, and the player fits a phone's screen. With another model
+// chosen, the model line offers the default back and does not say there
+// is none. Its screenshots go to testdata/out, or with -update to
+// testdata/screens.
 func TestFirstScreen(t *testing.T) {
 	chromium(t)
 	list, videos := loadDemos(t)
-	base, _ := startServer(t, siteWithDefault(t, bundledModel(t)))
+	defaultModel := bundledModel(t)
+	base, _ := startServer(t, siteWithDefault(t, defaultModel))
 	bctx, cancel := browser(t)
 	defer cancel()
 	ctx, cancelT := context.WithTimeout(bctx, 5*time.Minute)
@@ -343,6 +346,17 @@ func TestFirstScreen(t *testing.T) {
 		t.Errorf("%s: the player's Close button is %.1f px high", phone, d["close"])
 	}
 	run("close the player", chromedp.Click(chromedp.CSS("#player-close")))
+
+	// Another model than the default (the same file, chosen): the page
+	// offers the default model back and does not say it has none.
+	run("choose a model file", chromedp.SetUploadFiles(chromedp.CSS("#model-file"), []string{defaultModel}))
+	waitFor(t, ctx, "the chosen model", `(() => { const s = window.__clip4clip.state(); return s.ready && s.model.source === 'file' && !document.querySelector('#model-default').hidden; })()`, 60*time.Second)
+	if p := eval[string](t, ctx, `document.querySelector('#model-panel').textContent`); strings.Contains(p, "No default model") {
+		t.Errorf("with a model chosen and a default one bundled, the model panel says %q", p)
+	}
+	if h := eval[float64](t, ctx, `document.querySelector('#model-panel').getBoundingClientRect().height`); h > maxModelHeight {
+		t.Errorf("%s: with a chosen model the model panel is %.0f px high", phone, h)
+	}
 }
 
 // colorScheme emulates the system's prefers-color-scheme ("dark" or "light").
