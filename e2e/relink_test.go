@@ -19,14 +19,14 @@ import (
 
 // relinkPage opens the app with the tiny CLIP as its default model, in a
 // fresh profile, and waits for it to be ready. query is added to the
-// address (e.g. "?fps=4").
-func relinkPage(t *testing.T, work, query string, timeout time.Duration) (context.Context, string, func(string, ...chromedp.Action[chromedp.Void])) {
+// address (e.g. "?fps=4"); extra are Chromium's options.
+func relinkPage(t *testing.T, work, query string, timeout time.Duration, extra ...chromedp.ExecAllocatorOption) (context.Context, string, func(string, ...chromedp.Action[chromedp.Void])) {
 	t.Helper()
 	chromium(t)
 	ffmpeg(t)
 	dir := siteWithDefault(t, tinyModel(t, work))
 	base, _ := startServer(t, dir)
-	bctx, cancel := browser(t)
+	bctx, cancel := browser(t, extra...)
 	t.Cleanup(cancel)
 	ctx, cancelT := context.WithTimeout(bctx, timeout)
 	t.Cleanup(cancelT)
@@ -76,7 +76,13 @@ const allIndexed = `(() => { const s = window.__clip4clip.state(); return !s.ind
 // Input.dispatchDragEvent, whose files are paths on this machine, as the
 // OS gives them to Chromium: the page gets a directory item
 // (getAsFileSystemHandle, webkitGetAsEntry) and walks it. The folder holds
-// two videos (one in a subfolder), a text file and a hidden file.
+// two videos (one in a subfolder), a text file and a hidden file. After a
+// reload the page has the dropped files' handles, not the files: a click
+// asks for permission to read (the browser's prompt); headless Chromium
+// has no way to answer it yes (CDP's Browser.setPermission has no file
+// system permission), so the test runs it with --deny-permission-prompts
+// and checks the refusal's path: the note in the card, the file chosen
+// there, the video playing.
 func TestFolderDrop(t *testing.T) {
 	work := t.TempDir()
 	clips := filepath.Join(work, "clips")
@@ -93,7 +99,7 @@ func TestFolderDrop(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ctx, _, run := relinkPage(t, work, "", 90*time.Second)
+	ctx, _, run := relinkPage(t, work, "", 90*time.Second, chromedp.Flag("deny-permission-prompts", true))
 	data := &input.DragData{Items: []*input.DragDataItem{}, Files: []string{clips}, DragOperationsMask: 1}
 	for _, typ := range []input.DispatchDragEventType{input.DispatchDragEventTypeDragEnter, input.DispatchDragEventTypeDragOver, input.DispatchDragEventTypeDrop} {
 		if _, err := chromedp.Call(ctx, input.DispatchDragEvent, input.DispatchDragEventParams{Type: typ, X: 400, Y: 300, Data: data}); err != nil {
@@ -111,8 +117,31 @@ func TestFolderDrop(t *testing.T) {
 	if strings.Join(names, ",") != "a.webm,b.webm" {
 		t.Errorf("videos from the folder: %v, want a.webm,b.webm", names)
 	}
-	handles := eval[[]bool](t, ctx, `window.__clip4clip.state().videos.map(v => v.hasHandle)`)
-	t.Logf("dropped videos with a File System Access handle: %v", handles)
+	if handles := eval[[]bool](t, ctx, `window.__clip4clip.state().videos.map(v => v.hasHandle)`); len(handles) != 2 || !handles[0] || !handles[1] {
+		t.Errorf("dropped videos with a File System Access handle: %v, want both", handles)
+	}
+
+	// After a reload the page has the handles, not the files; a click on a
+	// video reads it through its handle (asking for permission in the click
+	// where the browser has not kept it).
+	run("reload", chromedp.Reload())
+	waitFor(t, ctx, "the index after the reload", `window.__clip4clip && window.__clip4clip.state().ready && `+fmt.Sprintf(allIndexed, 2), 30*time.Second)
+	after := eval[[]bool](t, ctx, `window.__clip4clip.state().videos.flatMap(v => [v.hasHandle, v.hasFile])`)
+	perm := eval[string](t, ctx, `(async () => { const h = await (await import('./lib/db.js')).getHandle(window.__clip4clip.state().videos[0].key); return h ? h.queryPermission({mode: 'read'}) : 'no handle'; })()`)
+	if fmt.Sprint(after) != "[true false true false]" || perm != "prompt" {
+		t.Errorf("after the reload [handle, file] per video: %v, read permission %q; want handles, no files, prompt", after, perm)
+	}
+	if relink := eval[string](t, ctx, `(() => { const r = document.querySelector('#relink'); return r && !r.hidden ? r.textContent : ''; })()`); relink != "" {
+		t.Errorf("videos with handles are listed as files to choose again: %q", relink)
+	}
+	run("click a.webm", chromedp.Click(chromedp.CSS(`.video[data-key^="a.webm"] .thumb-button`)))
+	waitFor(t, ctx, "the refusal's note in the card", `(document.querySelector('.video[data-key^="a.webm"] .card-note') || {}).textContent?.includes('reading it was not allowed')`, 10*time.Second)
+	run("choose a.webm in the card", chromedp.SetUploadFiles(chromedp.CSS(`.video[data-key^="a.webm"] .relink-file`), []string{filepath.Join(clips, "a.webm")}))
+	waitFor(t, ctx, "a.webm playing", `document.querySelector('#player').open && document.querySelector('#player-title').textContent === 'a.webm'`, 10*time.Second)
+	run("close the player", chromedp.Click(chromedp.CSS("#player-close")))
+	if n := eval[int](t, ctx, `window.__clip4clip.state().embedded`); n != 0 {
+		t.Errorf("%d frames embedded again after the reload", n)
+	}
 	// Plain files dropped beside a folder still go through as before: a
 	// .c4c among them would load, a video is indexed.
 	run("drop a plain file", chromedp.Evaluate[chromedp.Void](`(() => {
