@@ -36,10 +36,10 @@ export function snapshot(dt) {
 }
 
 /**
- * Found is what a drop or a folder pick held: files ({file, handle,
- * path}) at the top level (any kind: the page decides what they are) and
- * the videos inside folders; skipped, the paths of the folders' other
- * files; folders, the folders dropped.
+ * found makes what collect and fromFolderInput return: files ({file,
+ * handle, path}) at the top level (any kind: the page decides what they
+ * are); videos, those inside folders; skipped, the paths of the folders'
+ * other files; folders, how many folders there were.
  */
 function found() {
   return { files: [], videos: [], skipped: [], folders: 0 };
