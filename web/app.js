@@ -3,7 +3,10 @@
 // engine itself runs in workers (lib/pool.js); nothing here embeds.
 
 import * as db from './lib/db.js';
+import * as drop from './lib/drop.js';
 import * as fmt from './lib/format.js';
+import * as handles from './lib/handles.js';
+import { toast } from './lib/toast.js';
 import * as getmodel from './lib/getmodel.js';
 import * as match from './lib/match.js';
 import * as searchkeys from './lib/searchkeys.js';
@@ -20,6 +23,7 @@ const debug = params.has('debug') || localStorage.getItem('clip4clip.debug') ===
 const SEARCH_DELAY = 200; // ms of quiet typing before a search
 const MOMENTS_SHOWN = 12;
 const MOMENTS_PER_VIDEO = 3;
+const UNDO_MS = 6000; // a removed video can be brought back this long
 
 const state = {
   model: null, // {id, name, size, source, info, origin}
@@ -171,6 +175,7 @@ async function loadModel(blob, name, source, origin) {
   indexer.addEventListener('done', (e) => onJobDone(e.detail));
   indexer.addEventListener('failed', (e) => onJobFailed(e.detail));
   indexer.addEventListener('idle', () => onIdle());
+  indexer.addEventListener('checkpoint', (e) => savePartial(e.detail));
   renderModel();
   startCalibration(loaded);
   fillWorkerSelect(blob.size);
@@ -487,7 +492,7 @@ function newVideo(fields) {
     key: '', name: '', type: '', size: 0, lastModified: 0, duration: 0, width: 0, height: 0,
     fps: state.fps, window: state.model ? state.model.info.window : 4,
     times: null, thumbs: [], features: null, persisted: false,
-    file: null, status: 'queued', job: null, error: null, el: null, urls: new Map(), added: Date.now(),
+    file: null, handle: null, partial: null, status: 'queued', job: null, error: null, el: null, urls: new Map(), added: Date.now(),
     ...fields,
   };
 }
@@ -522,15 +527,33 @@ async function restoreIndex() {
     say(`The saved index could not be read: ${errorText(err)}`, 'error');
   }
   await pool.query.call('clearVideos', {});
+  recs = await commitStaleDeletes(m.id, recs);
+  let partial = [];
+  try {
+    partial = await db.listPartial(m.id);
+  } catch (err) {
+    console.warn('clip4clip: the interrupted indexing could not be read', err);
+  }
   for (const rec of recs) {
-    const v = newVideo({ ...rec, status: 'indexed', persisted: true, features: debug ? rec.features : null });
+    const v = newVideo({ ...rec, status: 'indexed', persisted: true, features: debug ? rec.features : null, handle: await handles.find(rec.key) });
     state.videos.set(v.key, v);
     state.order.push(v.key);
     await pool.query.call('addVideo', { key: v.key, features: rec.features, frames: rec.times.length });
     renderVideo(v);
   }
+  const resumable = [];
+  for (const rec of partial) {
+    if (state.videos.has(rec.key)) continue; // indexed since
+    const v = newVideo({ ...rec, times: null, features: null, status: 'interrupted', partial: rec, handle: await handles.find(rec.key) });
+    state.videos.set(v.key, v);
+    state.order.push(v.key);
+    renderVideo(v);
+    if (v.handle && (await handles.granted(v.handle))) resumable.push(v);
+  }
   renderList();
   if (recs.length) say(`Restored the index of ${fmt.plural(recs.length, 'video')} from this browser.`, 'info', { timeout: 5000 });
+  if (partial.length) say(`${fmt.plural(partial.length, 'video')} ${partial.length === 1 ? 'was' : 'were'} not finished indexing last time: ${resumable.length === partial.length ? 'going on from where it stopped' : 'add the same files again (or click Go on beside each) to go on from where it stopped, without embedding the saved frames again'}.`, 'info', { timeout: 10000 });
+  for (const v of resumable) resumeFromHandle(v, false);
   try {
     const others = await db.countOthers(m.id);
     if (others) say(`${fmt.plural(others, 'video')} indexed with other models ${others === 1 ? 'is' : 'are'} kept but not shown; load that model to search ${others === 1 ? 'it' : 'them'}.`, 'info');
@@ -540,7 +563,14 @@ async function restoreIndex() {
 
 let askedPersist = false;
 
-async function addFiles(files, { sayReused = true } = {}) {
+/**
+ * addFiles adds dropped or picked files: models, indexes and checkpoint
+ * files go where they belong, videos are indexed, or relinked to their
+ * saved index (same fileKey), or go on from their interrupted indexing.
+ * handleOf maps a File to its File System Access handle, kept for later
+ * visits.
+ */
+async function addFiles(files, { sayReused = true, handleOf = null } = {}) {
   files = [...files];
   if (!files.length) return;
   if (state.loading) await state.loading; // videos dropped while the model loads wait for it
@@ -563,24 +593,94 @@ async function addFiles(files, { sayReused = true } = {}) {
   const info = state.model.info;
   for (const file of files) {
     const key = fmt.fileKey(file);
+    const handle = (handleOf && handleOf.get(file)) || null;
+    if (handle) handles.keep(key, handle);
+    if (pendingDeletes.has(key)) await undoRemove(key); // removed a moment ago: bring it back
     const have = state.videos.get(key);
     if (have && (have.status === 'indexed')) {
       have.file = file;
+      if (handle) have.handle = handle;
+      clearNote(have);
       state.reused++;
       if (sayReused) say(`“${file.name}” is already indexed: its index is reused, not computed again.`, 'info', { timeout: 5000 });
       renderVideo(have);
       continue;
     }
     if (have && ['queued', 'reading', 'embedding'].includes(have.status)) continue;
+    // An interrupted indexing goes on from its saved frames, at its rate.
+    const resume = have && have.status === 'interrupted' ? have.partial : null;
     if (have) dropVideo(have);
-    const v = newVideo({ key, name: file.name, type: file.type, size: file.size, lastModified: file.lastModified, file, fps: state.fps, window: info.window });
-    v.job = indexer.add(file, key, state.fps, info.embedDim);
+    const fps = resume ? resume.fps : state.fps;
+    const v = newVideo({ key, name: file.name, type: file.type, size: file.size, lastModified: file.lastModified, file, handle: handle || (have && have.handle), fps, window: info.window, added: resume ? resume.added : Date.now() });
+    v.job = indexer.add(file, key, fps, info.embedDim, resume);
     state.videos.set(key, v);
     state.order.push(key);
     renderVideo(v);
   }
   renderList();
   renderProgress();
+}
+
+/**
+ * addDropped adds what a drop or a folder pick held (lib/drop.js): the
+ * files at the top as addFiles does, and the videos inside folders, with
+ * one line on what was added and skipped.
+ */
+async function addDropped(found) {
+  const handleOf = new Map();
+  for (const f of [...found.files, ...found.videos]) if (f.handle && f.handle.kind === 'file') handleOf.set(f.file, f.handle);
+  const files = [...found.files.map((f) => f.file), ...found.videos.map((f) => f.file)];
+  if (found.folders) {
+    say(drop.summary(found), found.videos.length ? 'info' : 'warning', { timeout: found.skipped.length || !found.videos.length ? 0 : 8000 });
+  }
+  if (files.length) await addFiles(files, { handleOf });
+}
+
+// savePartial keeps the frames of a job embedded so far (from the first,
+// job.prefix of them), for the next visit to go on from: one write at a
+// time per job, the latest prefix last.
+function savePartial(job) {
+  const v = state.videos.get(job.key);
+  if (!v || v.job !== job || !state.model || !job.prefix || job.prefix >= job.total) return;
+  if (job.saving) {
+    job.saveAgain = true;
+    return;
+  }
+  const n = job.prefix;
+  const d = job.embedDim;
+  const rec = {
+    modelId: state.model.id, key: v.key, name: v.name, type: v.type, size: v.size, lastModified: v.lastModified,
+    duration: job.duration, width: job.width, height: job.height, fps: job.fps, window: v.window,
+    total: job.total, done: n, features: job.features.slice(0, n * d), thumbs: job.thumbs.slice(0, n), added: v.added,
+  };
+  job.saving = db.putPartial(rec).then(() => {
+    job.saved = n;
+  }, (err) => console.warn(`clip4clip: the frames of “${v.name}” embedded so far could not be kept`, err)).finally(() => {
+    job.saving = null;
+    if (job.saveAgain && ['reading', 'embedding'].includes(job.status)) {
+      job.saveAgain = false;
+      savePartial(job);
+    } else if (!['reading', 'embedding'].includes(job.status)) {
+      job.saveAgain = false;
+    }
+  });
+}
+
+// forgetPartial drops a video's interrupted indexing, after any write of it.
+async function forgetPartial(key, job) {
+  if (job && job.saving) await job.saving;
+  try {
+    await db.removePartial(state.model.id, key);
+  } catch { /* nothing kept */ }
+}
+
+// resumeFromHandle goes on with an interrupted indexing from the file's
+// kept handle; ask (in a click) asks for permission to read it.
+async function resumeFromHandle(v, ask) {
+  const r = await handles.open(v.key, v.handle, { ask });
+  if (r.file) return addFiles([r.file], { sayReused: false });
+  if (ask) note(v.el, `“${v.name}” could not be opened: ${r.error}. Add the file again (drop it or use Add videos) to go on.`, 'warning');
+  return null;
 }
 
 function onProgress(job) {
@@ -612,6 +712,7 @@ async function onJobDone(job) {
     await db.put(record(v));
     v.persisted = true;
     if (!debug) v.features = null; // it lives in IndexedDB now
+    forgetPartial(v.key, job);
   } catch (err) {
     v.persisted = false;
     if (db.isQuotaError(err)) say(`Storage is full: the index of “${v.name}” could not be saved in this browser. It stays searchable until you close this page; free space (or remove videos) and add it again to keep it.`, 'error');
@@ -628,6 +729,7 @@ function onJobFailed(job) {
   if (!v || v.job !== job) return;
   v.status = 'failed';
   v.error = errorText(job.error);
+  forgetPartial(v.key, job);
   say(`Could not index “${v.name}”: ${v.error}.`, 'error');
   renderVideo(v);
   scheduleRender();
@@ -653,13 +755,49 @@ function record(v) {
   };
 }
 
+// pendingDeletes are the videos removed a moment ago, which Undo brings
+// back: key -> {v, at (its place in the list), toast}. Their records stay
+// in IndexedDB until the time runs out or the page is hidden; the list of
+// them in localStorage (PENDING_KEY) lets the next visit finish a removal
+// the closing page could not.
+const pendingDeletes = new Map();
+const PENDING_KEY = 'clip4clip.pendingDeletes';
+
+function notePending() {
+  const list = [...pendingDeletes.values()].map(({ v, modelId }) => ({ modelId, key: v.key }));
+  try {
+    if (list.length) localStorage.setItem(PENDING_KEY, JSON.stringify(list));
+    else localStorage.removeItem(PENDING_KEY);
+  } catch { /* the removal still happens in this visit */ }
+}
+
+/**
+ * removeVideo takes a video out of the list and the search at once; an
+ * indexed (or interrupted) one can be brought back with Undo for
+ * UNDO_MS, its saved index deleted only after.
+ */
 async function removeVideo(v) {
+  const undoable = (v.status === 'indexed' || v.status === 'interrupted') && !v.site;
+  const modelId = state.model.id;
   if (v.job && indexer) indexer.cancel(v.key);
-  dropVideo(v);
+  const at = state.order.indexOf(v.key);
+  if (v.el) v.el.remove();
+  state.videos.delete(v.key);
+  state.order = state.order.filter((k) => k !== v.key);
+  if (undoable) {
+    const t = toast(`Removed “${v.name}” from the index.`, {
+      action: 'Undo',
+      ms: UNDO_MS,
+      onAction: () => undoRemove(v.key),
+      onTimeout: () => finishRemove(v.key),
+    });
+    t.el.dataset.key = v.key;
+    pendingDeletes.set(v.key, { v, at, modelId, toast: t });
+    notePending();
+  }
   renderList();
   try {
-    await pool.query.call('removeVideo', { key: v.key });
-    await db.remove(state.model.id, v.key);
+    if (v.status === 'indexed') await pool.query.call('removeVideo', { key: v.key });
   } catch (err) {
     say(`Removing “${v.name}” failed: ${errorText(err)}`, 'error');
   }
@@ -667,7 +805,87 @@ async function removeVideo(v) {
     state.results.hits = state.results.hits.filter((h) => h.key !== v.key);
     renderResults();
   }
+  if (!undoable) await commitRemove(v, modelId);
+}
+
+// finishRemove deletes a removed video's saved index for good. A page
+// being hidden (unloading) keeps the note in localStorage: its deletes
+// may not get to finish, and the next visit does them again.
+function finishRemove(key, { unloading = false } = {}) {
+  const p = pendingDeletes.get(key);
+  if (!p) return Promise.resolve();
+  pendingDeletes.delete(key);
+  p.toast.dismiss();
+  const done = unloading ? commitRemove(p.v, p.modelId) : commitRemove(p.v, p.modelId).then(notePending);
+  return done;
+}
+
+async function commitRemove(v, modelId) {
+  for (const u of v.urls.values()) URL.revokeObjectURL(u);
+  v.urls.clear();
+  try {
+    await Promise.all([db.remove(modelId, v.key), db.removePartial(modelId, v.key), handles.forget(v.key)]);
+  } catch (err) {
+    say(`Removing “${v.name}” from this browser failed: ${errorText(err)}`, 'error');
+  }
   updateStorageNote();
+}
+
+/** undoRemove brings a video removed a moment ago back, as it was. */
+async function undoRemove(key) {
+  const p = pendingDeletes.get(key);
+  if (!p) return;
+  pendingDeletes.delete(key);
+  p.toast.dismiss();
+  notePending();
+  const { v } = p;
+  if (state.videos.has(key) || !state.model || state.model.id !== p.modelId) return;
+  state.videos.set(key, v);
+  state.order.splice(Math.min(p.at < 0 ? state.order.length : p.at, state.order.length), 0, key);
+  if (v.status === 'indexed') {
+    try {
+      const features = v.features || (await db.get(p.modelId, key)).features;
+      await pool.query.call('addVideo', { key, features, frames: v.times.length });
+    } catch (err) {
+      say(`“${v.name}” is back but cannot be searched: ${errorText(err)}`, 'error');
+    }
+  }
+  $('#videos').append(v.el);
+  renderVideo(v);
+  renderList();
+  if (state.query) search(state.query, { quiet: true });
+}
+
+// dropPendingRemove forgets a removal without deleting anything: the
+// video comes back another way (an imported index writes its record).
+function dropPendingRemove(key) {
+  const p = pendingDeletes.get(key);
+  if (!p) return;
+  pendingDeletes.delete(key);
+  p.toast.dismiss();
+  notePending();
+}
+
+// commitStaleDeletes finishes the removals an earlier visit left pending
+// (closed within UNDO_MS of them) and returns the records left.
+let staleDone = false;
+async function commitStaleDeletes(modelId, recs) {
+  if (staleDone) return recs; // once a visit: later ones are this visit's own
+  staleDone = true;
+  let stale = [];
+  try {
+    stale = JSON.parse(localStorage.getItem(PENDING_KEY) || '[]');
+  } catch { /* none */ }
+  if (!stale.length) return recs;
+  const gone = new Set();
+  for (const { modelId: m, key } of stale) {
+    await Promise.all([db.remove(m, key), db.removePartial(m, key), handles.forget(key)]).catch(() => {});
+    if (m === modelId) gone.add(key);
+  }
+  try {
+    localStorage.removeItem(PENDING_KEY);
+  } catch { /* done */ }
+  return recs.filter((r) => !gone.has(r.key));
 }
 
 // --------------------------------------------------------------- rendering
@@ -704,7 +922,57 @@ function renderList() {
     }
   }
   $('#videos-title').textContent = state.results && state.results.hits.length ? 'Videos, best match first' : 'Your videos';
+  renderRelink();
   updateDemoUI();
+}
+
+/**
+ * renderRelink says, above the video list, which files of the saved index
+ * this visit has not got (nor a handle for): picked again, they are
+ * matched by name, size and date and play, without indexing again.
+ */
+function renderRelink() {
+  let box = $('#relink');
+  const missing = [...state.videos.values()].filter((v) => !v.site && !v.file && !v.handle && (v.status === 'indexed' || v.status === 'interrupted'));
+  if (!missing.length) {
+    if (box) box.hidden = true;
+    return;
+  }
+  if (!box) {
+    box = document.createElement('div');
+    box.id = 'relink';
+    box.className = 'relink';
+    const p = document.createElement('p');
+    const label = document.createElement('label');
+    label.className = 'button small';
+    label.textContent = 'Choose the files…';
+    const input = document.createElement('input');
+    input.id = 'relink-files';
+    input.type = 'file';
+    input.multiple = true;
+    input.accept = 'video/*,.webm,.mp4,.mov,.mkv,.ogv';
+    input.className = 'visually-hidden';
+    input.onchange = () => {
+      relinkFiles(input.files);
+      input.value = '';
+    };
+    label.append(input);
+    box.append(p, label);
+    $('#videos').before(box);
+  }
+  box.hidden = false;
+  const names = missing.slice(0, 6).map((v) => v.name).join(', ') + (missing.length > 6 ? `, and ${missing.length - 6} more` : '');
+  $('p', box).textContent = `To play ${missing.length === 1 ? 'this video' : `these ${missing.length} videos`} (or go on indexing), choose ${missing.length === 1 ? 'its file' : 'their files'} again: ${names}. They are matched by name, size and date, and not indexed again.`;
+}
+
+// relinkFiles links picked files to the saved videos with the same
+// fileKey; files that match none are added as new videos.
+async function relinkFiles(files) {
+  files = [...files];
+  const known = files.filter((f) => state.videos.has(fmt.fileKey(f)));
+  const unknown = files.length - known.length;
+  await addFiles(files, { sayReused: false });
+  say(`Linked ${fmt.plural(known.length, 'file')} to ${known.length === 1 ? 'its' : 'their'} saved index${unknown ? `; ${fmt.plural(unknown, 'other file')} matched no saved video (name, size or date differ) and ${unknown === 1 ? 'is' : 'are'} indexed as new` : ''}.`, 'info', { timeout: 6000 });
 }
 
 function renderVideo(v) {
@@ -712,7 +980,12 @@ function renderVideo(v) {
     v.el = $('#video-card').content.firstElementChild.cloneNode(true);
     v.el.dataset.key = v.key;
     $('.remove', v.el).onclick = () => removeVideo(v);
-    $('.cancel', v.el).onclick = () => indexer && indexer.cancel(v.key);
+    $('.cancel', v.el).onclick = () => {
+      if (!indexer) return;
+      const job = v.job;
+      indexer.cancel(v.key);
+      forgetPartial(v.key, job);
+    };
     $('.thumb-button', v.el).onclick = () => {
       const hit = hitOf(v);
       const m = hit && hit.moments[0];
@@ -742,7 +1015,8 @@ function renderVideo(v) {
   if (v.width) facts.push(`${v.width}×${v.height}`);
   facts.push(fmt.bytes(v.size));
   if (v.times) facts.push(`${fmt.plural(v.times.length, 'frame')} at ${v.fps} fps`);
-  if (v.status === 'indexed' && !v.file) facts.push('file not loaded in this visit');
+  if (v.partial && v.status === 'interrupted') facts.push(`${v.partial.done} of ${fmt.plural(v.partial.total, 'frame')} at ${v.fps} fps embedded`);
+  if ((v.status === 'indexed' || v.status === 'interrupted') && !v.file) facts.push(v.handle ? 'file kept: plays after one permission click' : 'file not loaded in this visit');
   $('.meta', el).textContent = facts.join(' · ');
 
   const hit = hitOf(v);
@@ -788,6 +1062,17 @@ function renderVideo(v) {
   } else if (v.status === 'failed') {
     status.textContent = `Not indexed: ${v.error}`;
     status.classList.add('error');
+  } else if (v.status === 'interrupted') {
+    status.textContent = `Indexing stopped at frame ${v.partial.done} of ${v.partial.total} last time. ${v.handle ? 'Go on from there, or add' : 'Add'} the file again to go on from there; the saved frames are not embedded again.`;
+    status.classList.add('warning');
+    if (v.handle) {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'button small resume';
+      b.textContent = 'Go on';
+      b.onclick = () => resumeFromHandle(v, true);
+      status.append(' ', b);
+    }
   } else if (v.status === 'canceled') {
     status.textContent = 'Canceled. Add the file again to index it.';
     status.classList.add('warning');
@@ -1070,7 +1355,7 @@ function renderResults() {
     $('.bar', score).style.setProperty('--frac', String(Math.min(1, Math.max(0.04, s.frac))));
     const button = $('.moment-button', li);
     button.setAttribute('aria-label', `Moment ${rank + 1}: ${v.name}, ${fmt.spokenTime(start)} to ${fmt.spokenTime(end)}${s.level === 'relative' ? '' : `, ${s.word.toLowerCase()}`}. Play.`);
-    button.onclick = () => play(v, start, end);
+    button.onclick = () => play(v, start, end, li);
     const like = $('.more-like', li);
     if (v.site) like.remove(); // a site's moments are not in the engine
     else {
@@ -1091,12 +1376,25 @@ function renderResults() {
 
 let playerURL = null;
 
-function play(v, start, end) {
+/**
+ * play shows v from start in the player. A video restored from an earlier
+ * visit has no file yet: with a kept handle it asks (within this click)
+ * to read it; otherwise, or if that fails, it says so next to from, the
+ * card clicked, with a button to pick the file.
+ */
+async function play(v, start, end, from = v.el) {
   if (!v.file && v.site) return playSiteVideo(v, start, end);
-  if (!v.file) {
-    say(`To play “${v.name}”, add the file again (drop it or use Add videos): it is recognised and not indexed again. The page never keeps a copy of your videos.`, 'warning');
-    return;
+  if (!v.file && v.handle) {
+    const r = await handles.open(v.key, v.handle, { ask: true });
+    if (r.file) {
+      v.file = r.file;
+      clearNote(v);
+      renderVideo(v);
+    } else {
+      return askForFile(v, start, end, from, `“${v.name}” could not be opened from where it was dropped: ${r.error}.`);
+    }
   }
+  if (!v.file) return askForFile(v, start, end, from, `To play “${v.name}”, choose its file again: it is recognised by name, size and date, and not indexed again. The page never keeps a copy of your videos.`);
   const dialog = $('#player');
   const video = $('#player-video');
   if (playerURL) URL.revokeObjectURL(playerURL);
@@ -1123,6 +1421,78 @@ function play(v, start, end) {
     similar(v, frame);
   };
   if (!dialog.open) dialog.showModal();
+}
+
+// notes are the notes shown in cards about files to choose again.
+const notes = new Set();
+
+/**
+ * note shows text in card (a video's or a moment's), where the click
+ * was, instead of at the top of the page; a later one replaces it.
+ * button, if given, is [label, onclick].
+ */
+function note(card, text, kind = 'warning', button = null) {
+  if (!card) return say(text, kind);
+  let el = card.querySelector(':scope .card-note');
+  if (!el) {
+    el = document.createElement('div');
+    el.className = 'card-note';
+    el.setAttribute('role', 'status');
+    (card.querySelector('.video-body') || card).append(el);
+  }
+  el.className = `card-note ${kind}`;
+  el.textContent = '';
+  const p = document.createElement('p');
+  p.textContent = text;
+  el.append(p);
+  if (button) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'button small';
+    b.textContent = button[0];
+    b.onclick = button[1];
+    el.append(b);
+  }
+  notes.add(el);
+  el.scrollIntoView({ block: 'nearest' });
+  return el;
+}
+
+// clearNote removes the notes about v's file (it has one now).
+function clearNote(v) {
+  for (const el of notes) {
+    const card = el.closest('[data-key]');
+    if (card && card.dataset.key === v.key) {
+      el.remove();
+      notes.delete(el);
+    }
+  }
+}
+
+// askForFile says next to the card clicked that v's file is needed, with
+// a button to choose it: the same file (fileKey) is linked and plays.
+function askForFile(v, start, end, from, text) {
+  const input = document.createElement('input');
+  input.type = 'file';
+  input.accept = 'video/*,.webm,.mp4,.mov,.mkv,.ogv';
+  input.className = 'visually-hidden relink-file';
+  input.dataset.key = v.key;
+  input.onchange = async () => {
+    const f = input.files[0];
+    input.remove();
+    if (!f) return;
+    if (fmt.fileKey(f) !== v.key) {
+      askForFile(v, start, end, from, `“${f.name}” is not the file “${v.name}” was indexed from (${f.name !== v.name ? 'another name' : 'its size or date differ'}): choose that one, or add this one with Add videos to index it.`);
+      return;
+    }
+    await addFiles([f], { sayReused: false });
+    const now = state.videos.get(v.key) || v;
+    now.file = f;
+    clearNote(now);
+    play(now, start, end, from);
+  };
+  const el = note(from, text, 'warning', [`Choose “${v.name}”…`, () => input.click()]);
+  el.append(input);
 }
 
 function closePlayer() {
@@ -1297,6 +1667,7 @@ async function addIndex(x, name) {
   let added = 0;
   let skipped = 0;
   for (const xv of x.videos) {
+    dropPendingRemove(xv.key);
     if (state.videos.has(xv.key) && state.videos.get(xv.key).status === 'indexed') {
       skipped++;
       continue;
@@ -1349,9 +1720,14 @@ window.__clip4clip = {
       indexing: !!(indexer && indexer.busy),
       stats: indexer ? indexer.stats() : null,
       reused: state.reused,
+      embedded: indexer ? indexer.totalDone : 0, // frames embedded in this visit
+      pendingDeletes: [...pendingDeletes.keys()],
       videos: state.order.map((k) => {
         const v = state.videos.get(k);
-        return { key: v.key, name: v.name, status: v.status, frames: v.times ? v.times.length : 0, decodeWith: v.job ? v.job.decodeWith : null, done: v.job ? v.job.done : null, total: v.job ? v.job.total : null, error: v.error, persisted: v.persisted, hasFile: !!v.file };
+        return {
+          key: v.key, name: v.name, status: v.status, frames: v.times ? v.times.length : 0, decodeWith: v.job ? v.job.decodeWith : null, done: v.job ? v.job.done : null, total: v.job ? v.job.total : null, error: v.error, persisted: v.persisted, hasFile: !!v.file,
+          hasHandle: !!v.handle, start: v.job ? v.job.start : null, prefix: v.job ? v.job.prefix : null, saved: v.job ? v.job.saved || 0 : null, partial: v.partial ? { done: v.partial.done, total: v.partial.total } : null,
+        };
       }),
       sites: state.sites.map((st) => ({ name: st.name, videos: st.videos.length, moments: st.site.moments })),
       results: state.results && {
@@ -1477,6 +1853,7 @@ function wire() {
     addFiles(e.target.files);
     e.target.value = '';
   };
+  addFolderPicker();
   // The picker offers site indexes (.idx, for the widget) too.
   $('#import-file').accept = '.c4ci,.idx,application/octet-stream';
   $('#import-file').onchange = (e) => {
@@ -1503,7 +1880,12 @@ function wire() {
     else indexer.pause();
     renderProgress();
   };
-  $('#cancel-all').onclick = () => indexer && indexer.cancel();
+  $('#cancel-all').onclick = () => {
+    if (!indexer) return;
+    const jobs = indexer.active();
+    indexer.cancel();
+    for (const j of jobs) forgetPartial(j.key, j);
+  };
   const fps = $('#fps');
   fps.value = String(state.fps);
   fps.onchange = () => {
@@ -1546,7 +1928,23 @@ function wire() {
     e.preventDefault();
     depth = 0;
     overlay.hidden = true;
-    addFiles(e.dataTransfer.files);
+    // Folders are walked (lib/drop.js); the items must be taken now.
+    const items = drop.snapshot(e.dataTransfer);
+    drop.collect(items).then(addDropped, (err) => say(`Reading what was dropped failed: ${errorText(err)}`, 'error'));
+  });
+  // Indexing keeps its place: the page asks before closing while it runs
+  // (the frames embedded so far are kept every few frames, and now).
+  window.addEventListener('beforeunload', (e) => {
+    if (!indexer || !indexer.busy) return;
+    for (const j of indexer.active()) savePartial(j);
+    e.preventDefault();
+    e.returnValue = '';
+  });
+  window.addEventListener('pagehide', () => {
+    for (const key of [...pendingDeletes.keys()]) finishRemove(key, { unloading: true });
+  });
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'hidden' && indexer) for (const j of indexer.active()) savePartial(j);
   });
   window.addEventListener('resize', () => {
     if (state.results) for (const v of state.videos.values()) if (hitOf(v)) drawTimeline(v, hitOf(v));
@@ -1557,6 +1955,28 @@ function wire() {
       say('Storage is full: free some space or remove videos from the index.', 'error');
     }
   });
+}
+
+// addFolderPicker puts "Add a folder…" beside "Add videos…": an
+// <input webkitdirectory>, for browsers and people that do not drop.
+function addFolderPicker() {
+  const label = document.createElement('label');
+  label.className = 'button ghost';
+  label.id = 'video-folder-label';
+  label.textContent = 'Add a folder…';
+  const input = document.createElement('input');
+  input.id = 'video-folder';
+  input.type = 'file';
+  input.webkitdirectory = true;
+  input.multiple = true;
+  input.className = 'visually-hidden';
+  input.onchange = () => {
+    const found = drop.fromFolderInput([...input.files]);
+    input.value = '';
+    addDropped(found);
+  };
+  label.append(input);
+  $('#video-pick-label').before(label);
 }
 
 async function registerServiceWorker() {

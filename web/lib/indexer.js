@@ -2,15 +2,25 @@
 // thread, they need a <video> element) feed a bounded queue of RGBA frames,
 // and each frame worker takes the next frame when it is free. Events:
 // "progress" (detail: job), "done" (detail: job, features complete),
-// "failed" (detail: job with .error), "idle".
+// "failed" (detail: job with .error), "idle", and "checkpoint" (detail:
+// job) each time CHECKPOINT_FRAMES more frames from the start are embedded,
+// for the page to keep them (job.prefix frames, 0..prefix-1): a job made
+// with `resume` (those frames from an earlier visit) samples and embeds
+// only the frames after them.
 
 import { Sampler, frameTimes } from './sampler.js';
 
 const WINDOW_MS = 8000; // frames/s is measured over the last 8 s
+const CHECKPOINT_FRAMES = 8; // frames embedded between two "checkpoint" events
 
 /** Job is one video being indexed. */
 export class Job {
-  constructor(file, key, fps, embedDim) {
+  /**
+   * resume, when given, holds the first frames from an earlier visit:
+   * {done, total, features: Float32Array (done * embedDim), thumbs}; they
+   * are used when the file still samples to total frames at fps.
+   */
+  constructor(file, key, fps, embedDim, resume = null) {
     this.file = file;
     this.key = key;
     this.name = file.name;
@@ -19,6 +29,11 @@ export class Job {
     this.status = 'queued'; // queued, reading, embedding, done, failed, canceled
     this.total = 0;
     this.done = 0;
+    this.resume = resume;
+    this.start = 0; // the first frame sampled in this visit (resume.done when resumed)
+    this.prefix = 0; // frames 0..prefix-1 are embedded
+    this.embedded = null; // Uint8Array: frame i embedded
+    this.checkpointed = 0; // prefix at the last "checkpoint" event
     this.times = null;
     this.features = null;
     this.thumbs = [];
@@ -66,9 +81,9 @@ export class Indexer extends EventTarget {
     return Math.max(2, ws.reduce((n, w) => n + Math.max(2, (w.batch || 1) + 1), 0));
   }
 
-  /** add queues a file; fps is frames sampled per second. */
-  add(file, key, fps, embedDim) {
-    const job = new Job(file, key, fps, embedDim);
+  /** add queues a file; fps is frames sampled per second; resume as for Job. */
+  add(file, key, fps, embedDim, resume = null) {
+    const job = new Job(file, key, fps, embedDim, resume);
     if (this.debug) job.debugFrames = [];
     this.jobs.push(job);
     this.emit('progress', job);
@@ -177,8 +192,17 @@ export class Indexer extends EventTarget {
       job.total = job.times.length;
       job.features = new Float32Array(job.total * job.embedDim);
       job.thumbs = new Array(job.total);
+      job.embedded = new Uint8Array(job.total);
+      const r = job.resume;
+      if (r && r.total === job.total && r.done > 0 && r.done < job.total && r.features.length === r.done * job.embedDim) {
+        job.features.set(r.features);
+        for (let i = 0; i < r.done; i++) job.thumbs[i] = r.thumbs[i];
+        job.embedded.fill(1, 0, r.done);
+        job.start = job.done = job.prefix = job.checkpointed = r.done;
+      }
+      job.resume = null;
       this.emit('progress', job);
-      for (let i = 0; i < job.total; i++) {
+      for (let i = job.start; i < job.total; i++) {
         while ((this.paused || this.queue.length >= this.maxQueue) && job.status === 'reading') await this.sleep();
         if (job.status !== 'reading') break;
         const t0 = performance.now();
@@ -251,6 +275,8 @@ export class Indexer extends EventTarget {
   finish({ job, i }, feature) {
     if (job.status === 'canceled' || job.status === 'failed') return;
     job.features.set(feature, i * job.embedDim);
+    job.embedded[i] = 1;
+    while (job.prefix < job.total && job.embedded[job.prefix]) job.prefix++;
     job.done++;
     const now = performance.now();
     job.stamps.push(now);
@@ -261,6 +287,10 @@ export class Indexer extends EventTarget {
       this.emit('done', job);
     } else {
       this.emit('progress', job);
+      if (job.prefix - job.checkpointed >= CHECKPOINT_FRAMES) {
+        job.checkpointed = job.prefix;
+        this.emit('checkpoint', job);
+      }
     }
   }
 
