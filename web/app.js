@@ -699,7 +699,7 @@ async function onJobDone(job) {
   const v = state.videos.get(job.key);
   if (!v || v.job !== job) return;
   Object.assign(v, {
-    status: 'indexed', duration: job.duration, width: job.width, height: job.height,
+    duration: job.duration, width: job.width, height: job.height,
     times: job.times, thumbs: job.thumbs, features: job.features, fps: job.fps,
   });
   if (job.debugFrames) v.debugFrames = job.debugFrames;
@@ -708,6 +708,8 @@ async function onJobDone(job) {
   } catch (err) {
     say(`“${v.name}” was embedded but cannot be searched: ${errorText(err)}`, 'error');
   }
+  // Indexed once the query worker holds it: a search from now on finds it.
+  v.status = 'indexed';
   try {
     await db.put(record(v));
     v.persisted = true;
@@ -1217,7 +1219,15 @@ function runQuery(text) {
   return search(text);
 }
 
-async function search(text, { quiet = false } = {}) {
+// search runs a query and shows its results; a later search supersedes
+// it (state.searchPromise is the latest).
+function search(text, opts) {
+  const p = searchNow(text, opts);
+  state.searchPromise = p;
+  return p;
+}
+
+async function searchNow(text, { quiet = false } = {}) {
   const note = $('#query-note');
   if (!text.trim()) {
     note.textContent = 'The query is empty: type a few words that describe a scene, e.g. “a red car on a bridge”.';
@@ -1783,7 +1793,12 @@ window.__clip4clip = {
     const t0 = performance.now();
     typedAt = t0;
     $('#query').value = text;
-    await search(text);
+    // Until the results shown are of the last search started (the page
+    // searches again when a video finishes indexing).
+    for (let p = search(text); ; p = state.searchPromise) {
+      await p;
+      if (p === state.searchPromise) break;
+    }
     return { ms: performance.now() - t0, ...state.lastSearch };
   },
   // getModel starts a download as the dialog's button does: {repo, revision, dtype, hub}.
