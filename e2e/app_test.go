@@ -167,6 +167,14 @@ func TestBrowserApp(t *testing.T) {
 	run("pick a video as the model", chromedp.SetUploadFiles(chromedp.CSS("#model-file"), []string{warm}))
 	waitFor(t, ctx, "the not-a-model error", `[...document.querySelectorAll('.message.error')].some(m => m.textContent.includes('not a clip4clip model file'))`, 10*time.Second)
 
+	// An empty file: said to be empty, not to lack a signature.
+	empty := filepath.Join(work, "empty.c4c")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run("pick an empty model file", chromedp.SetUploadFiles(chromedp.CSS("#model-file"), []string{empty}))
+	waitFor(t, ctx, "the empty-file error", `[...document.querySelectorAll('.message.error')].some(m => m.textContent.includes('“empty.c4c” is empty (0 bytes)'))`, 10*time.Second)
+
 	// A model file cut short (an interrupted download).
 	whole, err := os.ReadFile(modelPath)
 	if err != nil {

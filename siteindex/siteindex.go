@@ -362,6 +362,8 @@ func Read(data []byte) (*Index, error) {
 		return nil, foreign(data)
 	}
 	switch v := binary.LittleEndian.Uint32(data[8:]); {
+	case v > Version+100: // as weights.NewerVersion, without importing it into the widget
+		return nil, &FormatError{fmt.Sprintf("its format version reads %d, far beyond any release (this build reads up to %d): the file is corrupt; index the videos again", v, Version)}
 	case v > Version:
 		return nil, &FormatError{fmt.Sprintf("format version %d is newer than this build reads (%d); update clip4clip (or reload the page)", v, Version)}
 	case v == 0:

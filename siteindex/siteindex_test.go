@@ -2,6 +2,7 @@ package siteindex
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -363,6 +364,12 @@ func TestReadErrors(t *testing.T) {
 	newer[8] = Version + 1
 	_, err = Read(newer)
 	require.ErrorContains(t, err, "newer than this build reads")
+	random := bytes.Clone(data) // random bytes after the signature: no release has such a version
+	binary.LittleEndian.PutUint32(random[8:], 358335877)
+	_, err = Read(random)
+	require.ErrorContains(t, err, "its format version reads 358335877, far beyond any release")
+	require.ErrorContains(t, err, "the file is corrupt")
+	require.NotContains(t, err.Error(), "update clip4clip")
 	zero := bytes.Clone(data)
 	zero[8] = 0
 	_, err = Read(zero)

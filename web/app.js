@@ -143,7 +143,9 @@ async function loadModel(blob, name, source, origin) {
   status.textContent = `Loading ${name} (${fmt.bytes(blob.size)})…`;
   if (blob.size < 16 || !(await models.looksLikeModel(blob))) {
     status.replaceChildren(...before);
-    say(`“${name}” is not a clip4clip model file: it does not start with the model file's signature. Pick a .c4c file made with \`clip4clip convert\`.`, 'error');
+    if (blob.size === 0) say(`“${name}” is empty (0 bytes): the download or copy did not finish. Get the model file again.`, 'error');
+    else if (blob.size < 16) say(`“${name}” is only ${blob.size} bytes: too short to be a model file (a cut-off download?). Get the model file again.`, 'error');
+    else say(`“${name}” is not a clip4clip model file: it does not start the way a model file starts. Pick a .c4c file made by this app or by “clip4clip convert”.`, 'error');
     if (!state.model) noModel(true);
     return false;
   }

@@ -157,13 +157,24 @@ func DecodeModelHeader(r io.Reader) (*ModelFile, error) {
 	return f, err
 }
 
+// NewerVersion says what a format version above max means: a file of a
+// later release (advice says what to do), or, far beyond any release
+// there could be (more than 100 versions on), corruption: bytes after the
+// signature that were never a version.
+func NewerVersion(v, max uint32, advice string) string {
+	if v > max+100 {
+		return fmt.Sprintf("its format version reads %d, far beyond any release (this build reads up to %d): the file is corrupt; make or download it again", v, max)
+	}
+	return fmt.Sprintf("format version %d is newer than this build reads (%d); %s", v, max, advice)
+}
+
 func checkPrelude(pre []byte, file string) (int, error) {
 	if string(pre[:8]) != ModelMagic {
 		return 0, &FormatError{file, fmt.Sprintf("not a clip4clip model file (it starts with %q, not %q); convert CLIP checkpoints with `clip4clip convert`", printable(pre[:8]), ModelMagic)}
 	}
 	v := binary.LittleEndian.Uint32(pre[8:])
 	if v > ModelVersion {
-		return 0, &FormatError{file, fmt.Sprintf("format version %d is newer than this build reads (%d); update clip4clip", v, ModelVersion)}
+		return 0, &FormatError{file, NewerVersion(v, ModelVersion, "update clip4clip")}
 	}
 	if v == 0 {
 		return 0, &FormatError{file, "format version 0 is not valid"}

@@ -91,6 +91,7 @@ func TestModelFileErrors(t *testing.T) {
 		{"empty", nil, "too short"},
 		{"not a model", []byte("PK\x03\x04 this is a zip file, not a model"), "not a clip4clip model file"},
 		{"newer version", mutate(func(b []byte) []byte { binary.LittleEndian.PutUint32(b[8:], ModelVersion+1); return b }), "newer than this build"},
+		{"corrupt version", mutate(func(b []byte) []byte { binary.LittleEndian.PutUint32(b[8:], 358335877); return b }), "far beyond any release (this build reads up to"},
 		{"truncated header", good[:40], "truncated"},
 		{"truncated data", good[:len(good)-3], "outside the"},
 		{"huge header", mutate(func(b []byte) []byte { binary.LittleEndian.PutUint32(b[12:], 1<<31); return b }), "exceeds"},

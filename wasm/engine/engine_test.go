@@ -379,6 +379,14 @@ func TestIndexErrors(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
+	// A version no release could have is corruption, not a newer app.
+	err = x.UnmarshalBinary(append([]byte("C4CINDEX\x85\x9d\x5b\x15"), b[12:]...))
+	if err == nil || !strings.Contains(err.Error(), "far beyond any release") || strings.Contains(err.Error(), "reload the app") {
+		t.Errorf("random version bytes: %v; want them called corrupt", err)
+	}
+	if err := x.UnmarshalBinary(append([]byte("C4CINDEX\x09\x00\x00\x00"), b[12:]...)); err == nil || !strings.Contains(err.Error(), "reload the app") {
+		t.Errorf("a later version: %v; want the advice to reload", err)
+	}
 	bad := sampleIndex()
 	bad.Videos[0].Duration = math.Inf(1)
 	if _, err := bad.MarshalBinary(); err == nil {

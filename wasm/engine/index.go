@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"clip4clip/weights"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -159,7 +160,7 @@ func (x *Index) UnmarshalBinary(data []byte) error {
 	}
 	if v := binary.LittleEndian.Uint32(data[8:]); v != IndexVersion {
 		if v > IndexVersion {
-			return &IndexError{fmt.Sprintf("format version %d is newer than this app reads (%d); reload the app to update it", v, IndexVersion)}
+			return &IndexError{weights.NewerVersion(v, IndexVersion, "reload the app to update it")}
 		}
 		return &IndexError{fmt.Sprintf("format version %d is not valid", v)}
 	}
