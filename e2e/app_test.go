@@ -187,6 +187,25 @@ func TestBrowserApp(t *testing.T) {
 	run("pick a truncated model", chromedp.SetUploadFiles(chromedp.CSS("#model-file"), []string{cut}))
 	waitFor(t, ctx, "the truncated-model error", `[...document.querySelectorAll('.message.error')].some(m => m.textContent.includes('“cut.c4c” is not a usable clip4clip model file') && m.textContent.includes('truncated'))`, 20*time.Second)
 
+	// Three errors so far: the newest two show, the first folds into one
+	// line that shows it or clears them all.
+	type fold struct {
+		Visible, All int
+		More, Clear  string
+	}
+	readFold := `(() => { const ms = [...document.querySelectorAll('#messages .message')]; const f = document.querySelector('#messages .message-fold'); return { visible: ms.filter(m => m.offsetParent !== null).length, all: ms.length, more: f ? f.querySelector('.more').textContent : '', clear: f ? f.querySelector('.clear').textContent : '' }; })()`
+	if f := eval[fold](t, ctx, readFold); f.All != 3 || f.Visible != 2 || f.More != "1 earlier message: show" || f.Clear != "Clear all 3" {
+		t.Errorf("three errors: %+v; want 2 of 3 shown and the fold line", f)
+	}
+	run("show the folded message", chromedp.Click(chromedp.CSS("#messages .message-fold .more")))
+	if f := eval[fold](t, ctx, readFold); f.Visible != 3 || f.More != "Show fewer" {
+		t.Errorf("unfolded: %+v", f)
+	}
+	run("clear the messages", chromedp.Click(chromedp.CSS("#messages .message-fold .clear")))
+	if f := eval[fold](t, ctx, readFold); f.All != 0 || f.Clear != "" {
+		t.Errorf("cleared: %+v", f)
+	}
+
 	// The model.
 	start := time.Now()
 	run("pick the model", chromedp.SetUploadFiles(chromedp.CSS("#model-file"), []string{modelPath}))
@@ -443,7 +462,7 @@ func TestBrowserApp(t *testing.T) {
 	if st = state(t, ctx); st.Stats.Done != 0 {
 		t.Errorf("%d frames embedded while paused", st.Stats.Done)
 	}
-	if label := eval[string](t, ctx, `document.querySelector('#pause').textContent + ' ' + document.querySelector('#overall-stats').textContent`); !strings.Contains(label, "Resume") || !strings.Contains(label, "paused") {
+	if label := eval[string](t, ctx, `document.querySelector('#pause').textContent + ' ' + document.querySelector('#overall-stats').textContent`); !strings.Contains(label, "Resume") || !strings.Contains(label, "paused") || strings.Contains(label, "frames/s") || strings.Contains(label, "left") {
 		t.Errorf("paused, the progress panel says %q", label)
 	}
 	run("resume", chromedp.Click(chromedp.CSS("#pause")))

@@ -60,13 +60,63 @@ function say(text, kind = 'info', { timeout = kind === 'info' ? 8000 : 0 } = {})
   close.className = 'icon-button';
   close.setAttribute('aria-label', 'Dismiss');
   close.textContent = '✕';
-  close.onclick = () => el.remove();
+  close.onclick = () => {
+    el.remove();
+    foldMessages();
+  };
   el.append(p, close);
   box.prepend(el);
-  while (box.children.length > 6) box.lastElementChild.remove();
-  if (timeout) setTimeout(() => el.remove(), timeout);
+  for (let ms = box.querySelectorAll('.message'); ms.length > 20; ms = box.querySelectorAll('.message')) ms[ms.length - 1].remove();
+  foldMessages();
+  if (timeout) {
+    setTimeout(() => {
+      el.remove();
+      foldMessages();
+    }, timeout);
+  }
   if (kind === 'error') console.warn('clip4clip:', text);
   return el;
+}
+
+const SHOWN_MESSAGES = 2; // newest messages shown; the rest fold into one line
+
+// foldMessages shows the newest messages and folds the others into one
+// line that can show them or clear them all.
+function foldMessages() {
+  const box = $('#messages');
+  const all = [...box.querySelectorAll('.message')];
+  let fold = $('.message-fold', box);
+  all.forEach((m, i) => m.classList.toggle('folded', i >= SHOWN_MESSAGES && !box.classList.contains('unfolded')));
+  if (all.length <= 1) {
+    if (fold) fold.remove();
+    box.classList.remove('unfolded');
+    return;
+  }
+  if (!fold) {
+    fold = document.createElement('div');
+    fold.className = 'message-fold';
+    const more = document.createElement('button');
+    more.type = 'button';
+    more.className = 'button ghost small more';
+    more.onclick = () => {
+      box.classList.toggle('unfolded');
+      foldMessages();
+    };
+    const clear = document.createElement('button');
+    clear.type = 'button';
+    clear.className = 'button ghost small clear';
+    clear.onclick = () => {
+      for (const m of box.querySelectorAll('.message')) m.remove();
+      foldMessages();
+    };
+    fold.append(more, clear);
+  }
+  box.append(fold); // always last
+  const hidden = all.length - SHOWN_MESSAGES;
+  const more = $('.more', fold);
+  more.hidden = hidden <= 0;
+  more.textContent = box.classList.contains('unfolded') ? 'Show fewer' : `${fmt.plural(hidden, 'earlier message')}: show`;
+  $('.clear', fold).textContent = `Clear all ${all.length}`;
 }
 
 function errorText(err) {
@@ -1058,8 +1108,9 @@ function renderVideo(v) {
     else if (!job.total) parts.push('opening…');
     else parts.push(`${job.done} / ${job.total} frames`);
     const r = job.rate();
-    if (r) parts.push(fmt.rate(r), fmt.eta((job.total - job.done) / r));
+    // While paused, a rate and a time left would be of the time before.
     if (indexer.paused) parts.push('paused');
+    else if (r) parts.push(fmt.rate(r), fmt.eta((job.total - job.done) / r));
     $('.stats', prog).textContent = parts.filter(Boolean).join(' · ');
     bar.setAttribute('aria-label', `Indexing ${v.name}`);
     status.textContent = '';
@@ -1182,8 +1233,8 @@ function renderProgress() {
   const parts = [`${s.done} / ${s.total} frames`];
   if (s.videos) parts.push(`${fmt.plural(s.videos, 'video')} to go`);
   else parts.push('all done');
-  if (s.rate && s.videos) parts.push(fmt.rate(s.rate), fmt.eta(s.eta));
   if (s.paused) parts.push('paused');
+  else if (s.rate && s.videos) parts.push(fmt.rate(s.rate), fmt.eta(s.eta));
   $('#overall-stats').textContent = parts.filter(Boolean).join(' · ');
   $('#pause').textContent = s.paused ? 'Resume' : 'Pause';
   $('#pause').disabled = !s.videos;
