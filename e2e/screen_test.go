@@ -295,6 +295,18 @@ func TestFirstScreen(t *testing.T) {
 		t.Errorf("%s: %d moment thumbnails are narrower than 64 px", phone, n)
 	}
 	noSideScroll(phone, "results")
+	// Thumbnails keep their frame's shape (letterboxed), whatever it is:
+	// a square or portrait frame cut to 16:9 would lose half its content.
+	if fits := eval[[]string](t, ctx, `[...document.querySelectorAll('img.thumb')].map(i => getComputedStyle(i).objectFit)`); len(fits) == 0 {
+		t.Error("no thumbnails in the results")
+	} else {
+		for _, f := range fits {
+			if f != "contain" {
+				t.Errorf("a thumbnail is drawn with object-fit %q: it crops frames of another shape; want contain", f)
+				break
+			}
+		}
+	}
 	shoot("after-390x844-results.png")
 	// The whole page, and in dark mode (after the buttons' transitions), to look at.
 	screenshot(t, ctx, "first-screen-results-390-full.png")

@@ -1076,9 +1076,12 @@ function renderVideo(v) {
   const hit = hitOf(v);
   const best = hit && hit.moments[0];
   const img = $('.thumb', el);
-  const src = thumbURL(v, best ? best.frame : 0) || (v.job && v.job.thumbs[0] ? jobThumb(v) : '');
+  // The best moment's frame, else one from the middle: a first frame is
+  // often a blank or a title card.
+  const middle = v.thumbs ? Math.floor(v.thumbs.length / 2) : 0;
+  const src = thumbURL(v, best ? best.frame : middle) || thumbURL(v, 0) || (v.job && v.job.thumbs[0] ? jobThumb(v) : '');
   if (src && img.getAttribute('src') !== src) img.src = src;
-  img.alt = best ? `Best moment of ${v.name}, at ${fmt.spokenTime(v.times[best.first])}` : `First frame of ${v.name}`;
+  img.alt = best ? `Best moment of ${v.name}, at ${fmt.spokenTime(v.times[best.first])}` : `A frame of ${v.name}`;
   $('.thumb-button', el).setAttribute('aria-label', best ? `Play ${v.name} from ${fmt.time(v.times[best.first])}` : `Play ${v.name}`);
   const badge = $('.score-badge', el);
   badge.hidden = !hit;

@@ -73,7 +73,7 @@ ol:empty { display: none; }
 li { display: grid; grid-template-columns: var(--clip-search-thumb-width, 96px) 1fr; gap: .3em .8em; align-items: center;
   padding: .4em; margin: 2px 3px; border-radius: var(--_radius); cursor: pointer; background: var(--_surface); }
 li:hover, li[aria-selected="true"] { background: color-mix(in srgb, var(--_accent) 14%, var(--_surface)); }
-.thumb { width: 100%; aspect-ratio: var(--clip-search-thumb-aspect, 16 / 9); object-fit: cover; border-radius: calc(var(--_radius) / 2); background: var(--_border); display: block; }
+.thumb { width: 100%; aspect-ratio: var(--clip-search-thumb-aspect, 16 / 9); object-fit: contain; border-radius: calc(var(--_radius) / 2); background: var(--_border); display: block; }
 .meta { min-width: 0; display: flex; flex-direction: column; gap: .2em; }
 .title { font-weight: 600; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .time { font-size: .85em; color: var(--_muted); font-variant-numeric: tabular-nums; }
