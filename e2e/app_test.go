@@ -206,6 +206,17 @@ func TestBrowserApp(t *testing.T) {
 		t.Errorf("cleared: %+v", f)
 	}
 
+	// The widget's text-only model: refused at once, saying what it is for.
+	textOnly, err := filepath.Abs(filepath.Join(exampleDir, "text.c4c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run("pick a text-only model", chromedp.SetUploadFiles(chromedp.CSS("#model-file"), []string{textOnly}))
+	waitFor(t, ctx, "the text-only error", `[...document.querySelectorAll('.message.error')].some(m => m.textContent.includes('“text.c4c” cannot be this page’s model') && m.textContent.includes('only the text side') && m.textContent.includes('search widget'))`, 20*time.Second)
+	if st := state(t, ctx); st.Model != nil {
+		t.Errorf("a text-only model was taken as the page's model: %+v", st.Model)
+	}
+
 	// The model.
 	start := time.Now()
 	run("pick the model", chromedp.SetUploadFiles(chromedp.CSS("#model-file"), []string{modelPath}))

@@ -208,7 +208,8 @@ async function loadModel(blob, name, source, origin) {
     loaded = await pool.load(blob, workerCount(blob.size));
   } catch (err) {
     status.replaceChildren(...before);
-    const what = err instanceof EngineError && err.kind === 'format' ? 'is not a usable clip4clip model file' : 'could not be loaded';
+    const kind = err instanceof EngineError ? err.kind : '';
+    const what = kind === 'format' ? 'is not a usable clip4clip model file' : kind === 'text-only' ? 'cannot be this page’s model' : 'could not be loaded';
     say(`“${name}” ${what}: ${errorText(err)}`, 'error');
     if (!state.model) noModel(true);
     return false;

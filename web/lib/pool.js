@@ -110,7 +110,8 @@ export class Pool {
   /**
    * load starts a query worker and loads blob into it (hashing it: the
    * model's identity), then `frames` frame workers. It throws an
-   * EngineError (kind "format" for a file that is not a model) and leaves
+   * EngineError (kind "format" for a file that is not a model, "text-only"
+   * for a file without a vision tower) and leaves
    * the previous workers running if the model does not load.
    */
   async load(blob, frames) {
@@ -122,13 +123,16 @@ export class Pool {
       query.terminate();
       throw err;
     }
+    if (loaded.info.textOnly) {
+      // Made for a site's search widget: it cannot embed a single frame.
+      query.terminate();
+      throw new EngineError('this file holds only the text side of a model (“clip4clip convert -text-only” makes such files for a static site’s search widget), so it cannot index videos. Load a whole model: the default one, “Get a real model”, or a .c4c file made without -text-only.', 'text-only');
+    }
     this.terminate();
     this.query = query;
     this.blob = blob;
     this.onGPU = !!(loaded.info.backend && loaded.info.backend.name === 'webgpu');
-    // A text-only file has no vision part: its frame workers hold it all
-    // (and refuse frames, as the engine says).
-    this.framePart = loaded.info.textOnly ? 'all' : 'vision';
+    this.framePart = 'vision';
     await this.resize(frames);
     return loaded; // {info, id}
   }
