@@ -124,4 +124,17 @@ func TestNoMatchBrowser(t *testing.T) {
 	if th := eval[float64](t, ctx, `window.__clip4clip.state().model.info.calibration.threshold`); th != cal.Threshold {
 		t.Errorf("the kept calibration's threshold %v, measured %v", th, cal.Threshold)
 	}
+
+	// The demo videos come back from the index without their files; the
+	// page serves them, so it fetches one again to play it instead of
+	// asking the person for a file they never had.
+	waitFor(t, ctx, "the demo videos restored", fmt.Sprintf(`window.__clip4clip.state().videos.filter(v => v.status === 'indexed' && !v.hasFile).length === %d`, len(videos)), 20*time.Second)
+	if relink := eval[string](t, ctx, `(() => { const r = document.querySelector('#relink'); return r && !r.hidden ? r.textContent : ''; })()`); relink != "" {
+		t.Errorf("the page asks for the demo videos' files: %q", relink)
+	}
+	run("play a demo video", chromedp.Click(chromedp.CSS(`#videos .thumb-button`)))
+	waitFor(t, ctx, "the player with the fetched demo video", `document.querySelector('#player').open && document.querySelector('#player-video').readyState >= 1`, 20*time.Second)
+	if notes := eval[int](t, ctx, `document.querySelectorAll('.card-note').length + [...document.querySelectorAll('.message')].filter(m => m.textContent.includes('choose its file')).length`); notes != 0 {
+		t.Errorf("%d notes ask for a demo video's file", notes)
+	}
 }

@@ -492,17 +492,21 @@ function isDemoVideo(v) {
   return !!demos && demos.videos.some((d) => d.file === v.name && d.lastModified === v.lastModified);
 }
 
+// demoFile fetches a demo video (d: an entry of demos/index.json) from
+// this page's server, as the File it was indexed from.
+async function demoFile(d) {
+  const resp = await fetch(`demos/${d.file}`);
+  if (!resp.ok) throw new Error(`${d.file}: the server answered ${resp.status} ${resp.statusText}`);
+  const blob = await resp.blob();
+  return new File([blob], d.file, { type: d.type || blob.type || 'video/webm', lastModified: d.lastModified });
+}
+
 async function addDemos() {
   const buttons = [$('#demo-try'), $('#demo-add')];
   for (const b of buttons) b.disabled = true;
   try {
     if (!demos && !(await loadDemoList())) throw new Error('this page has no list of demo videos (demos/index.json)');
-    const files = await Promise.all(demos.videos.map(async (d) => {
-      const resp = await fetch(`demos/${d.file}`);
-      if (!resp.ok) throw new Error(`${d.file}: the server answered ${resp.status} ${resp.statusText}`);
-      const blob = await resp.blob();
-      return new File([blob], d.file, { type: d.type || blob.type || 'video/webm', lastModified: d.lastModified });
-    }));
+    const files = await Promise.all(demos.videos.map(demoFile));
     const before = state.reused;
     await addFiles(files, { sayReused: false });
     const reused = state.reused - before;
@@ -988,7 +992,7 @@ function renderList() {
  */
 function renderRelink() {
   let box = $('#relink');
-  const missing = [...state.videos.values()].filter((v) => !v.site && !v.file && !v.handle && (v.status === 'indexed' || v.status === 'interrupted'));
+  const missing = [...state.videos.values()].filter((v) => !v.site && !v.file && !v.handle && !isDemoVideo(v) && (v.status === 'indexed' || v.status === 'interrupted'));
   if (!missing.length) {
     if (box) box.hidden = true;
     return;
@@ -1451,6 +1455,19 @@ let playerURL = null;
  */
 async function play(v, start, end, from = v.el) {
   if (!v.file && v.site) return playSiteVideo(v, start, end);
+  if (!v.file && isDemoVideo(v)) {
+    // The page serves the demo videos itself: fetch it again rather than
+    // ask for a file the person never had.
+    try {
+      const f = await demoFile(demos.videos.find((d) => d.file === v.name && d.lastModified === v.lastModified));
+      if (fmt.fileKey(f) === v.key) {
+        v.file = f;
+        renderVideo(v);
+      }
+    } catch (err) {
+      console.warn('clip4clip: fetching the demo video again', err);
+    }
+  }
   if (!v.file && v.handle) {
     const r = await handles.open(v.key, v.handle, { ask: true });
     if (r.file) {
