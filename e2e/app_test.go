@@ -408,6 +408,15 @@ func TestBrowserApp(t *testing.T) {
 		t.Errorf("long query: %+v", st.Results.Query)
 	}
 
+	// Another script, or emoji: the note says the model reads English, in
+	// words people use (no "tokens").
+	const japanese = "赤い車が橋を渡る 🚗"
+	run("type a Japanese query", chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const q = document.querySelector('#query'); q.value = %q; q.dispatchEvent(new Event('input')); })()`, japanese)))
+	waitFor(t, ctx, "the English-only notice", `document.querySelector('#query-note').textContent.includes('read English only')`, 10*time.Second)
+	if note := eval[string](t, ctx, `document.querySelector('#query-note').textContent`); !strings.Contains(note, "other scripts and emoji") || strings.Contains(note, "token") {
+		t.Errorf("the note on a Japanese query: %q", note)
+	}
+
 	// Export: the file decodes natively to exactly the page's index.
 	b64 := eval[string](t, ctx, `window.__clip4clip.exportIndexBytes()`)
 	raw, err := base64.StdEncoding.DecodeString(b64)

@@ -1324,9 +1324,20 @@ async function searchNow(text, { quiet = false } = {}) {
     ? `${r.query.terms.map((t) => `${t.weight < 0 ? '−' : '+'}${Math.abs(t.weight) === 1 ? '' : `${Math.abs(t.weight)}×`}“${t.text}”`).join(' ')} · `
     : '';
   note.textContent = r.query.truncated
-    ? `Your query is longer than the model reads: only its first ${used} tokens were used (the context holds ${r.query.context}, start and end included). Shorten it to search with all of it.`
-    : `${terms}${fmt.plural(used, 'token')} · ${fmt.plural(r.hits.length, 'video')} ranked in ${Math.round(r.timing.embedMs + r.timing.rankMs)} ms`;
+    ? `Your query is longer than the model reads: it reads ${used} word pieces (a long or unusual word takes several), so only the start of your query was used. Shorten it to search with all of it.`
+    : `${terms}${fmt.plural(used, 'word piece')} · ${fmt.plural(r.hits.length, 'video')} ranked in ${Math.round(r.timing.embedMs + r.timing.rankMs)} ms`;
+  if (notEnglish(text)) {
+    note.className = 'note warning';
+    note.textContent += ` · ${isDemoModel() ? 'This model knows only English words about its demo world' : 'CLIP models read English only'}: other scripts and emoji turn into many small pieces that mean little to it. Describe the scene in English.`;
+  }
   if (!quiet && !r.hits.length && !site.length) note.textContent += state.videos.size ? ' · no video has finished indexing yet' : ' · add videos to search them';
+}
+
+// notEnglish tells whether a query has letters of another script or
+// emoji: CLIP's vocabulary (and the default model's) is of English
+// captions, so they become byte pieces with little meaning.
+function notEnglish(text) {
+  return /[^\p{Script=Latin}\p{N}\p{P}\p{Zs}\s+\-:.]/u.test(text);
 }
 
 // setResults keeps a search's results and shows them; lo and hi, the
