@@ -185,7 +185,15 @@ func TestBrowserApp(t *testing.T) {
 		t.Fatal(err)
 	}
 	run("pick a truncated model", chromedp.SetUploadFiles(chromedp.CSS("#model-file"), []string{cut}))
-	waitFor(t, ctx, "the truncated-model error", `[...document.querySelectorAll('.message.error')].some(m => m.textContent.includes('“cut.c4c” is not a usable clip4clip model file') && m.textContent.includes('truncated'))`, 20*time.Second)
+	waitFor(t, ctx, "the truncated-model error", `[...document.querySelectorAll('.message.error')].some(m => m.textContent.includes('“cut.c4c” is not a usable clip4clip model file'))`, 20*time.Second)
+	// In words for people; the engine's own text behind "details".
+	cutMsg := eval[map[string]string](t, ctx, `(() => { const m = [...document.querySelectorAll('.message.error')].find(m => m.textContent.includes('cut.c4c')); const d = m.querySelector('.message-details'); const p = m.querySelector('p').cloneNode(true); p.querySelectorAll('details').forEach(x => x.remove()); return { shown: p.textContent, details: d ? d.textContent : '' }; })()`)
+	if !strings.Contains(cutMsg["shown"], "the file is cut short") || strings.Contains(cutMsg["shown"], "weights:") || strings.Contains(cutMsg["shown"], "lies at bytes") {
+		t.Errorf("the truncated model's message reads %q", cutMsg["shown"])
+	}
+	if !strings.Contains(cutMsg["details"], "lies at bytes") {
+		t.Errorf("the truncated model's details %q do not hold the engine's text", cutMsg["details"])
+	}
 
 	// Three errors so far: the newest two show, the first folds into one
 	// line that shows it or clears them all.

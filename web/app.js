@@ -5,6 +5,7 @@
 import * as db from './lib/db.js';
 import * as drop from './lib/drop.js';
 import * as fmt from './lib/format.js';
+import { plain } from './lib/words.js';
 import * as handles from './lib/handles.js';
 import { toast } from './lib/toast.js';
 import * as getmodel from './lib/getmodel.js';
@@ -54,7 +55,19 @@ function say(text, kind = 'info', { timeout = kind === 'info' ? 8000 : 0 } = {})
   el.className = `message ${kind}`;
   if (kind === 'error') el.setAttribute('role', 'alert');
   const p = document.createElement('p');
-  p.textContent = text;
+  const words = plain(text);
+  p.textContent = words.text;
+  if (words.changed) {
+    // The original, for a bug report or the command line.
+    const details = document.createElement('details');
+    details.className = 'message-details';
+    const summary = document.createElement('summary');
+    summary.textContent = 'details';
+    const code = document.createElement('code');
+    code.textContent = text;
+    details.append(summary, code);
+    p.append(' ', details);
+  }
   const close = document.createElement('button');
   close.type = 'button';
   close.className = 'icon-button';

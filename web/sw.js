@@ -43,6 +43,7 @@ const FILES = [
   'lib/sha256.js',
   'lib/site.js',
   'lib/toast.js',
+  'lib/words.js',
   'lib/gpu/backend.js',
   'lib/gpu/check.js',
   'lib/gpu/describe.js',
