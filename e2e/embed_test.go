@@ -367,6 +367,12 @@ func TestEmbedWidget(t *testing.T) {
 		}
 	}
 
+	// Another query (a "Try" chip, or typing) closes the player: its video
+	// was one of the last results.
+	if st := searchWidget(t, ctx, sel, "a big white cross bounces"); st.Player != nil {
+		t.Errorf("after another query the player still shows %s", st.Player.Src)
+	}
+
 	// Every demo caption, through el.search: the hit rate.
 	captions := map[string]bool{}
 	var hits, inTop3, n int

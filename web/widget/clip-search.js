@@ -350,6 +350,9 @@ export class ClipSearch extends HTMLElement {
     try {
       const r = await this.engine.call('search', { text, k: this.k });
       if (seq === this.seq) {
+        // Another query's results: the video playing was of the last ones.
+        if (this.lastText !== undefined && text !== this.lastText) this.hidePlayer();
+        this.lastText = text;
         this.lastQuery = { ...r.query, timing: r.timing };
         this.showError(null);
         this.show(r.results);
@@ -515,9 +518,14 @@ export class ClipSearch extends HTMLElement {
     this.video.play().catch(() => { /* autoplay refused: the controls are there */ });
   }
 
-  closePlayer() {
+  // hidePlayer stops and hides the inline player, leaving the focus.
+  hidePlayer() {
     this.video.pause();
     this.$('.player').hidden = true;
+  }
+
+  closePlayer() {
+    this.hidePlayer();
     const cur = this.list.querySelector('li[tabindex="0"]');
     (cur || this.input).focus();
   }
