@@ -369,6 +369,22 @@ func TestFirstScreen(t *testing.T) {
 	if h := eval[float64](t, ctx, `document.querySelector('#model-panel').getBoundingClientRect().height`); h > maxModelHeight {
 		t.Errorf("%s: with a chosen model the model panel is %.0f px high", phone, h)
 	}
+
+	// Another model: the demos' index belongs to the default model. The
+	// page says so, keeps it, and brings it back with that model.
+	indexed := `window.__clip4clip.state().videos.filter(v => v.status === 'indexed').length`
+	before := eval[int](t, ctx, indexed)
+	run("choose the tiny CLIP", chromedp.SetUploadFiles(chromedp.CSS("#model-file"), []string{tinyModel(t, t.TempDir())}))
+	waitFor(t, ctx, "the tiny CLIP", `(() => { const s = window.__clip4clip.state(); return s.ready && s.model.name === 'tiny.c4c'; })()`, 60*time.Second)
+	msg := eval[string](t, ctx, `[...document.querySelectorAll('.message.warning')].map(m => m.textContent).find(t => t.includes('belongs to')) || ''`)
+	if !strings.Contains(msg, fmt.Sprintf("Your index of %d videos belongs to default.c4c", before)) || !strings.Contains(msg, "kept in this browser") {
+		t.Errorf("after loading another model the page says %q", msg)
+	}
+	if n := eval[int](t, ctx, indexed); n != 0 {
+		t.Errorf("%d videos of the default model's index shown with the tiny CLIP", n)
+	}
+	run("choose the default model again", chromedp.SetUploadFiles(chromedp.CSS("#model-file"), []string{defaultModel}))
+	waitFor(t, ctx, "the default model's index back", fmt.Sprintf(`window.__clip4clip.state().ready && %s === %d`, indexed, before), 60*time.Second)
 }
 
 // colorScheme emulates the system's prefers-color-scheme ("dark" or "light").

@@ -228,6 +228,10 @@ async function loadModel(blob, name, source, origin) {
     return false;
   }
   state.ready = false;
+  // The index of the model before, if another: it stays in the database
+  // (by model) and comes back with that model.
+  const prev = state.model && state.model.id !== loaded.id ? state.model : null;
+  const prevVideos = prev ? [...state.videos.values()].filter((v) => !v.site && v.status === 'indexed').length : 0;
   state.model = { id: loaded.id, name, size: blob.size, source, info: loaded.info, origin };
   dropSites(); // they were checked against the previous model
   try {
@@ -245,7 +249,10 @@ async function loadModel(blob, name, source, origin) {
   renderModel();
   startCalibration(loaded);
   fillWorkerSelect(blob.size);
-  await restoreIndex();
+  await restoreIndex({ quietOthers: prevVideos > 0 });
+  if (prevVideos) {
+    say(`${name} is loaded. Your index of ${fmt.plural(prevVideos, 'video')} belongs to ${prev.name}, the model that made it: it is kept in this browser, and comes back when you load ${prev.name} again (kept too). To search ${prevVideos === 1 ? 'that video' : 'those videos'} with ${name}, add ${prevVideos === 1 ? 'it' : 'them'} again.`, 'warning', { timeout: 0 });
+  }
   $('#query').disabled = false;
   const asked = searchkeys.queryFromHash();
   if (asked && !state.results) runQuery(asked);
@@ -585,7 +592,7 @@ function dropVideo(v) {
   state.order = state.order.filter((k) => k !== v.key);
 }
 
-async function restoreIndex() {
+async function restoreIndex({ quietOthers = false } = {}) {
   for (const v of [...state.videos.values()]) dropVideo(v);
   state.results = null;
   renderResults();
@@ -626,7 +633,7 @@ async function restoreIndex() {
   for (const v of resumable) resumeFromHandle(v, false);
   try {
     const others = await db.countOthers(m.id);
-    if (others) say(`${fmt.plural(others, 'video')} indexed with other models ${others === 1 ? 'is' : 'are'} kept but not shown; load that model to search ${others === 1 ? 'it' : 'them'}.`, 'info');
+    if (others && !quietOthers) say(`${fmt.plural(others, 'video')} indexed with other models ${others === 1 ? 'is' : 'are'} kept but not shown; load that model to search ${others === 1 ? 'it' : 'them'}.`, 'info');
   } catch { /* counted only to inform */ }
   updateStorageNote();
 }
