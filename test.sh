@@ -85,8 +85,9 @@ fi
 
 # tools/wasmbrowser runs the test binary in a worker of headless Chromium
 # with kernels.js, as the page does. There TestSIMDHostHasKernels requires
-# both variants, the tests switch between them (use()), and a relaxed
-# subtest that would skip fails; Node 20 cannot run relaxed SIMD. -want
+# every variant (SIMD128, relaxed SIMD and its paired int8 kernel), the
+# tests switch between them (use()), and a relaxed or pair subtest that
+# would skip fails; Node 20 cannot run relaxed SIMD. -want
 # fails the stage unless relaxed subtests ran and passed.
 if [ -n "$chromium" ]; then
 	stage browser -want '/relaxed' -- env CLIP4CLIP_SIMD=auto GOOS=js GOARCH=wasm \

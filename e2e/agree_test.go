@@ -353,7 +353,7 @@ func TestInt8PathsAgree(t *testing.T) {
 		t.Fatal(err)
 	}
 	captionsJSON := string(cj)
-	for _, variant := range []struct{ ask, name, reports string }{{"none", "go", "none"}, {"simd", "simd128", "SIMD128"}, {"relaxed", "relaxed", "relaxed SIMD"}} {
+	for _, variant := range []struct{ ask, name, reports string }{{"none", "go", "none"}, {"simd", "simd128", "SIMD128"}, {"relaxed", "relaxed", "relaxed SIMD"}, {"pair", "pair", "relaxed SIMD, paired int8"}} {
 		r := eval[browserResult](t, ctx, fmt.Sprintf(`new Promise((resolve) => {
 			const w = new Worker('agree-worker.js', { type: 'module' });
 			w.onmessage = ({ data }) => { w.terminate(); resolve(data); };

@@ -9,8 +9,9 @@ import (
 // Kernels lists the sets of kernels this machine runs, Go's own first and
 // the fastest last (the one chosen at start-up, unless CLIP4CLIP_KERNEL or
 // CLIP4CLIP_SIMD asked for another): on amd64 "go", "avx2", "avxvnni" and
-// "avx512" as the CPU has them; under js/wasm "go", "simd128" and
-// "relaxed" as the host provides them. Each set computes the same
+// "avx512" as the CPU has them; under js/wasm "go", "simd128", "relaxed"
+// and "relaxed-pair" (relaxed SIMD with the int8 kernel that rounds x to 6
+// bits, see quant/simd/gen.mjs) as the host provides them. Each set computes the same
 // products; the int8 ones differ in how they round the activations (see
 // Matrix.Linear), so their results agree to within that rounding.
 func Kernels() []string { return kernelNames() }

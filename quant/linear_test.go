@@ -106,8 +106,12 @@ func int8ActivationBound(m *Matrix, x []float32, n int) float64 {
 	for _, v := range x[:n*m.Cols] {
 		amax = max(amax, math.Abs(float64(v)))
 	}
-	return l1 * amax / 254
+	return l1 * amax / 254 * 127 / int8XSteps()
 }
+
+// int8XSteps is how many steps the host's int8 kernel quantises x in:
+// 127, or 63 for wasm's paired relaxed-SIMD kernel (linear_wasm_test.go).
+var int8XSteps = func() float64 { return 127 }
 
 func requireClose(t *testing.T, name string, want, got []float32, atol float64) {
 	t.Helper()

@@ -34,7 +34,8 @@ func simdLinearI8(w, scales unsafe.Pointer, nb, block int32, x, dst, bias unsafe
 //go:wasmimport clip4clip_simd matmul_t
 func simdMatMulT(a unsafe.Pointer, lda int32, b unsafe.Pointer, ldb int32, dst unsafe.Pointer, ldd int32, m, n, k int32) int32
 
-// simdVariant returns the host's kernels: 0 none (Go's), 1 SIMD128, 2 relaxed SIMD.
+// simdVariant returns the host's kernels: 0 none (Go's), 1 SIMD128, 2 relaxed SIMD,
+// 3 relaxed SIMD with the paired int8 kernel (x in 6 bits; see quant/simd/gen.mjs).
 //
 //go:wasmimport clip4clip_simd variant
 func simdVariant() int32
@@ -122,7 +123,7 @@ func (l *scratchList) put(p *[]float32) {
 }
 
 // The kernel sets by simdVariant's codes.
-var simdNames = [...]string{"go", "simd128", "relaxed"}
+var simdNames = [...]string{"go", "simd128", "relaxed", "relaxed-pair"}
 
 func kernelNames() []string {
 	cur := simdVariant()

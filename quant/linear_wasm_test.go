@@ -17,14 +17,28 @@ import (
 // Chromium); each provides both where its engine runs relaxed SIMD (Node
 // 20 only with CLIP4CLIP_SIMD=relaxed, which turns off the baseline
 // compiler that miscompiles it: see wasm_exec_node.js).
-var simdVariants = []struct {
-	code    int32
-	name    string
-	relaxed bool
-}{{1, "simd", false}, {2, "relaxed", true}}
+//
+// top is how the int8 kernel quantises x (quantRow): 0 to int16 (SIMD128),
+// else to 0..top with a zero point (relaxed SIMD 127, its paired kernel 63).
+type simdKernels struct {
+	code int32
+	name string
+	top  int32
+}
+
+var simdVariants = []simdKernels{{1, "simd", 0}, {2, "relaxed", 127}, {3, "pair", 63}}
 
 // hostVariant is the variant the host chose at start-up.
 var hostVariant = simdVariant()
+
+func init() {
+	int8XSteps = func() float64 {
+		if simdVariant() == 3 {
+			return 63
+		}
+		return 127
+	}
+}
 
 // inBrowser: tools/wasmbrowser runs the tests in Chromium, the engine
 // that runs the kernels for users, and says so.
@@ -35,7 +49,7 @@ var inBrowser = os.Getenv("CLIP4CLIP_WASM_HOST") == "chromium"
 // where the engine lacks relaxed), less those above an explicit
 // CLIP4CLIP_SIMD (simd: SIMD128 only, none: none).
 func browserWants(code int32) bool {
-	limit := map[string]int32{"": 2, "auto": 2, "relaxed": 2, "simd": 1}[os.Getenv("CLIP4CLIP_SIMD")]
+	limit := map[string]int32{"": 3, "auto": 3, "pair": 3, "relaxed": 2, "simd": 1}[os.Getenv("CLIP4CLIP_SIMD")]
 	return inBrowser && code <= limit
 }
 
@@ -81,8 +95,8 @@ func TestSIMDHostHasKernels(t *testing.T) {
 	if v := os.Getenv("CLIP4CLIP_SIMD"); v != "" && v != "auto" {
 		require.Equal(t, best, hostVariant, "CLIP4CLIP_SIMD=%s, but the browser started on variant %d", v, hostVariant)
 	}
-	require.True(t, hostVariant == 1 || hostVariant == 2, "the browser started on variant %d", hostVariant)
-	t.Logf("the browser started on %s (kernels.js timed both)", map[int32]string{1: "SIMD128", 2: "relaxed SIMD"}[hostVariant])
+	require.True(t, hostVariant >= 1 && hostVariant <= 3, "the browser started on variant %d", hostVariant)
+	t.Logf("the browser started on %s (kernels.js timed them)", map[int32]string{1: "SIMD128", 2: "relaxed SIMD", 3: "relaxed SIMD, paired int8"}[hostVariant])
 }
 
 // TestSIMDLinearMatchesRef runs every SIMD kernel directly (so a kernel that
@@ -95,7 +109,7 @@ func TestSIMDHostHasKernels(t *testing.T) {
 // with LinearRef within the bound that quantising x allows.
 func TestSIMDLinearMatchesRef(t *testing.T) {
 	shapes := [][3]int{{1, 1, 1}, {1, 7, 3}, {3, 5, 9}, {4, 16, 16}, {5, 33, 65}, {9, 130, 67},
-		{2, 9, 17}, {6, 4, 33}, {1, 3, 1000}, {7, 12, 48}, {50, 96, 128}, {77, 64, 200}, {13, 37, 768}}
+		{2, 9, 17}, {6, 4, 33}, {1, 3, 1000}, {7, 12, 48}, {50, 96, 128}, {77, 64, 200}, {13, 37, 768}, {3, 9, 3072}}
 	for _, v := range simdVariants {
 		t.Run(v.name, func(t *testing.T) {
 			useVariant(t, v.code, v.name)
@@ -109,7 +123,7 @@ func TestSIMDLinearMatchesRef(t *testing.T) {
 						n, rows, cols := sh[0], sh[1], sh[2]
 						for _, withBias := range []bool{true, false} {
 							name := fmt.Sprintf("%v/block%d/n%d_%dx%d/bias%v", dt, block, n, rows, cols, withBias)
-							checkSIMD(t, r, name, v.relaxed, n, rows, cols, dt, block, withBias)
+							checkSIMD(t, r, name, v.top, n, rows, cols, dt, block, withBias)
 						}
 					}
 				}
@@ -118,7 +132,7 @@ func TestSIMDLinearMatchesRef(t *testing.T) {
 	}
 }
 
-func checkSIMD(t *testing.T, r *rand.Rand, name string, relaxed bool, n, rows, cols int, dt DType, block int, withBias bool) {
+func checkSIMD(t *testing.T, r *rand.Rand, name string, top int32, n, rows, cols int, dt DType, block int, withBias bool) {
 	t.Helper()
 	m, err := Quantize(rows, cols, randSlice(r, rows*cols), dt, block)
 	require.NoError(t, err)
@@ -137,7 +151,7 @@ func checkSIMD(t *testing.T, r *rand.Rand, name string, relaxed bool, n, rows, c
 			got[i] = float32(math.NaN())
 		}
 		step := 8
-		if relaxed {
+		if top != 0 {
 			step = 16
 		}
 		declines := dt == Int8 && m.Block < cols && m.Block%step != 0
@@ -164,7 +178,7 @@ func checkSIMD(t *testing.T, r *rand.Rand, name string, relaxed bool, n, rows, c
 			requireClose(t, name, want, got, 1e-4*math.Sqrt(float64(cols)))
 		case Int8:
 			exact := make([]float32, n*rows)
-			linearI8Ref(m, exact, x, n, bias, relaxed)
+			linearI8Ref(m, exact, x, n, bias, top)
 			for i := 0; i < n; i++ {
 				for j := 0; j < rows; j++ {
 					if j < lo || j >= hi {
@@ -173,7 +187,7 @@ func checkSIMD(t *testing.T, r *rand.Rand, name string, relaxed bool, n, rows, c
 				}
 			}
 			requireClose(t, name+" vs linearI8Ref", exact, got, 1e-5*math.Sqrt(float64(cols)))
-			requireWithinQuantBound(t, name, m, x, n, want, got, lo, hi, relaxed)
+			requireWithinQuantBound(t, name, m, x, n, want, got, lo, hi, top)
 		}
 	}
 }
@@ -187,18 +201,19 @@ func i16Limit(blk int) int32 {
 // quantRow is the kernel's quantisation of one row of x: q (len(x) values),
 // the scale and the zero point, with x[k] ~= (q[k] - zp) * scale.
 //   - SIMD128: q = round(x * lim/amax), zp = 0.
-//   - relaxed: q = clamp(round(x/s) + zp, 0, 127) with s = (max - min)/127
+//   - relaxed (top 127; its paired kernel: 63): q = clamp(round(x/s) + zp,
+//     0, top) with s = (max - min)/top
 //     over the range [min(x, 0), max(x, 0)] and zp = round(-min/s).
 //
 // Every step is float32 as in the kernel, round to nearest even.
-func quantRow(q []int32, x []float32, lim int32, relaxed bool) (scale float32, zp int32) {
+func quantRow(q []int32, x []float32, lim int32, top int32) (scale float32, zp int32) {
 	var inv float32
-	if relaxed {
+	if top != 0 {
 		var lo, hi float32
 		for _, v := range x {
 			lo, hi = min(lo, v), max(hi, v)
 		}
-		scale = (hi - lo) / 127
+		scale = (hi - lo) / float32(top)
 		if scale > 0 {
 			inv = 1 / scale
 		}
@@ -215,8 +230,8 @@ func quantRow(q []int32, x []float32, lim int32, relaxed bool) (scale float32, z
 	}
 	for k, v := range x {
 		qq := int32(math.RoundToEven(float64(v * inv)))
-		if relaxed {
-			qq = max(0, min(127, qq+zp))
+		if top != 0 {
+			qq = max(0, min(top, qq+zp))
 		}
 		q[k] = qq
 	}
@@ -226,11 +241,11 @@ func quantRow(q []int32, x []float32, lim int32, relaxed bool) (scale float32, z
 // linearI8Ref is what the int8 SIMD kernels compute: x quantised per row
 // by quantRow, exact integer dots per block of W's row, each block's sum
 // scaled by its weight scale in float32, the total by the row's x scale.
-func linearI8Ref(m *Matrix, dst, x []float32, n int, bias []float32, relaxed bool) {
+func linearI8Ref(m *Matrix, dst, x []float32, n int, bias []float32, top int32) {
 	in, nb := m.Cols, (m.Cols+m.Block-1)/m.Block
 	q := make([]int32, in)
 	for i := 0; i < n; i++ {
-		sx, zp := quantRow(q, x[i*in:(i+1)*in], i16Limit(min(m.Block, in)), relaxed)
+		sx, zp := quantRow(q, x[i*in:(i+1)*in], i16Limit(min(m.Block, in)), top)
 		for j := 0; j < m.Rows; j++ {
 			var f float32
 			for b := 0; b < nb; b++ {
@@ -251,13 +266,13 @@ func linearI8Ref(m *Matrix, dst, x []float32, n int, bias []float32, relaxed boo
 // requireWithinQuantBound checks got against the exact product with the
 // dequantised weights: quantising x moves each x[k] by at most one step,
 // so an output moves by at most step * sum_k |w[k]|.
-func requireWithinQuantBound(t *testing.T, name string, m *Matrix, x []float32, n int, want, got []float32, lo, hi int, relaxed bool) {
+func requireWithinQuantBound(t *testing.T, name string, m *Matrix, x []float32, n int, want, got []float32, lo, hi int, top int32) {
 	t.Helper()
 	in := m.Cols
 	w := m.Float32()
 	q := make([]int32, in)
 	for i := 0; i < n; i++ {
-		step, _ := quantRow(q, x[i*in:(i+1)*in], i16Limit(min(m.Block, in)), relaxed)
+		step, _ := quantRow(q, x[i*in:(i+1)*in], i16Limit(min(m.Block, in)), top)
 		for j := lo; j < hi; j++ {
 			var wabs float64
 			for k := 0; k < in; k++ {
@@ -275,11 +290,7 @@ func requireWithinQuantBound(t *testing.T, name string, m *Matrix, x []float32, 
 // columns, Go's kernel as the fallback) with every variant, none included.
 func TestSIMDLinearThreads(t *testing.T) {
 	defer SetThreads(1)
-	for _, v := range append([]struct {
-		code    int32
-		name    string
-		relaxed bool
-	}{{0, "none", false}}, simdVariants...) {
+	for _, v := range append([]simdKernels{{0, "none", 0}}, simdVariants...) {
 		t.Run(v.name, func(t *testing.T) {
 			useVariant(t, v.code, v.name)
 			r := rand.New(rand.NewPCG(9, 10))
@@ -293,7 +304,7 @@ func TestSIMDLinearThreads(t *testing.T) {
 					got, want := make([]float32, n*rows), make([]float32, n*rows)
 					m.Linear(got, x, n, bias)
 					if dt == Int8 && v.code != 0 {
-						linearI8Ref(m, want, x, n, bias, v.relaxed)
+						linearI8Ref(m, want, x, n, bias, v.top)
 					} else {
 						LinearRef(m, want, x, n, bias)
 					}
@@ -319,11 +330,7 @@ func BenchmarkSIMDLinear(b *testing.B) {
 	w := randSlice(r, rows*cols)
 	x := randSlice(r, n*cols)
 	dst := make([]float32, n*rows)
-	for _, v := range append([]struct {
-		code    int32
-		name    string
-		relaxed bool
-	}{{0, "go", false}}, simdVariants...) {
+	for _, v := range append([]simdKernels{{0, "go", 0}}, simdVariants...) {
 		for _, dt := range []DType{F32, F16, Int8} {
 			m, _ := Quantize(rows, cols, w, dt, 0)
 			b.Run(v.name+"/"+dt.String(), func(b *testing.B) {
@@ -370,6 +377,56 @@ func TestSIMDLinearI8NaN(t *testing.T) {
 					if got := math.IsNaN(float64(dst[i*rows+j])); got != (i == 1) {
 						t.Fatalf("dst[%d, %d] = %g: want NaN only in row 1", i, j, dst[i*rows+j])
 					}
+				}
+			}
+		})
+	}
+}
+
+// TestSIMDLinearI8Extremes gives the int8 kernels the largest products a
+// model file allows: weights of -128 (which Quantize never writes, a file
+// may) and 127, against x rows whose every element quantises to the top of
+// its range (and to the bottom, with a zero point). The paired kernel sums
+// two steps of pair products in int16 before widening: 2 * 2 * 128 * 63 =
+// 32256 must not saturate or wrap, so it must equal linearI8Ref exactly,
+// as the other variants do.
+func TestSIMDLinearI8Extremes(t *testing.T) {
+	for _, v := range simdVariants {
+		t.Run(v.name, func(t *testing.T) {
+			useVariant(t, v.code, v.name)
+			rows, cols := 8, 96
+			m := &Matrix{Rows: rows, Cols: cols, DType: Int8, Block: cols, I8: make([]int8, rows*cols), Scales: make([]float32, rows)}
+			for j := 0; j < rows; j++ {
+				m.Scales[j] = 1
+				for k := 0; k < cols; k++ {
+					switch j % 4 {
+					case 0:
+						m.I8[j*cols+k] = -128
+					case 1:
+						m.I8[j*cols+k] = 127
+					case 2:
+						m.I8[j*cols+k] = int8(-128 + 255*(k%2))
+					default:
+						m.I8[j*cols+k] = int8(-128 + (k*37)%256)
+					}
+				}
+			}
+			require.NoError(t, m.Validate())
+			// rows of x: all at the top, all at the bottom (then only a
+			// zero point is at 0), and alternating extremes.
+			n := 3
+			x := make([]float32, n*cols)
+			for k := 0; k < cols; k++ {
+				x[k] = 1
+				x[cols+k] = -1
+				x[2*cols+k] = float32(1 - 2*(k%2))
+			}
+			got, want := make([]float32, n*rows), make([]float32, n*rows)
+			require.True(t, linearSIMD(m, got, x, n, nil, 0, rows, nil))
+			linearI8Ref(m, want, x, n, nil, v.top)
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("dst[%d, %d] = %g, linearI8Ref %g", i/rows, i%rows, got[i], want[i])
 				}
 			}
 		})

@@ -14,7 +14,7 @@ import (
 func TestMain(m *testing.M) {
 	all := []string{"go", "avx2", "avxvnni", "avx512"}
 	if isWasm {
-		all = []string{"go", "simd128", "relaxed"}
+		all = []string{"go", "simd128", "relaxed", "relaxed-pair"}
 	}
 	var missing []string
 	for _, k := range all {

@@ -8,7 +8,7 @@ import test from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { loadWabt, stale } from "./build.mjs";
-import { selfTest } from "./kernels.js";
+import { selfTest, selfTestPair } from "./kernels.js";
 
 test("committed .wat and .wasm files are up to date with gen.mjs", async (t) => {
   const wabt = await loadWabt();
@@ -33,5 +33,6 @@ for (const v of ["simd", "relaxed"]) {
       return;
     }
     assert.ok(selfTest(new WebAssembly.Module(bytes)));
+    if (v === "relaxed") assert.ok(selfTestPair(new WebAssembly.Module(bytes)), "its paired int8 kernel");
   });
 }

@@ -240,8 +240,9 @@ ${indent(h2f(`(i32x4.splat (i32.load16_u ${add(L("src"), `(i32.shl ${L("k")} (i3
 // int8 micro-kernel: R rows of quantised x by 4 rows of int8 W, block by
 // block of k. Per block: integer dots, [4 sums] (- zp * wsum for relaxed),
 // to f32, times the 4 rows' scales; at the end times the row's x scale.
-function mkI8(R, U, relaxed) {
+function mkI8(R, U, relaxed, pair = false) {
   const C = relaxed ? 16 : 8; // elements per k step
+  const P = pair ? "p" : ""; // function name suffix of the paired kernel
   const xb = relaxed ? 1 : 2; // bytes per quantised x element
   const acc = (r, c) => `a${r}${c}`;
   const step = (off) => [
@@ -262,6 +263,39 @@ function mkI8(R, U, relaxed) {
       ),
     ]),
   ];
+  // pair (relaxed only, x in 0..63): i16x8.relaxed_dot_i8x16_i7x16_s sums
+  // each two products in i16 (one instruction, x86's pmaddubsw, with or
+  // without VNNI), two k steps are added in i16, and only then widened to
+  // i32 (extadd_pairwise: a second multiply on x86). |w| <= 128 and x <= 63
+  // bound the i16 sum by 2 * 2 * 128 * 63 = 32256 < 2^15: nothing saturates
+  // or wraps, so the result is exact on every engine. The plain relaxed
+  // kernel's i32 dot costs x86 without VNNI both multiplies per step.
+  const pairStep = (off) => [
+    range(R).map((r) => [
+      set(`x${r}a`, `(v128.load offset=${off} align=1 ${add(L(`x${r}`), L("k"))})`),
+      set(`x${r}b`, `(v128.load offset=${off + 16} align=1 ${add(L(`x${r}`), L("k"))})`),
+    ]),
+    range(4).map((c) => [
+      set("wa", `(v128.load offset=${off} align=1 ${add(L(`w${c}`), L("k"))})`),
+      set("wb", `(v128.load offset=${off + 16} align=1 ${add(L(`w${c}`), L("k"))})`),
+      range(R).map((r) =>
+        set(
+          acc(r, c),
+          `(i32x4.add ${L(acc(r, c))} (i32x4.extadd_pairwise_i16x8_s (i16x8.add (i16x8.relaxed_dot_i8x16_i7x16_s ${L("wa")} ${L(`x${r}a`)}) (i16x8.relaxed_dot_i8x16_i7x16_s ${L("wb")} ${L(`x${r}b`)}))))`,
+        ),
+      ),
+    ]),
+  ];
+  const pairSingle = () => [
+    range(4).map((c) => set(`v${c}`, `(v128.load align=1 ${add(L(`w${c}`), L("k"))})`)),
+    range(R).map((r) => [
+      set("xv", `(v128.load align=1 ${add(L(`x${r}`), L("k"))})`),
+      range(4).map((c) => set(acc(r, c), `(i32x4.add ${L(acc(r, c))} (i32x4.extadd_pairwise_i16x8_s (i16x8.relaxed_dot_i8x16_i7x16_s ${L(`v${c}`)} ${L("xv")})))`)),
+    ]),
+  ];
+  const CU = pair ? 2 * C : C * U; // elements per main-loop iteration
+  const mainStep = pair ? pairStep(0) : range(U).map((u) => step(C * u));
+  const restStep = pair ? pairSingle() : step(0);
   const k2 = relaxed ? [] : [set("k2", `(i32.shl ${L("k")} (i32.const 1))`)];
   const body = [
     rowPointers(),
@@ -281,13 +315,13 @@ function mkI8(R, U, relaxed) {
       range(R).map((r) => range(4).map((c) => set(acc(r, c), "(v128.const i64x2 0 0)"))),
       set("k", L("kb")),
       `(block $main (loop $k`,
-      `  (br_if $main (i32.gt_s (i32.add ${L("k")} ${i32(C * U)}) ${L("kend")}))`,
-      ind(k2, range(U).map((u) => step(C * u))),
-      `  ${set("k", add(L("k"), i32(C * U)))}`,
+      `  (br_if $main (i32.gt_s (i32.add ${L("k")} ${i32(CU)}) ${L("kend")}))`,
+      ind(k2, mainStep),
+      `  ${set("k", add(L("k"), i32(CU)))}`,
       `  (br $k)))`,
       `(block $rest (loop $r`,
       `  (br_if $rest (i32.ge_s ${L("k")} ${L("kend")}))`,
-      ind(k2, step(0)),
+      ind(k2, restStep),
       `  ${set("k", add(L("k"), i32(C)))}`,
       `  (br $r)))`,
       set("sw", `(v128.load align=4 ${add(L("pswv"), `(i32.shl ${L("b")} (i32.const 4))`)})`),
@@ -313,11 +347,11 @@ function mkI8(R, U, relaxed) {
     ]),
   ];
   return `
-  ;; mk_i8_${R}: dst rows 0..${R - 1} at columns j..j+nc-1 from ${R} rows of quantised x
+  ;; mk_i8${P}_${R}: dst rows 0..${R - 1} at columns j..j+nc-1 from ${R} rows of quantised x${pair ? " (0..63)" : ""}
   ;; at px (stride xs bytes) and nc rows of int8 W at pw (stride ws = in bytes).
   ;; pswv/pwsum: per block, the 4 rows' scales (f32x4) and weight sums (i32x4);
   ;; psx/pzp: the x rows' scales (f32) and zero points (i32).
-  (func $mk_i8_${R} (param $px i32) (param $xs i32) (param $pw i32) (param $ws i32) (param $in i32)
+  (func $mk_i8${P}_${R} (param $px i32) (param $xs i32) (param $pw i32) (param $ws i32) (param $in i32)
       (param $nb i32) (param $blk i32) (param $pswv i32) (param $pwsum i32) (param $psx i32) (param $pzp i32)
       (param $pd i32) (param $ds i32) (param $pb i32) (param $nc i32)
     ${locals("i32", ["w0", "w1", "w2", "w3", ...range(R).map((r) => `x${r}`), "k", "k2", "kb", "kend", "b"])}
@@ -325,6 +359,7 @@ function mkI8(R, U, relaxed) {
       ...range(R).flatMap((r) => range(4).map((c) => acc(r, c))),
       ...range(R).map((r) => `f${r}`),
       "v0", "v1", "v2", "v3", "xv", "u01", "u23", "s", "sw", "ws4",
+      ...(pair ? [...range(R).flatMap((r) => [`x${r}a`, `x${r}b`]), "wa", "wb"] : []),
     ])}
 ${indent(body, 4)})`;
 }
@@ -337,7 +372,9 @@ ${indent(body, 4)})`;
 //   relaxed: q = clamp(nearest(x / s) + zp, 0, 127) in u8 with the range
 //            [min(x, 0), max(x, 0)] split in 127 steps s, x ~= (q - zp) * s.
 //            relaxed_dot_i8x16_i7x16 needs the second operand in 0..127.
-function quantX(relaxed) {
+//   pair:    as relaxed in 63 steps, q in 0..63 (see mkI8's pair).
+function quantX(relaxed, pair = false) {
+  const top = pair ? 63 : 127;
   const f4 = (v) => `(v128.const f32x4 ${v} ${v} ${v} ${v})`;
   // The range scan uses f32x4.pmin/pmax (one instruction each; V8 spends
   // about seven on f32x4.min/max's NaN rules) and keeps NaN apart in a mask:
@@ -372,7 +409,7 @@ function quantX(relaxed) {
     ? [
         scanLoops,
         set("lo", `(f32.min (f32.min (f32x4.extract_lane 0 ${L("mn")}) (f32x4.extract_lane 1 ${L("mn")})) (f32.min (f32x4.extract_lane 2 ${L("mn")}) (f32x4.extract_lane 3 ${L("mn")})))`),
-        set("s", `(f32.div (f32.sub ${L("hi")} ${L("lo")}) (f32.const 127))`),
+        set("s", `(f32.div (f32.sub ${L("hi")} ${L("lo")}) (f32.const ${top}))`),
         set("inv", `(select (f32.div (f32.const 1) ${L("s")}) (f32.const 0) (f32.gt ${L("s")} (f32.const 0)))`),
         set("zp", `(i32.trunc_sat_f32_s (f32.nearest (f32.neg (f32.mul ${L("lo")} ${L("inv")}))))`),
         `(f32.store ${L("psx")} ${L("s")})`,
@@ -391,7 +428,7 @@ function quantX(relaxed) {
   const rnd = (e) => `(i32x4.sub (f32x4.add ${e} (v128.const f32x4 0x1.8p23 0x1.8p23 0x1.8p23 0x1.8p23)) (v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000))`;
   const q4 = (v) =>
     relaxed
-      ? `(i32x4.min_s (i32x4.max_s (i32x4.add ${rnd(`(f32x4.mul ${v} ${L("iv")})`)} ${L("zv")}) (v128.const i64x2 0 0)) (v128.const i32x4 127 127 127 127))`
+      ? `(i32x4.min_s (i32x4.max_s (i32x4.add ${rnd(`(f32x4.mul ${v} ${L("iv")})`)} ${L("zv")}) (v128.const i64x2 0 0)) (v128.const i32x4 ${top} ${top} ${top} ${top}))`
       : rnd(`(f32x4.mul ${v} ${L("iv")})`);
   const src = (off) => add(L("src"), `(i32.shl (i32.add ${L("k")} (i32.const ${off})) (i32.const 2))`);
   const ld = (off) => `(v128.load align=4 ${src(off)})`;
@@ -431,9 +468,9 @@ function quantX(relaxed) {
     `  (br $l)))`,
   ];
   return `
-  ;; quant_x: one row of x (in floats at src) into dst, zero-padded to kp;
+  ;; quant_x${pair ? "6" : ""}: one row of x (in floats at src) into dst${pair ? " (0..63)" : ""}, zero-padded to kp;
   ;; its scale to psx${relaxed ? ", its zero point to pzp" : ""}.
-  (func $quant_x (param $src i32) (param $in i32) (param $kp i32) (param $dst i32) (param $psx i32) (param $pzp i32) (param $lim i32)
+  (func $quant_x${pair ? "6" : ""} (param $src i32) (param $in i32) (param $kp i32) (param $dst i32) (param $psx i32) (param $pzp i32) (param $lim i32)
     (local $k i32) (local $q i32) (local $zp i32) (local $lo f32) (local $hi f32) (local $s f32) (local $inv f32)
     (local $v v128) (local $mn v128) (local $mx v128) (local $nan v128) (local $iv v128) (local $zv v128)
 ${indent(scan, 4)}
@@ -446,10 +483,11 @@ ${indent(tail, 4)})`;
 
 // The int8 driver: quantise x, then per 4 rows of W gather the per-block
 // scales (and weight sums), then the micro-kernels over the rows of x.
-function driverI8(MR, relaxed) {
+function driverI8(MR, relaxed, pair = false) {
   const C = relaxed ? 16 : 8;
+  const P = pair ? "p" : "";
   const call = (R) =>
-    `(call $mk_i8_${R} ${add(L("xq"), mul(L("i"), L("xs")))} ${L("xs")} ${relaxed ? `${L("pw")} ${L("in")}` : `${L("wq")} (i32.shl ${L("kp")} (i32.const 1))`} ${L("in")} ${L("nb")} ${L("blk")} ${L("swv")} ${L("wsum")} ${add(
+    `(call $mk_i8${P}_${R} ${add(L("xq"), mul(L("i"), L("xs")))} ${L("xs")} ${relaxed ? `${L("pw")} ${L("in")}` : `${L("wq")} (i32.shl ${L("kp")} (i32.const 1))`} ${L("in")} ${L("nb")} ${L("blk")} ${L("swv")} ${L("wsum")} ${add(
       L("sx"),
       `(i32.shl ${L("i")} (i32.const 2))`,
     )} ${add(L("zp"), `(i32.shl ${L("i")} (i32.const 2))`)} ${add(L("pd"), mul(L("i"), L("ds")))} ${L("ds")} ${L("pb")} ${L("nc")})`;
@@ -472,7 +510,7 @@ function driverI8(MR, relaxed) {
       ]
     : [];
   return `
-  (func (export "linear_i8") (param $w i32) (param $scales i32) (param $nb i32) (param $blk i32)
+  (func (export "linear_i8${pair ? "_pair" : ""}") (param $w i32) (param $scales i32) (param $nb i32) (param $blk i32)
       (param $x i32) (param $dst i32) (param $bias i32)
       (param $n i32) (param $in i32) (param $out i32) (param $lo i32) (param $hi i32) (param $scratch i32) (result i32)
     ${locals("i32", ["i", "j", "c", "b", "k", "kend", "nc", "pw", "pb", "pd", "ds", "kp", "xs", "xq", "sx", "zp", "swv", "wsum", "lim", "wq", "r0", "r1", "r2", "r3"])}
@@ -499,7 +537,7 @@ function driverI8(MR, relaxed) {
     ${set("lim", `(call $min (i32.const 32767) (i32.div_u (i32.const 2147483647) (i32.mul (i32.const 127) (call $min ${L("blk")} ${L("in")}))))`)}
     ${set("i", i32(0))}
     (loop $q
-      (call $quant_x ${add(L("x"), mul(L("i"), `(i32.shl ${L("in")} (i32.const 2))`))} ${L("in")} ${L("kp")} ${add(L("xq"), mul(L("i"), L("xs")))} ${add(
+      (call $quant_x${pair ? "6" : ""} ${add(L("x"), mul(L("i"), `(i32.shl ${L("in")} (i32.const 2))`))} ${L("in")} ${L("kp")} ${add(L("xq"), mul(L("i"), L("xs")))} ${add(
         L("sx"),
         `(i32.shl ${L("i")} (i32.const 2))`,
       )} ${add(L("zp"), `(i32.shl ${L("i")} (i32.const 2))`)} ${L("lim")})
@@ -866,7 +904,7 @@ export function generate({ relaxed, mrF32 = defaults.mrF32, mrI8 = defaults.mrI8
 ;;   linear_f32(w, x, dst, bias, n, in, out, lo, hi)
 ;;   linear_f16(w, x, dst, bias, n, in, out, lo, hi, scratch)   scratch: 4*in f32
 ;;   linear_i8(w, scales, nb, block, x, dst, bias, n, in, out, lo, hi, scratch)
-;;       scratch: 2*n*ceil16(in) + 8*n + 32*nb + 8*ceil16(in) + 48 bytes
+;;       scratch: 2*n*ceil16(in) + 8*n + 32*nb + 8*ceil16(in) + 48 bytes${relaxed ? "\n;;   linear_i8_pair(...)   linear_i8 with x in 6 bits, summed in pairs in i16: see mkI8" : ""}
 ;; dst(n, out)[:, lo:hi] = x(n, in) @ W(out, in)[lo:hi]^T + bias; bias 0 = none.
 ;;   matmul_t(a, lda, b, ldb, dst, ldd, m, n, k)   dst(m, n) = a(m, k) b(n, k)^T, strides in floats
 ;;   dots_i8(w, cols, q, dst, rows)   dst(rows) i32 = W(rows, cols) i8 @ q(cols) i16, exact
@@ -887,7 +925,7 @@ ${quantX(relaxed)}
 ${mkI8(mrI8, unroll, relaxed)}
 ${mrI8 === 1 ? "" : mkI8(1, unroll, relaxed)}
 ${relaxed ? sum4I8 : widenI8}
-${driverI8(mrI8, relaxed)}
+${driverI8(mrI8, relaxed)}${relaxed ? [quantX(true, true), mkI8(mrI8, 1, true, true), mrI8 === 1 ? "" : mkI8(1, 1, true, true), driverI8(mrI8, true, true)].join("\n") : ""}
 ${dotsI8()}
 ${elementwise(relaxed)}
 )

@@ -18,7 +18,10 @@
 // engine has no SIMD at all, every kernel returns 0 and Go runs its own.
 
 const files = { relaxed: "kernels_relaxed.wasm", simd: "kernels_simd.wasm" };
-const codes = { none: 0, simd: 1, relaxed: 2 };
+// pair is the relaxed module with its paired int8 kernel (linear_i8_pair:
+// x in 6 bits, products summed in i16; see gen.mjs's mkI8) as linear_i8.
+const codes = { none: 0, simd: 1, relaxed: 2, pair: 3 };
+const i8name = { simd: "linear_i8", relaxed: "linear_i8", pair: "linear_i8_pair" };
 
 // defaultLoad fetches a file beside this script (read from disk in Node).
 async function defaultLoad(name) {
@@ -41,12 +44,23 @@ async function defaultLoad(name) {
 // x holds integers whose quantisation is exact for the relaxed kernel (each
 // row spans -27..100, one step per unit) and within 0.2% for SIMD128.
 export function selfTest(module) {
+  return selfTestKernels(module, "linear_i8");
+}
+
+// selfTestPair checks the relaxed module's paired int8 kernel the same way,
+// on x spanning -20..43 (63 units: exact in its 63 steps).
+export function selfTestPair(module) {
+  return WebAssembly.Module.exports(module).some((e) => e.name === "linear_i8_pair") && selfTestKernels(module, "linear_i8_pair");
+}
+
+function selfTestKernels(module, linearI8) {
+  const pair = linearI8 === "linear_i8_pair";
   const n = 5, inn = 37, out = 6;
   const mem = new WebAssembly.Memory({ initial: 1 });
   const k = new WebAssembly.Instance(module, { go: { mem } }).exports;
   const [W8, W16, W32, S, X, B, D, SC] = [0, 512, 1024, 2048, 2304, 3328, 3584, 4096];
   const f32 = new Float32Array(mem.buffer), i8 = new Int8Array(mem.buffer), u16 = new Uint16Array(mem.buffer);
-  const x = (i, c) => (c === 0 ? -27 : c === 1 ? 100 : ((i * 7 + c * 3) % 50) - 20);
+  const x = (i, c) => (c === 0 ? (pair ? -20 : -27) : c === 1 ? (pair ? 43 : 100) : ((i * 7 + c * 3) % 50) - 20);
   const w = (j, c) => ((j * 5 + c) % 9) - 4;
   // halfBits: IEEE half of a small integer (|v| <= 4).
   const halfBits = (v) => (v === 0 ? 0 : (v < 0 ? 0x8000 : 0) | ((15 + Math.floor(Math.log2(Math.abs(v)))) << 10) | ((Math.abs(v) / 2 ** Math.floor(Math.log2(Math.abs(v))) - 1) * 1024));
@@ -63,7 +77,7 @@ export function selfTest(module) {
   const runs = [
     [1, 1, () => k.linear_f32(W32, X, D, B, n, inn, out, 0, out)],
     [1, 1, () => k.linear_f16(W16, X, D, B, n, inn, out, 0, out, SC)],
-    [0.5, 1, () => k.linear_i8(W8, S, 1, inn, X, D, B, n, inn, out, 0, out, SC)],
+    [0.5, 1, () => k[linearI8](W8, S, 1, inn, X, D, B, n, inn, out, 0, out, SC)],
     [1, 0, () => k.matmul_t(X, inn, W32, inn, D, out, n, out, inn)],
   ];
   // dots_i8: W8 rows by an int16 copy of x's first row, exact.
@@ -132,7 +146,7 @@ function selfTestElementwise(k, f32) {
 // i8 x i7 dot is one instruction where the engine lowers it well and
 // three or more where it does not (x86 without AVX-VNNI), so which is
 // faster depends on the CPU, not on what the engine validates.
-export function timeInt8(module, reps = 5) {
+export function timeInt8(module, reps = 5, linearI8 = "linear_i8") {
   const n = 16, inn = 768, out = 256;
   const W = 0, S = W + out * inn, X = S + 4 * out, D = X + 4 * n * inn, SC = D + 4 * n * out;
   const mem = new WebAssembly.Memory({ initial: Math.ceil((SC + 2 * n * inn + 8 * n + 32 + 8 * inn + 48 + 65536) / 65536) });
@@ -141,7 +155,7 @@ export function timeInt8(module, reps = 5) {
   for (let i = 0; i < out * inn; i++) i8[W + i] = ((i * 37) % 255) - 127;
   for (let j = 0; j < out; j++) f32[S / 4 + j] = 1 / 127;
   for (let i = 0; i < n * inn; i++) f32[X / 4 + i] = Math.sin(i);
-  const run = () => k.linear_i8(W, S, 1, inn, X, D, 0, n, inn, out, 0, out, SC);
+  const run = () => k[linearI8](W, S, 1, inn, X, D, 0, n, inn, out, 0, out, SC);
   run(); // compile tiers, caches
   // 8 calls a sample (about 1-2 ms): a worker's clock may tick in 0.1 ms.
   let best = Infinity;
@@ -166,24 +180,34 @@ export function timeInt8(module, reps = 5) {
 // beside int8 weights themselves.
 const simdMargin = 0.85;
 
+// pairMargin is how much faster the paired int8 kernel must time than
+// relaxed SIMD's own to be chosen: it quantises x to 6 bits instead of 7.
+// It gains where the engine lowers i32x4.relaxed_dot_i8x16_i7x16_add_s to
+// two multiplies and an add (x86 without AVX-VNNI: pmaddubsw, pmaddwd),
+// since it needs three multiplies per two k steps instead of four; with
+// AVX-VNNI that dot is one instruction and the plain kernel wins.
+const pairMargin = 0.9;
+
 /**
  * loadKernels returns the import object patch {clip4clip_simd: {...}} for
  * the Go instance that go (a wasm_exec.js Go) will run.
  *
  * options.variant: "auto" (default: of the variants the engine validates
- *   and computes right (selfTest), the faster on this CPU by timeInt8,
- *   SIMD128 only when it takes under simdMargin of relaxed SIMD's time;
- *   none if neither runs), "relaxed", "simd" or "none" (Go's own kernels).
+ *   and computes right (selfTest), the fastest on this CPU by timeInt8:
+ *   relaxed SIMD, its paired int8 kernel only when it takes under
+ *   pairMargin of relaxed SIMD's time, SIMD128 only under simdMargin of the
+ *   better of those; none if nothing runs), "pair", "relaxed", "simd" or
+ *   "none" (Go's own kernels).
  *   A variant the engine cannot run falls back to the next one down.
  * options.load: async (file name) => bytes, to fetch the .wasm files from
  *   elsewhere (default: beside this script).
  * options.warn: called with a message when a module fails its self-test
  *   (default console.warn).
  *
- * The returned module also has variant() -> 0 none, 1 simd, 2 relaxed,
+ * The returned module also has variant() -> 0 none, 1 simd, 2 relaxed, 3 pair,
  * use(code) -> 1 if that variant is available (and now selected), else 0
  * (Go's tests and benchmarks switch variants with it), and info: {chosen,
- * available, timings: {simd, relaxed} ms of timeInt8 when auto timed them}.
+ * available, timings: {simd, relaxed, pair} ms of timeInt8 when auto timed them}.
  */
 export async function loadKernels(go, options = {}) {
   const load = options.load ?? defaultLoad;
@@ -204,19 +228,25 @@ export async function loadKernels(go, options = {}) {
     const module = await WebAssembly.compile(bytes);
     if (selfTest(module)) modules[v] = module;
     else (options.warn ?? console.warn)(`clip4clip kernels: ${files[v]} computes wrong results in this engine; not using it`);
+    if (v === "relaxed" && modules.relaxed && (want === "auto" || want === "pair")) {
+      if (selfTestPair(module)) modules.pair = module;
+      else (options.warn ?? console.warn)(`clip4clip kernels: ${files[v]}'s paired int8 kernel computes wrong results in this engine; not using it`);
+    }
   }
 
-  let current = modules.relaxed ? "relaxed" : modules.simd ? "simd" : "none";
+  let current = want === "pair" && modules.pair ? "pair" : modules.relaxed ? "relaxed" : modules.simd ? "simd" : "none";
   const timings = {};
-  if (want === "auto" && modules.relaxed && modules.simd) {
-    // Interleaved, so that a burst of load hits both.
+  if (want === "auto" && modules.relaxed) {
+    // Interleaved, so that a burst of load hits each alike.
+    const timed = ["simd", "relaxed", "pair"].filter((v) => modules[v]);
     for (let r = 0; r < 2; r++) {
-      for (const v of ["simd", "relaxed"]) timings[v] = Math.min(timings[v] ?? Infinity, timeInt8(modules[v], 3));
+      for (const v of timed) timings[v] = Math.min(timings[v] ?? Infinity, timeInt8(modules[v], 3, i8name[v]));
     }
-    current = timings.simd < simdMargin * timings.relaxed ? "simd" : "relaxed";
+    if (timings.pair < pairMargin * timings.relaxed) current = "pair";
+    if (timings.simd < simdMargin * timings[current]) current = "simd";
   }
   let mem = null; // the Go memory the kernels were instantiated with
-  let inst = {}; // variant -> kernel exports, for mem
+  let inst = new Map(); // module -> kernel exports, for mem
 
   // k returns the current kernel's exports, instantiating it with the Go
   // instance's memory the first time (and again if go runs a new instance).
@@ -224,9 +254,11 @@ export async function loadKernels(go, options = {}) {
     const m = go._inst.exports.mem;
     if (m !== mem) {
       mem = m;
-      inst = {};
+      inst = new Map();
     }
-    return (inst[current] ??= new WebAssembly.Instance(modules[current], { go: { mem } }).exports);
+    const module = modules[current];
+    if (!inst.has(module)) inst.set(module, new WebAssembly.Instance(module, { go: { mem } }).exports);
+    return inst.get(module);
   }
 
   return {
@@ -236,7 +268,7 @@ export async function loadKernels(go, options = {}) {
       linear_f16: (w, x, dst, bias, n, inn, out, lo, hi, scratch) =>
         current === "none" ? 0 : k().linear_f16(w, x, dst, bias, n, inn, out, lo, hi, scratch),
       linear_i8: (w, scales, nb, block, x, dst, bias, n, inn, out, lo, hi, scratch) =>
-        current === "none" ? 0 : k().linear_i8(w, scales, nb, block, x, dst, bias, n, inn, out, lo, hi, scratch),
+        current === "none" ? 0 : k()[i8name[current]](w, scales, nb, block, x, dst, bias, n, inn, out, lo, hi, scratch),
       matmul_t: (a, lda, b, ldb, dst, ldd, m, n, kk) =>
         current === "none" ? 0 : k().matmul_t(a, lda, b, ldb, dst, ldd, m, n, kk),
       dots_i8: (w, cols, q, dst, rows) => (current === "none" ? 0 : k().dots_i8(w, cols, q, dst, rows)),

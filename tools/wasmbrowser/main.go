@@ -22,7 +22,7 @@
 // message and exit code 1. At start it prints one line to stderr naming
 // the browser and the kernels in use.
 //
-// CLIP4CLIP_SIMD=auto|relaxed|simd|none picks the kernels as under Node
+// CLIP4CLIP_SIMD=auto|pair|relaxed|simd|none picks the kernels as under Node
 // (default auto: relaxed SIMD where the engine runs it, else SIMD128).
 // CHROMIUM names the browser (default: chromium, chromium-browser,
 // google-chrome on PATH). The timeout (-timeout, else
@@ -98,7 +98,7 @@ type message struct {
 }
 
 // variantNames are kernels.js's variant() codes as CLIP4CLIP_SIMD names them.
-var variantNames = []string{"none", "simd", "relaxed"}
+var variantNames = []string{"none", "simd", "relaxed", "pair"}
 
 // run is wasmbrowser with its arguments and environment (KEY=value);
 // it returns the exit code.

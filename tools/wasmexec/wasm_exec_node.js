@@ -22,7 +22,7 @@ if (!WebAssembly.validate(require("fs").readFileSync(require("path").join(simdDi
 	// selfTest catches it and falls back to SIMD128); to run the relaxed
 	// kernels anyway, CLIP4CLIP_SIMD=relaxed compiles everything with the
 	// optimising compiler only.
-	if (process.env.CLIP4CLIP_SIMD === "relaxed") {
+	if (process.env.CLIP4CLIP_SIMD === "relaxed" || process.env.CLIP4CLIP_SIMD === "pair") {
 		require("v8").setFlagsFromString("--no-liftoff");
 	}
 }

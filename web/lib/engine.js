@@ -10,7 +10,7 @@ import { loadKernels } from '../simd/kernels.js';
  * globalThis.clip4clip. It sets self.clip4clipSIMD (the kernel variant's
  * name), self.clip4clipMemory (the instance's memory) and, when the Go
  * program ends, self.clip4clipExited. options.variant asks for a kernel
- * variant ("auto", the default, "relaxed", "simd" or "none": see
+ * variant ("auto", the default, "pair", "relaxed", "simd" or "none": see
  * loadKernels); tests compare them.
  */
 export async function startEngine(options = {}) {
@@ -19,7 +19,7 @@ export async function startEngine(options = {}) {
   // clip4clip_simd; where the browser lacks SIMD they decline and Go's run.
   const kernels = await loadKernels(go, { warn: (m) => console.warn(m), variant: options.variant });
   Object.assign(go.importObject, kernels);
-  self.clip4clipSIMD = () => ['none', 'SIMD128', 'relaxed SIMD'][kernels.clip4clip_simd.variant()];
+  self.clip4clipSIMD = () => ['none', 'SIMD128', 'relaxed SIMD', 'relaxed SIMD, paired int8'][kernels.clip4clip_simd.variant()];
   const url = new URL('../clip4clip.wasm', import.meta.url);
   let instance;
   try {
