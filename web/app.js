@@ -7,6 +7,7 @@ import * as drop from './lib/drop.js';
 import * as fmt from './lib/format.js';
 import { plain } from './lib/words.js';
 import * as handles from './lib/handles.js';
+import * as picker from './lib/picker.js';
 import { toast } from './lib/toast.js';
 import * as getmodel from './lib/getmodel.js';
 import * as match from './lib/match.js';
@@ -553,8 +554,11 @@ function updateDemoUI() {
   $('#videos-panel').hidden = empty;
   $('#demo-callout').hidden = !demos || !empty;
   $('#demo-add').hidden = !demos || empty;
-  const demoIndexed = vs.some((v) => v.status === 'indexed' && isDemoVideo(v));
-  $('#examples').hidden = !demos || !demoIndexed || !(demos.examples || []).length;
+  // The examples come with the demo videos' cards (in the click that
+  // adds them), not when they finish: appearing later they pushed the page
+  // down under the reader (a layout shift of 0.13 on a phone).
+  const demoShown = vs.some((v) => isDemoVideo(v) && v.status !== 'canceled' && v.status !== 'failed');
+  $('#examples').hidden = !demos || !demoShown || !(demos.examples || []).length;
   $('#examples-next').textContent = isDemoModel()
     ? 'Then try your own words: a shape, its colour and size, what it does (appears, moves, spins, turns purple…). Click a moment to play it. Real scenes need a real model.'
     : 'Then describe a scene in your own words, or add videos of your own.';
@@ -613,6 +617,7 @@ async function restoreIndex({ quietOthers = false } = {}) {
   }
   for (const rec of recs) {
     const v = newVideo({ ...rec, status: 'indexed', persisted: true, features: debug ? rec.features : null, handle: await handles.find(rec.key) });
+    v.permission = await handles.permission(v.handle);
     state.videos.set(v.key, v);
     state.order.push(v.key);
     await pool.query.call('addVideo', { key: v.key, features: rec.features, frames: rec.times.length });
@@ -622,6 +627,7 @@ async function restoreIndex({ quietOthers = false } = {}) {
   for (const rec of partial) {
     if (state.videos.has(rec.key)) continue; // indexed since
     const v = newVideo({ ...rec, times: null, features: null, status: 'interrupted', partial: rec, handle: await handles.find(rec.key) });
+    v.permission = await handles.permission(v.handle);
     state.videos.set(v.key, v);
     state.order.push(v.key);
     renderVideo(v);
@@ -1095,7 +1101,7 @@ function renderVideo(v) {
   facts.push(fmt.bytes(v.size));
   if (v.times) facts.push(`${fmt.plural(v.times.length, 'frame')} at ${v.fps} fps`);
   if (v.partial && v.status === 'interrupted') facts.push(`${v.partial.done} of ${fmt.plural(v.partial.total, 'frame')} at ${v.fps} fps embedded`);
-  if ((v.status === 'indexed' || v.status === 'interrupted') && !v.file) facts.push(v.handle ? 'file kept: plays after one permission click' : 'file not loaded in this visit');
+  if ((v.status === 'indexed' || v.status === 'interrupted') && !v.file) facts.push(!v.handle ? 'file not loaded in this visit' : v.permission === 'granted' ? 'file kept: plays at a click' : 'file kept: plays once you allow reading it (one click)');
   $('.meta', el).textContent = facts.join(' · ');
 
   const hit = hitOf(v);
@@ -1501,6 +1507,7 @@ async function play(v, start, end, from = v.el) {
   }
   if (!v.file && v.handle) {
     const r = await handles.open(v.key, v.handle, { ask: true });
+    v.permission = await handles.permission(v.handle);
     if (r.file) {
       v.file = r.file;
       clearNote(v);
@@ -1841,7 +1848,7 @@ window.__clip4clip = {
         const v = state.videos.get(k);
         return {
           key: v.key, name: v.name, status: v.status, frames: v.times ? v.times.length : 0, decodeWith: v.job ? v.job.decodeWith : null, done: v.job ? v.job.done : null, total: v.job ? v.job.total : null, error: v.error, persisted: v.persisted, hasFile: !!v.file,
-          hasHandle: !!v.handle, start: v.job ? v.job.start : null, prefix: v.job ? v.job.prefix : null, saved: v.job ? v.job.saved || 0 : null, partial: v.partial ? { done: v.partial.done, total: v.partial.total } : null,
+          hasHandle: !!v.handle, permission: v.permission || null, start: v.job ? v.job.start : null, prefix: v.job ? v.job.prefix : null, saved: v.job ? v.job.saved || 0 : null, partial: v.partial ? { done: v.partial.done, total: v.partial.total } : null,
         };
       }),
       sites: state.sites.map((st) => ({ name: st.name, videos: st.videos.length, moments: st.site.moments })),
@@ -1973,6 +1980,8 @@ function wire() {
     addFiles(e.target.files);
     e.target.value = '';
   };
+  // With the File System Access picker the picked files keep handles.
+  picker.bind($('#video-files'), addDropped, (err) => say(`Adding the picked videos failed: ${errorText(err)}`, 'error'));
   addFolderPicker();
   // The picker offers site indexes (.idx, for the widget) too.
   $('#import-file').accept = '.c4ci,.idx,application/octet-stream';

@@ -37,6 +37,7 @@ const FILES = [
   'lib/indexer.js',
   'lib/match.js',
   'lib/models.js',
+  'lib/picker.js',
   'lib/pool.js',
   'lib/sampler.js',
   'lib/searchkeys.js',

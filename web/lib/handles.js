@@ -1,5 +1,6 @@
 // handles.js keeps the File System Access handles of the videos (from a
-// drop, DataTransferItem.getAsFileSystemHandle) in IndexedDB, so that
+// drop, DataTransferItem.getAsFileSystemHandle, or "Add videos…" with
+// showOpenFilePicker, lib/picker.js) in IndexedDB, so that
 // after a reload a video plays, or its interrupted indexing goes on, with
 // one permission click instead of picking the file again. Browsers without
 // handles (Firefox, Safari) never get here: the page asks for the files
@@ -37,6 +38,16 @@ export async function forget(key) {
   try {
     await db.removeHandle(key);
   } catch { /* nothing kept */ }
+}
+
+/** permission says, without asking, 'granted', 'prompt' or 'denied' for a handle, or null without one. */
+export async function permission(handle) {
+  if (!handle) return null;
+  try {
+    return await handle.queryPermission({ mode: 'read' });
+  } catch {
+    return 'prompt';
+  }
 }
 
 /** granted tells, without asking, whether the handle may be read now. */
