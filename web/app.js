@@ -48,8 +48,11 @@ let getter = null; // the "Get a real model" downloads (lib/getmodel.js), made i
 
 // ---------------------------------------------------------------- messages
 
-/** say shows a message: kind is "error", "warning" or "info". */
-function say(text, kind = 'info', { timeout = kind === 'info' ? 8000 : 0 } = {}) {
+/**
+ * say shows a message: kind is "error", "warning" or "info"; details, the
+ * technical text behind it, goes behind a "details" toggle.
+ */
+function say(text, kind = 'info', { timeout = kind === 'info' ? 8000 : 0, details = '' } = {}) {
   const box = $('#messages');
   const el = document.createElement('div');
   el.className = `message ${kind}`;
@@ -57,16 +60,16 @@ function say(text, kind = 'info', { timeout = kind === 'info' ? 8000 : 0 } = {})
   const p = document.createElement('p');
   const words = plain(text);
   p.textContent = words.text;
-  if (words.changed) {
+  if (words.changed || details) {
     // The original, for a bug report or the command line.
-    const details = document.createElement('details');
-    details.className = 'message-details';
+    const toggle = document.createElement('details');
+    toggle.className = 'message-details';
     const summary = document.createElement('summary');
     summary.textContent = 'details';
     const code = document.createElement('code');
-    code.textContent = text;
-    details.append(summary, code);
-    p.append(' ', details);
+    code.textContent = details || text;
+    toggle.append(summary, code);
+    p.append(' ', toggle);
   }
   const close = document.createElement('button');
   close.type = 'button';
@@ -809,7 +812,7 @@ function onJobFailed(job) {
   v.status = 'failed';
   v.error = errorText(job.error);
   forgetPartial(v.key, job);
-  say(`Could not index “${v.name}”: ${v.error}.`, 'error');
+  say(`Could not index “${v.name}”: ${v.error}.`, 'error', { details: (job.error && job.error.detail) || '' });
   renderVideo(v);
   scheduleRender();
 }

@@ -26,6 +26,7 @@ const FILES = [
   'index.html',
   'style.css',
   'app.js',
+  'lib/badvideo.js',
   'lib/db.js',
   'lib/decoder.js',
   'lib/demux.js',
