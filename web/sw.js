@@ -39,6 +39,7 @@ const FILES = [
   'lib/match.js',
   'lib/models.js',
   'lib/pool.js',
+  'lib/reembed.js',
   'lib/sampler.js',
   'lib/searchkeys.js',
   'lib/sha256.js',
