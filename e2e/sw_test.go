@@ -157,3 +157,59 @@ func TestServiceWorkerCache(t *testing.T) {
 		t.Errorf("offline, videos/clip.webm was %s: the worker kept it", got)
 	}
 }
+
+// TestServiceWorkerOfflineOtherPages: the service worker answers with the
+// app's page only for the app's own addresses. Offline, the widget's
+// example page (/embed-example/) and an address the site never had get a
+// page that says the browser is offline (status 503) and links to the
+// app, not the app in their place; the app itself, with a query string,
+// still starts from the cache.
+func TestServiceWorkerOfflineOtherPages(t *testing.T) {
+	chromium(t)
+	base, stopServer := startServer(t, buildSite(t))
+	ctx, cancel := browser(t)
+	defer cancel()
+	nav := func(u string) {
+		t.Helper()
+		if _, err := chromedp.Run(ctx, chromedp.Navigate(u)); err != nil {
+			t.Fatalf("opening %s: %v", u, err)
+		}
+	}
+	type page struct {
+		Title, Text string
+		App         bool // the app's page: its model line is there
+		Status      int
+	}
+	read := func() page {
+		t.Helper()
+		return eval[page](t, ctx, `({ title: document.title, text: document.body ? document.body.innerText : '', app: !!document.querySelector('#model-status'), status: performance.getEntriesByType('navigation')[0].responseStatus })`)
+	}
+	nav(base)
+	waitFor(t, ctx, "the service worker to control the page", `navigator.serviceWorker.controller !== null`, 30*time.Second)
+	// The shell is cached once the worker is active; wait for index.html in it.
+	waitFor(t, ctx, "the shell in the cache", `caches.keys().then(async (ks) => { for (const k of ks) if (await (await caches.open(k)).match('index.html')) return true; return false; })`, 30*time.Second)
+
+	// Online, the example is the example.
+	nav(base + "embed-example/")
+	if p := read(); p.App || !strings.Contains(p.Title, "Shapes in Motion") {
+		t.Fatalf("online, /embed-example/ shows %+v", p)
+	}
+
+	stopServer()
+	for _, path := range []string{"embed-example/", "embed-example/index.html", "no/such/page.html"} {
+		nav(base + path)
+		p := read()
+		t.Logf("offline %s: status %d, title %q, %q", path, p.Status, p.Title, p.Text)
+		if p.App {
+			t.Errorf("offline, /%s shows the app's page", path)
+		}
+		if p.Status != 503 || p.Title != "Offline" || !strings.Contains(p.Text, "You are offline") || !strings.Contains(p.Text, "/"+path) {
+			t.Errorf("offline, /%s: %+v; want the offline page (503) naming the address", path, p)
+		}
+		if href := eval[string](t, ctx, `(document.querySelector('a') || {}).href || ''`); href != base {
+			t.Errorf("offline, /%s links to %q, want the app at %s", path, href, base)
+		}
+	}
+	nav(base + "?q=x")
+	waitFor(t, ctx, "the app offline", `!!document.querySelector('#model-status') && document.title.startsWith('clip4clip')`, 20*time.Second)
+}

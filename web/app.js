@@ -13,6 +13,7 @@ import * as getmodel from './lib/getmodel.js';
 import * as match from './lib/match.js';
 import * as searchkeys from './lib/searchkeys.js';
 import * as models from './lib/models.js';
+import * as reembed from './lib/reembed.js';
 import { Indexer } from './lib/indexer.js';
 import { EngineError, Pool, autoWorkers } from './lib/pool.js';
 import { Site } from './lib/site.js';
@@ -49,8 +50,11 @@ let getter = null; // the "Get a real model" downloads (lib/getmodel.js), made i
 
 // ---------------------------------------------------------------- messages
 
-/** say shows a message: kind is "error", "warning" or "info". */
-function say(text, kind = 'info', { timeout = kind === 'info' ? 8000 : 0 } = {}) {
+/**
+ * say shows a message: kind is "error", "warning" or "info"; details, the
+ * technical text behind it, goes behind a "details" toggle.
+ */
+function say(text, kind = 'info', { timeout = kind === 'info' ? 8000 : 0, details = '' } = {}) {
   const box = $('#messages');
   const el = document.createElement('div');
   el.className = `message ${kind}`;
@@ -58,16 +62,16 @@ function say(text, kind = 'info', { timeout = kind === 'info' ? 8000 : 0 } = {})
   const p = document.createElement('p');
   const words = plain(text);
   p.textContent = words.text;
-  if (words.changed) {
+  if (words.changed || details) {
     // The original, for a bug report or the command line.
-    const details = document.createElement('details');
-    details.className = 'message-details';
+    const toggle = document.createElement('details');
+    toggle.className = 'message-details';
     const summary = document.createElement('summary');
     summary.textContent = 'details';
     const code = document.createElement('code');
-    code.textContent = text;
-    details.append(summary, code);
-    p.append(' ', details);
+    code.textContent = details || text;
+    toggle.append(summary, code);
+    p.append(' ', toggle);
   }
   const close = document.createElement('button');
   close.type = 'button';
@@ -247,13 +251,15 @@ async function loadModel(blob, name, source, origin) {
   indexer.addEventListener('failed', (e) => onJobFailed(e.detail));
   indexer.addEventListener('idle', () => onIdle());
   indexer.addEventListener('checkpoint', (e) => savePartial(e.detail));
+  if ($('#model-keep-ask')) $('#model-keep-ask').hidden = true;
   renderModel();
   startCalibration(loaded);
   fillWorkerSelect(blob.size);
+  // The videos of the index left that the person still has, to offer
+  // embedding them with this model (collected before the list is emptied).
+  const cands = prev ? reembed.candidates(state.videos.values(), demoOf) : [];
   await restoreIndex({ quietOthers: prevVideos > 0 });
-  if (prevVideos) {
-    say(`${name} is loaded. Your index of ${fmt.plural(prevVideos, 'video')} belongs to ${prev.name}, the model that made it: it is kept in this browser, and comes back when you load ${prev.name} again (kept too). To search ${prevVideos === 1 ? 'that video' : 'those videos'} with ${name}, add ${prevVideos === 1 ? 'it' : 'them'} again.`, 'warning', { timeout: 0 });
-  }
+  if (prevVideos) offerReembed(prev, prevVideos, cands.filter((c) => !(state.videos.has(c.key) && state.videos.get(c.key).status === 'indexed')));
   $('#query').disabled = false;
   const asked = searchkeys.queryFromHash();
   if (asked && !state.results) runQuery(asked);
@@ -263,6 +269,41 @@ async function loadModel(blob, name, source, origin) {
   }
   state.ready = true;
   return true;
+}
+
+/**
+ * offerReembed says, after another model is loaded, that the index of n
+ * videos of prev is kept and comes back with it, and offers a button that
+ * queues cands (lib/reembed.js: the videos of it still at hand and not in
+ * this model's index) for indexing with this model.
+ */
+function offerReembed(prev, n, cands) {
+  const name = state.model.name;
+  const these = n === 1 ? 'that video' : 'those videos';
+  let text = `${name} is loaded. Your index of ${fmt.plural(n, 'video')} belongs to ${prev.name}, the model that made it: it is kept in this browser, and comes back when you load ${prev.name} again (an index made with ${name} is kept the same way).`;
+  if (!cands.length) text += ` To search ${these} with ${name}, add ${n === 1 ? 'it' : 'them'} again.`;
+  else if (cands.length < n) text += ` ${fmt.plural(cands.length, 'of them is', 'of them are')} still at hand and can be embedded with ${name}; add the others again to search them.`;
+  else text += ` To search ${these} with ${name}, embed ${n === 1 ? 'it' : 'them'} again:`;
+  const el = say(text, 'warning', { timeout: 0 });
+  el.classList.add('model-switch');
+  if (!cands.length) return;
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.className = 'button small primary reembed';
+  b.textContent = `Embed ${cands.length === 1 ? `“${cands[0].name}”` : `${cands.length} videos`} with ${name}`;
+  b.onclick = async () => {
+    b.disabled = true;
+    const modelId = state.model.id;
+    const got = await reembed.gather(cands, { open: (key, h) => handles.open(key, h, { ask: true }), demoFile });
+    if (!state.model || state.model.id !== modelId) return; // another model since
+    el.remove();
+    foldMessages();
+    if (got.files.length) await addFiles(got.files, { sayReused: false, handleOf: got.handleOf });
+    const missed = got.missed.map((m) => `“${m.name}” (${m.why})`).join(', ');
+    if (got.files.length) say(`${fmt.plural(got.files.length, 'video')} queued for indexing with ${name}.${missed ? ` Not at hand: ${missed}; add ${got.missed.length === 1 ? 'it' : 'them'} again.` : ''}`, 'info', { timeout: missed ? 0 : 6000 });
+    else say(`None of the videos could be read again: ${missed}. Add them again to search them with ${name}.`, 'warning');
+  };
+  $('p', el).append(' ', b);
 }
 
 /**
@@ -510,7 +551,12 @@ async function loadDemoList() {
 }
 
 function isDemoVideo(v) {
-  return !!demos && demos.videos.some((d) => d.file === v.name && d.lastModified === v.lastModified);
+  return !!demoOf(v);
+}
+
+// demoOf returns the entry of demos/index.json a video was indexed from, or null.
+function demoOf(v) {
+  return (demos && demos.videos.find((d) => d.file === v.name && d.lastModified === v.lastModified)) || null;
 }
 
 // demoFile fetches a demo video (d: an entry of demos/index.json) from
@@ -564,7 +610,80 @@ function updateDemoUI() {
     : 'Then describe a scene in your own words, or add videos of your own.';
   const own = vs.some((v) => !isDemoVideo(v) && v.status !== 'canceled');
   $('#demo-model-note').hidden = !(own && isDemoModel());
+  renderKeepNote();
 }
+
+// ------------------------------------------------- before another model
+
+/** indexedCount is the videos of this model's index (not of site indexes). */
+function indexedCount() {
+  let n = 0;
+  for (const v of state.videos.values()) if (!v.site && (v.status === 'indexed' || v.status === 'interrupted')) n++;
+  return n;
+}
+
+/**
+ * renderKeepNote says, where another model is chosen (the model's
+ * details with “Use the default model”, the Get a real model dialog),
+ * that the index belongs to this model and is kept (lib/reembed.js).
+ */
+function renderKeepNote() {
+  const text = state.model ? reembed.keepSentence(indexedCount(), state.model.name) : '';
+  for (const [id, where] of [['model-keep', '#model-details .row'], ['get-model-keep', '#get-model .privacy']]) {
+    let p = document.getElementById(id);
+    if (!p) {
+      p = document.createElement('p');
+      p.id = id;
+      p.className = 'hint keep-note';
+      const at = $(where);
+      if (id === 'model-keep') at.before(p);
+      else at.after(p);
+    }
+    p.textContent = text;
+    p.hidden = !text;
+  }
+}
+
+let keepSeen = false; // the note before choosing a model file was shown in this visit
+
+/**
+ * beforeChoosing is the model file button's click: while videos are
+ * indexed, the first click of a visit shows, beside the button, that the
+ * index is kept, with the button to choose the file (the picker opens
+ * from a click only).
+ */
+function beforeChoosing(e) {
+  const n = indexedCount();
+  if (keepSeen || !n || !state.model || e.target.id === 'model-file') return;
+  e.preventDefault();
+  keepSeen = true;
+  let box = $('#model-keep-ask');
+  if (!box) {
+    box = document.createElement('div');
+    box.id = 'model-keep-ask';
+    box.className = 'callout keep-ask';
+    box.setAttribute('role', 'status');
+    const p = document.createElement('p');
+    const row = document.createElement('div');
+    row.className = 'row';
+    const choose = document.createElement('label');
+    choose.className = 'button primary';
+    choose.htmlFor = 'model-file';
+    choose.textContent = 'Choose the model file…';
+    choose.onclick = () => { box.hidden = true; };
+    const cancel = document.createElement('button');
+    cancel.type = 'button';
+    cancel.className = 'button ghost';
+    cancel.textContent = 'Cancel';
+    cancel.onclick = () => { box.hidden = true; };
+    row.append(choose, cancel);
+    box.append(p, row);
+    $('#model-panel .model-line').after(box);
+  }
+  $('p', box).textContent = reembed.keepSentence(n, state.model.name);
+  box.hidden = false;
+}
+
 
 // ------------------------------------------------------------------ videos
 
@@ -815,7 +934,7 @@ function onJobFailed(job) {
   v.status = 'failed';
   v.error = errorText(job.error);
   forgetPartial(v.key, job);
-  say(`Could not index “${v.name}”: ${v.error}.`, 'error');
+  say(`Could not index “${v.name}”: ${v.error}.`, 'error', { details: (job.error && job.error.detail) || '' });
   renderVideo(v);
   scheduleRender();
 }
@@ -1966,6 +2085,7 @@ function wire() {
   };
   $('#model-warning-f16').onclick = convertF16;
   $('#model-more').onclick = () => showModelDetails($('#model-details').hidden);
+  $('#model-pick-label').addEventListener('click', beforeChoosing);
   $('#model-file').onchange = async (e) => {
     const f = e.target.files[0];
     e.target.value = '';

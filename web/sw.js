@@ -26,6 +26,7 @@ const FILES = [
   'index.html',
   'style.css',
   'app.js',
+  'lib/badvideo.js',
   'lib/db.js',
   'lib/decoder.js',
   'lib/demux.js',
@@ -39,6 +40,7 @@ const FILES = [
   'lib/models.js',
   'lib/picker.js',
   'lib/pool.js',
+  'lib/reembed.js',
   'lib/sampler.js',
   'lib/searchkeys.js',
   'lib/sha256.js',
@@ -98,7 +100,13 @@ self.addEventListener('fetch', (event) => {
   const url = new URL(req.url);
   url.search = url.hash = '';
   const key = url.href;
-  if (!shell.has(key)) return;
+  if (!shell.has(key)) {
+    // Another page of the site (the widget's example, the site's own):
+    // the network's answer, or offline a page that says so, never the
+    // app's page in its place.
+    if (req.mode === 'navigate') event.respondWith(fetch(req).catch(() => offlinePage(url.pathname)));
+    return;
+  }
   event.respondWith((async () => {
     const cache = await caches.open(SHELL);
     try {
@@ -114,3 +122,18 @@ self.addEventListener('fetch', (event) => {
     }
   })());
 });
+
+// offlinePage is the answer, offline, to a navigation outside the app: a
+// 503 that says what is kept and links to the app.
+function offlinePage(path) {
+  const esc = (x) => x.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
+  const app = new URL('./', self.registration.scope).pathname;
+  const html = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="dark light"><title>Offline</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem}code{word-break:break-all}</style></head>
+<body><h1 id="offline">You are offline</h1>
+<p><code>${esc(path)}</code> could not be loaded: this browser has no connection to the site, and keeps only the clip4clip app for offline use, not the site's other pages.</p>
+<p>Connect again and reload, or <a href="${esc(app)}">open clip4clip</a>, which works offline.</p></body></html>`;
+  return new Response(html, { status: 503, statusText: 'Offline', headers: { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' } });
+}

@@ -11,8 +11,17 @@
 // without a WebCodecs name here) makes openDemuxer return null, and the
 // sampler seeks as before: a file is never refused because of this module.
 
-/** Unsupported is a file this module cannot read; the caller seeks instead. */
-class Unsupported extends Error {}
+/**
+ * Unsupported is a file this module cannot read; the caller seeks instead.
+ * codec names the track's codec when that is the reason (an MP4 sample
+ * entry's four-character code or a Matroska CodecID).
+ */
+class Unsupported extends Error {
+  constructor(message, codec = '') {
+    super(message);
+    this.codec = codec;
+  }
+}
 
 const WINDOW = 1 << 20; // bytes read from the file at a time
 
@@ -23,6 +32,13 @@ class Reader {
     this.size = blob.size;
     this.start = 0;
     this.buf = new Uint8Array(0);
+    this.container = ''; // 'mp4' or 'webm' once its signature is read
+    this.end = 0; // bytes the file's structure says it holds, when more than size (a cut file)
+  }
+
+  /** goesTo notes that the file's structure says it holds end bytes. */
+  goesTo(end) {
+    if (end > this.size && end > this.end) this.end = end;
   }
 
   /** bytes returns len bytes at off (a view, valid until the next call). */
@@ -105,6 +121,7 @@ async function findMoov(r) {
     if (size === 1) size = u64(h, 8);
     else if (size === 0) size = r.size - off;
     if (size < 8) throw new Unsupported('bad box size');
+    r.goesTo(off + size);
     if (type === 'moof') throw new Unsupported('fragmented MP4');
     if (type === 'moov') {
       if (size > 256 << 20) throw new Unsupported('moov over 256 MB');
@@ -172,7 +189,7 @@ function mp4Track(m) {
         codec = av1Codec(description);
         break;
       default:
-        throw new Unsupported(`codec ${entry.type}`);
+        throw new Unsupported(`codec ${entry.type}`, entry.type);
     }
 
     // Sample times, sizes, places and keyframes.
@@ -260,6 +277,7 @@ function mp4Track(m) {
 
 async function openMP4(r) {
   const track = mp4Track(await findMoov(r));
+  for (const s of track.samples) r.goesTo(s.offset + s.size);
   return {
     container: 'mp4',
     config: { codec: track.codec, codedWidth: track.width, codedHeight: track.height, ...(track.description ? { description: track.description } : {}) },
@@ -318,6 +336,7 @@ async function openWebM(r) {
   if (first.id !== ID.EBML) throw new Unsupported('not a WebM file');
   let seg = await header(r, first.data + first.size);
   if (seg.id !== ID.Segment) throw new Unsupported('no Segment');
+  if (seg.size >= 0) r.goesTo(seg.data + seg.size);
   const segEnd = seg.size < 0 ? r.size : Math.min(r.size, seg.data + seg.size);
   let scale = 1e6; // ns per timecode unit
   let track = null;
@@ -370,7 +389,7 @@ async function openWebM(r) {
           else if (codecID === 'V_AV1' && priv) {
             description = b.slice(priv.start, priv.end);
             codec = av1Codec(description);
-          } else throw new Unsupported(`codec ${codecID}`);
+          } else throw new Unsupported(`codec ${codecID}`, codecID);
           const num = val(ID.TrackNumber);
           track = { number: uint(b.subarray(num.start, num.end)), codec, description, width, height };
         }
@@ -442,18 +461,24 @@ async function openWebM(r) {
 /**
  * openDemuxer returns {container, config, frames()} for the video track
  * of an MP4 or WebM file, frames() yielding {type, timestamp (µs), data}
- * in decode order; or null, with the reason in reason, for anything else.
+ * in decode order; or, for anything else, {reason} and what was learnt on
+ * the way: container ('mp4' or 'webm' when its signature was read) and
+ * codec (when the track's codec is the reason). Either way, end is the
+ * bytes the file's structure says it holds when that is more than its
+ * size (a file cut short), else 0.
  */
 export async function openDemuxer(file) {
   const r = new Reader(file);
-  if (r.size < 16) return { reason: 'too short' };
+  if (r.size < 16) return { reason: 'too short', container: '', codec: '', end: 0 };
   const head = await r.bytes(0, 12);
+  if (fourcc(head, 4) === 'ftyp') r.container = 'mp4';
+  else if (u32(head, 0) === ID.EBML) r.container = 'webm';
   try {
-    if (fourcc(head, 4) === 'ftyp') return await openMP4(r);
-    if (u32(head, 0) === ID.EBML) return await openWebM(r);
-    return { reason: 'neither MP4 nor WebM' };
+    if (r.container === 'mp4') return { ...(await openMP4(r)), end: r.end };
+    if (r.container === 'webm') return { ...(await openWebM(r)), end: r.end };
+    return { reason: 'neither MP4 nor WebM', container: '', codec: '', end: 0 };
   } catch (err) {
-    if (err instanceof Unsupported) return { reason: err.message };
+    if (err instanceof Unsupported) return { reason: err.message, container: r.container, codec: err.codec, end: r.end };
     throw err;
   }
 }

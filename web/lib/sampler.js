@@ -5,14 +5,36 @@
 // Go (PIL-exact); the canvas only copies pixels. A small JPEG thumbnail is
 // drawn from the same frame for display.
 
+import { explain } from './badvideo.js';
 import { FrameDecoder } from './decoder.js';
 
-/** VideoError is a file the browser cannot read as a video. */
+/**
+ * VideoError is a file the browser cannot read as a video; media holds
+ * the <video> element's MediaError ({code, message}) when it gave one.
+ */
 export class VideoError extends Error {
-  constructor(message) {
+  constructor(message, media = null) {
     super(message);
     this.name = 'VideoError';
+    this.media = media && { code: media.code, message: media.message || '' };
   }
+}
+
+// explained returns err, a VideoError, with the reason lib/badvideo.js
+// finds in the file (cut short, not a video, a codec not decoded here),
+// the engine's wording kept in err.detail.
+async function explained(file, err) {
+  if (!(err instanceof VideoError) || err.explained) return err;
+  let why = '';
+  try {
+    why = await explain(file, err.media);
+  } catch (e) {
+    console.warn('clip4clip: looking into a bad video failed', e);
+  }
+  const out = why ? new VideoError(why, err.media) : err;
+  out.explained = true;
+  out.detail = why ? [err.message, err.media && err.media.message].filter(Boolean).join('; ') : '';
+  return out;
 }
 
 const SEEK_TIMEOUT = 15000;
@@ -38,7 +60,7 @@ function waitEvent(target, ok, bad, ms, what) {
       for (const b of bad) target.removeEventListener(b, onBad);
     };
     const onOk = () => { cleanup(); resolve(); };
-    const onBad = () => { cleanup(); reject(new VideoError(mediaErrorReason(target.error))); };
+    const onBad = () => { cleanup(); reject(new VideoError(mediaErrorReason(target.error), target.error)); };
     target.addEventListener(ok, onOk);
     for (const b of bad) target.addEventListener(b, onBad);
     timer = setTimeout(() => { cleanup(); reject(new VideoError(`${what} took longer than ${ms / 1000} s; the file may be truncated or broken`)); }, ms);
@@ -80,7 +102,7 @@ export class Sampler {
    * 'seek'; the sampler's decodeWith says which it uses and why.
    */
   static async open(file, { thumbWidth = 160, decode = 'auto' } = {}) {
-    if (file.size === 0) throw new VideoError('the file is empty (0 bytes)');
+    if (file.size === 0) throw await explained(file, new VideoError('the file is empty (0 bytes)'));
     const s = new Sampler();
     const v = document.createElement('video');
     v.muted = true;
@@ -103,8 +125,9 @@ export class Sampler {
       if (!(v.duration > 0) || !Number.isFinite(v.duration)) throw new VideoError('it has no playable length (zero-length or broken video)');
     } catch (err) {
       s.close();
-      throw err;
+      throw await explained(file, err);
     }
+    s.file = file;
     s.width = v.videoWidth;
     s.height = v.videoHeight;
     s.duration = v.duration;
@@ -198,7 +221,11 @@ export class Sampler {
         this.decoder = null;
       }
     }
-    await this.seek(t);
+    try {
+      await this.seek(t);
+    } catch (err) {
+      throw await explained(this.file, err);
+    }
     return this.read(this.video);
   }
 
