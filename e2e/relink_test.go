@@ -262,7 +262,7 @@ func TestRelinkAfterReload(t *testing.T) {
 	if !strings.Contains(where.Text, "choose its file again") || !where.InView || where.AtTop != 0 {
 		t.Errorf("the note on ra.webm's file: %+v", where)
 	}
-	screenshot(t, ctx, "relink-note.png")
+	placementShot(t, ctx, "relink-note.png")
 	// A file of the same name with other contents is not taken for it.
 	other := makeVideo(t, filepath.Join(work, "other"), "ra.webm", 4, 2, 160, 120, 300)
 	run("choose another ra.webm", chromedp.SetUploadFiles(chromedp.CSS(`.video[data-key^="ra.webm"] .relink-file`), []string{other}))
