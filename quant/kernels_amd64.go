@@ -56,6 +56,17 @@ func f16AVX512(dst *float32, ldd int, x *float32, ldx, n int, w *uint16, ldw, wr
 //go:noescape
 func i8AVX512(dst *float32, ldd int, x *byte, ldx, n int, w *int8, ldw, wrows, kmain int, tail uint64, bias *float32, accum int, xs, ws *float32, corr *int32, pf unsafe.Pointer)
 
+// i8AVX512P is the broadcast form of i8AVX512 for per-row scales: w is one
+// panel of packI8Panels (64 output columns), kq its k quads (a multiple of
+// 4, x rows padded with zero points to 4*kq bytes), mask the valid columns
+// of the panel; bias, ws and corr point at the panel's first column, and
+// only the lanes of mask are read. It computes, for every row i < n and
+// valid column c, dst[i, c] = (sum_k x[i, k] * w[c, k] - corr[c]) * ws[c] *
+// xs[i] + bias[c], the same sums as i8AVX512 without its reduction.
+//
+//go:noescape
+func i8AVX512P(dst *float32, ldd int, x *byte, ldx, n int, w *int8, kq int, mask uint64, bias, xs, ws *float32, corr *int32)
+
 // quantizeAVX512 stores quantizeRowRef of each row of x (n, k) as bytes
 // q+128 in dst (row stride ldd) and its scale in scales[i].
 //
@@ -249,8 +260,11 @@ var (
 	kcF16 = 2048
 )
 
-// zeros stands for a nil bias.
-var zeros [8]float32
+// zeros stands for a nil bias; zeros64 for a panel of i8AVX512P.
+var (
+	zeros   [8]float32
+	zeros64 [64]float32
+)
 
 func biasAt(bias []float32, j int) *float32 {
 	if bias == nil {
@@ -293,6 +307,10 @@ func amd64Kernel(c *linearCall) (rangeKernel, int) {
 			c.ldq = (m.Cols + 63) &^ 63
 			c.growQ()
 			quantizeAVX512(&c.xq[0], c.ldq, &c.x[0], m.Cols, c.n, m.Cols, &c.xscale[0])
+			if m.Block == m.Cols && packedI8 {
+				m.int8Panels(c.ldq) // built here once, not by every worker
+				return i8RangePanels, 64
+			}
 			return i8Range512, 6
 		}
 		if m.Block == m.Cols || m.Block%32 == 0 {
@@ -404,6 +422,30 @@ func i8Range512(c *linearCall, lo, hi int, _ []float32) {
 			i8AVX512(&c.dst[j], m.Rows, &c.xq[k0], c.ldq, c.n, &m.I8[j*k+k0], k, wr, kl&^63, 1<<(kl&63)-1,
 				biasAt(c.bias, j), b2i(b > 0), &c.xscale[0], &s.scales[b*m.Rows+j], &s.corr[b*m.Rows+j], pf)
 		}
+	}
+}
+
+// packedI8 chooses i8AVX512P over i8AVX512 for per-row int8 weights; tests
+// turn it off to compare the two.
+var packedI8 = true
+
+// i8RangePanels is i8Range512 for per-row scales, with i8AVX512P over the
+// panels of 64 columns in [lo, hi) (lo a multiple of 64).
+func i8RangePanels(c *linearCall, lo, hi int, _ []float32) {
+	m := c.m
+	s := m.int8Sums()
+	p := m.int8Panels(c.ldq)
+	for j := lo; j < hi; j += 64 {
+		mask := ^uint64(0)
+		if cols := hi - j; cols < 64 {
+			mask = 1<<cols - 1
+		}
+		bias := &zeros64[0]
+		if c.bias != nil {
+			bias = &c.bias[j]
+		}
+		i8AVX512P(&c.dst[j], m.Rows, &c.xq[0], c.ldq, c.n, &p[j/64*c.ldq*64], c.ldq/4, mask,
+			bias, &c.xscale[0], &s.scales[j], &s.corr[j])
 	}
 }
 
@@ -625,4 +667,33 @@ func (m *Matrix) int8Sums() *int8Sums {
 	}
 	m.sums.Store(s)
 	return s
+}
+
+// int8Panels returns m's int8 weights packed for i8AVX512P (packI8Panels
+// over kp columns, kp = Cols rounded up to 64), building them on first use.
+func (m *Matrix) int8Panels(kp int) []int8 {
+	s := m.int8Sums()
+	if p := s.panels.Load(); p != nil {
+		return *p
+	}
+	p := packI8Panels(m.I8, m.Rows, m.Cols, kp)
+	s.panels.Store(&p)
+	return p
+}
+
+// packI8Panels packs the (rows, cols) int8 matrix w for i8AVX512P: panels
+// of 64 rows (output columns), each of kp/4 quads of 256 bytes, quad q
+// holding w[c, 4q..4q+3] for its 64 rows c in turn; rows past the last and
+// columns past cols are zero.
+func packI8Panels(w []int8, rows, cols, kp int) []int8 {
+	np := (rows + 63) / 64
+	p := make([]int8, np*kp*64)
+	for r := range rows {
+		base := r/64*kp*64 + r%64*4
+		row := w[r*cols : (r+1)*cols]
+		for k, v := range row {
+			p[base+k/4*256+k%4] = v
+		}
+	}
+	return p
 }

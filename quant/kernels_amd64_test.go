@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -277,5 +278,46 @@ func TestSumI8(t *testing.T) {
 			want += int64(v)
 		}
 		require.Equal(t, want, sumI8AVX2(&w[0], n), "n %d", n)
+	}
+}
+
+// TestInt8PanelsMatchDotForm checks i8AVX512P (per-row int8 weights,
+// packed in panels of 64 columns) against i8AVX512, the dot form it
+// replaced there: the same integer sums and the same float32 epilogue, so
+// the outputs must agree bit for bit, at 1 and 3 threads, with and without
+// bias, rows and columns on both sides of every panel and quad edge, n on
+// both sides of the 5-row tiles.
+func TestInt8PanelsMatchDotForm(t *testing.T) {
+	if !slices.Contains(cpuPaths, pathAVX512) || !hasVNNI512 {
+		t.Skip("this CPU has no AVX-512 VNNI: i8AVX512P cannot run here")
+	}
+	defer SetThreads(Threads())
+	defer func(v bool) { packedI8 = v }(packedI8)
+	r := rand.New(rand.NewPCG(11, 12))
+	shapes := append(kernelShapes(), [3]int{6, 64, 4}, [3]int{11, 65, 5}, [3]int{5, 127, 255}, [3]int{50, 768, 768}, [3]int{16, 200, 3072})
+	for _, threads := range []int{1, 3} {
+		SetThreads(threads)
+		for _, sh := range shapes {
+			n, rows, cols := sh[0], sh[1], sh[2]
+			m, err := Quantize(rows, cols, randSlice(r, rows*cols), Int8, 0)
+			require.NoError(t, err)
+			x, bias := randSlice(r, n*cols), randSlice(r, rows)
+			if r.IntN(3) == 0 {
+				bias = nil
+			}
+			got, want := make([]float32, n*rows+1), make([]float32, n*rows+1)
+			got[n*rows], want[n*rows] = 42, 42
+			withPath(pathAVX512, func() {
+				packedI8 = false
+				m.Linear(want[:n*rows], x, n, bias)
+				packedI8 = true
+				m.Linear(got[:n*rows], x, n, bias)
+			})
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("threads %d, n%d_%dx%d: dst[%d] = %v from the panels, %v from the dot form", threads, n, rows, cols, i, got[i], want[i])
+				}
+			}
+		}
 	}
 }

@@ -38,6 +38,7 @@ func main() {
 		g.avx512(t)
 	}
 	g.quantAVX512()
+	g.avx512i8p()
 	for _, t := range []string{"f32", "f16"} {
 		g.avx2(t)
 	}
@@ -250,6 +251,103 @@ func (g *gen) avx512(t string) {
 		g.label(fmt.Sprintf("%s_store%d", name, r))
 		g.i("VMOVUPS Z30, K2, (SI)")
 		g.i("ADDQ AX, SI")
+	}
+	g.label(name + "_next")
+	g.i("ADDQ $%d, R14", mx)
+	g.i("CMPQ R14, n+32(FP)")
+	g.i("JLT %s_tile", name)
+	g.i("VZEROUPPER")
+	g.i("RET")
+	g.b.WriteString("\n")
+}
+
+// avx512i8p writes the broadcast form of the int8 AVX-512 VNNI kernel, for
+// per-row scales (one block):
+//
+//	func i8AVX512P(dst *float32, ldd int, x *byte, ldx, n int, w *int8, kq int, mask uint64, bias, xs, ws *float32, corr *int32)
+//
+// w is one panel of 64 output columns packed by packI8Panels: for each k
+// quad, the 4 bytes of each of the 64 columns in turn (256 bytes), so that
+// one VPDPBUSD of 4 broadcast bytes of an x row with a 64-byte W vector
+// adds 4 products to each of 16 columns. Z0..Z19 accumulate acc(r, c) =
+// Z(4r+c), x row r and the 16 columns 16c..16c+15: whole columns of dst,
+// with no reduction across lanes at the end of k (the dot form's reduce6).
+// kq (a multiple of 4) is the number of k quads; x rows are ldx bytes,
+// padded with zero points to 4*kq. mask has a bit per valid column.
+func (g *gen) avx512i8p() {
+	const mx, mw = 5, 4
+	name := "i8AVX512P"
+	g.b.WriteString(fmt.Sprintf("// func %s(...): see kernels_amd64.go.\nTEXT ·%s(SB), NOSPLIT, $0-96\n", name, name))
+	xreg := []string{"AX", "BX", "CX", "DX", "SI"}
+	g.i("MOVQ mask+56(FP), R10")
+	g.i("KMOVQ R10, K1")
+	g.i("KSHIFTRQ $16, K1, K2")
+	g.i("KSHIFTRQ $32, K1, K3")
+	g.i("KSHIFTRQ $48, K1, K4")
+	g.i("XORQ R14, R14")
+	g.label(name + "_tile")
+	// x row pointers for rows i..i+4; rows past n repeat the last.
+	g.i("MOVQ n+32(FP), DI")
+	g.i("SUBQ R14, DI")
+	g.i("MOVQ ldx+24(FP), R11")
+	g.i("MOVQ R11, AX")
+	g.i("IMULQ R14, AX")
+	g.i("ADDQ x+16(FP), AX")
+	for r := 1; r < mx; r++ {
+		g.i("LEAQ (%s)(R11*1), %s", xreg[r-1], xreg[r])
+		g.i("CMPQ DI, $%d", r)
+		g.i("CMOVQLE %s, %s", xreg[r-1], xreg[r])
+	}
+	for a := 0; a < mx*mw; a++ {
+		g.i("VPXORD Z%d, Z%d, Z%d", a, a, a)
+	}
+	g.i("MOVQ w+40(FP), R8")
+	g.i("MOVQ kq+48(FP), R9")
+	g.i("XORQ R12, R12")
+	g.label(name + "_k")
+	for u := 0; u < 4; u++ {
+		for c := 0; c < mw; c++ {
+			g.i("VMOVDQU32 %d(R8), Z%d", 256*u+64*c, 20+c)
+		}
+		for r := 0; r < mx; r++ {
+			xv := 24 + r%2
+			g.i("VPBROADCASTD %d(%s)(R12*1), Z%d", 4*u, xreg[r], xv)
+			for c := 0; c < mw; c++ {
+				g.i("VPDPBUSD Z%d, Z%d, Z%d", 20+c, xv, mw*r+c)
+			}
+		}
+	}
+	g.i("ADDQ $1024, R8")
+	g.i("ADDQ $16, R12")
+	g.i("SUBQ $4, R9")
+	g.i("JNZ %s_k", name)
+	// dst = (acc - corr) * ws * xs[i] + bias, the valid columns only.
+	g.i("MOVQ ldd+8(FP), R11")
+	g.i("SHLQ $2, R11")
+	g.i("MOVQ R11, R13")
+	g.i("IMULQ R14, R13")
+	g.i("ADDQ dst+0(FP), R13")
+	g.i("MOVQ xs+72(FP), R10")
+	g.i("LEAQ (R10)(R14*4), R10")
+	g.i("MOVQ bias+64(FP), AX")
+	g.i("MOVQ ws+80(FP), BX")
+	g.i("MOVQ corr+88(FP), CX")
+	for r := 0; r < mx; r++ {
+		if r > 0 {
+			g.i("CMPQ DI, $%d", r)
+			g.i("JLE %s_next", name)
+		}
+		g.i("VBROADCASTSS %d(R10), Z24", 4*r)
+		for c := 0; c < mw; c++ {
+			a, k := mw*r+c, c+1
+			g.i("VPSUBD %d(CX), Z%d, K%d, Z%d", 64*c, a, k, a)
+			g.i("VCVTDQ2PS Z%d, Z%d", a, a)
+			g.i("VMULPS %d(BX), Z%d, K%d, Z%d", 64*c, a, k, a)
+			g.i("VMULPS Z24, Z%d, Z%d", a, a)
+			g.i("VADDPS %d(AX), Z%d, K%d, Z%d", 64*c, a, k, a)
+			g.i("VMOVUPS Z%d, K%d, %d(R13)", a, k, 64*c)
+		}
+		g.i("ADDQ R11, R13")
 	}
 	g.label(name + "_next")
 	g.i("ADDQ $%d, R14", mx)

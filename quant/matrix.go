@@ -74,6 +74,7 @@ type int8Sums struct {
 	i8     *int8 // the weights they were built from
 	scales []float32
 	corr   []int32
+	panels atomic.Pointer[[]int8] // the weights packed for i8AVX512P (amd64)
 }
 
 // NewF32 wraps data (rows*cols values) as an f32 Matrix without copying.

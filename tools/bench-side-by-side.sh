@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 HARNESS=$(cd ../shared/bench && pwd)
 export BENCH_DIR=${BENCH_DIR:-${TMPDIR:-/tmp}/bench} # the harness's own default
 OUT=${OUT:-$BENCH_DIR/side-by-side}
-REPEATS=${REPEATS:-1}
+ROUNDS=${REPEATS:-1} # the harness below runs once per round (its own REPEATS=1)
 THREADS=${THREADS:-1 2}
 mkdir -p "$OUT"
 export RESULTS_DIR="$OUT/ort" QUICK=1 REPEATS=1 THREADS
@@ -30,7 +30,7 @@ ours() { # native encoders, then the wasm build in Node, then the benchmark page
   echo "== benchmark page in headless Chromium"
   CLIP4CLIP_BENCH=1 go test -count=1 -run BenchPage -v -timeout 40m ./e2e/ | grep -E 'bench_test|^(ok|FAIL|---)'
 }
-for rep in $(seq "$REPEATS"); do
+for rep in $(seq "$ROUNDS"); do
   ours 2>&1 | tee -a "$OUT/ours.txt"
   "$HARNESS/run_all.sh" node browser 2>&1 | tee -a "$OUT/ort.log"
 done
