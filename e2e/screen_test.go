@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"slices"
 	"strings"
 	"testing"
@@ -265,6 +267,7 @@ func TestFirstScreen(t *testing.T) {
 	resize(laptop)
 	waitFor(t, ctx, "the demo videos to be indexed", fmt.Sprintf(`(() => { const s = window.__clip4clip.state(); return s.videos.filter(v => v.status === 'indexed').length === %d && !s.indexing; })()`, len(videos)), 4*time.Minute)
 	waitFor(t, ctx, "the calibration", `!!window.__clip4clip.state().model.info.calibration`, 60*time.Second)
+	cardFrames(t, ctx, false)
 	cal := eval[calibrated](t, ctx, readCalibration)
 	t.Logf("calibration in the engine's units: poor below %.2f, weak below %.2f, strong from %.2f (tells %v)", cal.Poor, cal.Threshold, cal.Strong, cal.Tells)
 	if !cal.Tells || !(cal.Poor < cal.Threshold && cal.Threshold < cal.Strong) {
@@ -284,6 +287,7 @@ func TestFirstScreen(t *testing.T) {
 	eval[bool](t, ctx, `new Promise((ok) => requestAnimationFrame(() => requestAnimationFrame(() => ok(true))))`)
 	in := eval[[]strength](t, ctx, readStrengths)
 	checkStrengths(t, example, in, cal)
+	cardFrames(t, ctx, true)
 	if len(in) == 0 || (in[0].Text != "Strong match" && in[0].Text != "Good match") {
 		t.Errorf("%q: the best moment says %q, want a strong or good match", example, in[0].Text)
 	}
@@ -454,3 +458,64 @@ func nearEdge(score float64, cal calibrated) bool {
 	}
 	return false
 }
+
+// cardFrames checks the frame each video card shows: before a search one
+// from the middle of the video (a first frame is often blank or a title
+// card: the demo cards showed plain grey ones), after a search the most
+// detailed frame of the video's best moment (its window's centre is often
+// blank: before the ring of "a small black ring appears" appears); and
+// that the picture shown is not flat.
+func cardFrames(t *testing.T, ctx context.Context, searched bool) {
+	t.Helper()
+	type card struct {
+		Name, Alt, Frame string
+		Frames           int
+		Best             *int  // the centre of the best moment's window
+		First, Last      int   // its frames
+		Sizes            []int // the byte size of each frame's thumbnail
+		Std              float64
+	}
+	cards := eval[[]card](t, ctx, `Promise.all([...document.querySelectorAll('#videos > li')].map(async (li) => {
+	  const s = window.__clip4clip.state();
+	  const img = li.querySelector('img.thumb');
+	  const v = s.videos.find((v) => li.querySelector('.name').textContent === v.name);
+	  const hit = s.results && s.results.hits.find((h) => h.key === v.key);
+	  await img.decode();
+	  const c = new OffscreenCanvas(64, 36), g = c.getContext('2d');
+	  g.drawImage(img, 0, 0, 64, 36);
+	  const d = g.getImageData(0, 0, 64, 36).data;
+	  let sum = 0, sq = 0;
+	  for (let i = 0; i < d.length; i += 4) { const y = 0.299 * d[i] + 0.587 * d[i + 1] + 0.114 * d[i + 2]; sum += y; sq += y * y; }
+	  const n = d.length / 4;
+	  return { name: v.name, alt: img.alt, frame: img.dataset.frame, frames: v.frames, best: hit && hit.moments.length ? hit.moments[0].frame : null, first: hit && hit.moments.length ? hit.moments[0].first : 0, last: hit && hit.moments.length ? hit.moments[0].last : 0, sizes: window.__clip4clip.thumbSizes(v.key), std: Math.sqrt(Math.max(0, sq / n - (sum / n) ** 2)) };
+	}))`)
+	if len(cards) == 0 {
+		t.Fatal("no video cards")
+	}
+	for _, c := range cards {
+		want := strconv.Itoa(c.Frames / 2)
+		if searched && c.Best != nil {
+			// The moment's most detailed frame (largest thumbnail), nearest
+			// the centre among equals.
+			b := *c.Best
+			for i := c.First; i <= c.Last && i < len(c.Sizes); i++ {
+				if c.Sizes[i] > c.Sizes[b] || (c.Sizes[i] == c.Sizes[b] && abs(i-*c.Best) < abs(b-*c.Best)) {
+					b = i
+				}
+			}
+			want = strconv.Itoa(b)
+			if !strings.HasPrefix(c.Alt, "Best moment of") {
+				t.Errorf("%s after a search: the thumbnail says %q, want its best moment", c.Name, c.Alt)
+			}
+		}
+		if c.Frame != want {
+			t.Errorf("%s (searched %v): the card shows frame %q of %d, want %s", c.Name, searched, c.Frame, c.Frames, want)
+		}
+		if c.Std < 4 {
+			t.Errorf("%s (searched %v): the card's thumbnail is flat (luminance std %.1f)", c.Name, searched, c.Std)
+		}
+	}
+	t.Logf("video cards (searched %v): %d, each showing its %s; lowest luminance std %.1f", searched, len(cards), map[bool]string{false: "middle frame", true: "best moment's most detailed frame (middle without a hit)"}[searched], slices.MinFunc(cards, func(a, b card) int { return cmp.Compare(a.Std, b.Std) }).Std)
+}
+
+func abs(i int) int { return max(i, -i) }

@@ -707,6 +707,20 @@ function thumbURL(v, i) {
   return u;
 }
 
+// momentThumb is the frame whose thumbnail stands for moment m of v: the
+// most detailed of the moment's frames (the largest JPEG), nearest the
+// window's centre among equals. The centre itself can be blank: a window
+// that best matches "a ring appears" is often centred just before it does.
+function momentThumb(v, m) {
+  if (!v.thumbs) return m.frame;
+  let best = m.frame, size = v.thumbs[m.frame] ? v.thumbs[m.frame].byteLength : -1;
+  for (let i = m.first; i <= m.last; i++) {
+    const b = v.thumbs[i] ? v.thumbs[i].byteLength : -1;
+    if (b > size || (b === size && Math.abs(i - m.frame) < Math.abs(best - m.frame))) [best, size] = [i, b];
+  }
+  return best;
+}
+
 function dropVideo(v) {
   for (const u of v.urls.values()) URL.revokeObjectURL(u);
   v.urls.clear();
@@ -1226,11 +1240,12 @@ function renderVideo(v) {
   const hit = hitOf(v);
   const best = hit && hit.moments[0];
   const img = $('.thumb', el);
-  // The best moment's frame, else one from the middle: a first frame is
-  // often a blank or a title card.
-  const middle = v.thumbs ? Math.floor(v.thumbs.length / 2) : 0;
-  const src = thumbURL(v, best ? best.frame : middle) || thumbURL(v, 0) || (v.job && v.job.thumbs[0] ? jobThumb(v) : '');
+  // The best moment's most detailed frame, else one from the middle: a
+  // first frame is often a blank or a title card.
+  const frame = best ? momentThumb(v, best) : v.thumbs ? Math.floor(v.thumbs.length / 2) : 0;
+  const src = thumbURL(v, frame) || thumbURL(v, 0) || (v.job && v.job.thumbs[0] ? jobThumb(v) : '');
   if (src && img.getAttribute('src') !== src) img.src = src;
+  img.dataset.frame = thumbURL(v, frame) ? String(frame) : ''; // which frame it shows (tests)
   img.alt = best ? `Best moment of ${v.name}, at ${fmt.spokenTime(v.times[best.first])}` : `A frame of ${v.name}`;
   $('.thumb-button', el).setAttribute('aria-label', best ? `Play ${v.name} from ${fmt.time(v.times[best.first])}` : `Play ${v.name}`);
   const badge = $('.score-badge', el);
@@ -1569,7 +1584,7 @@ function renderResults() {
     li.dataset.start = String(start);
     li.dataset.end = String(end);
     const img = $('.thumb', li);
-    img.src = thumbURL(v, m.frame);
+    img.src = thumbURL(v, momentThumb(v, m));
     img.alt = '';
     $('.moment-range', li).textContent = fmt.range(start, end);
     $('.moment-name', li).textContent = v.site ? `${v.name} (${v.site.name})` : v.name;
@@ -1951,6 +1966,10 @@ async function updateStorageNote() {
 // the RGBA bytes of each frame only with ?debug=1.
 window.__clip4clip = {
   debug,
+  thumbSizes(key) { // the byte size of each of a video's thumbnails
+    const v = state.videos.get(key);
+    return v && v.thumbs ? Array.from(v.thumbs, (t) => (t ? t.byteLength : 0)) : [];
+  },
   state() {
     return {
       model: state.model && { id: state.model.id, name: state.model.name, source: state.model.source, info: state.model.info, origin: state.model.origin, demoWorld: isDemoModel() },
