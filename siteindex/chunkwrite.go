@@ -106,8 +106,8 @@ func (x *Index) WriteChunked(put func(name string, data []byte) error) (ChunkedS
 		cs[l], _ = quantize(cq[l*d:(l+1)*d], cent[l*d:(l+1)*d])
 	}
 	list := assign(rows, n, d, cq, cs, L)
-	pq, ps, books := trainPQ(rows, scales, n, d)
-	codes := encodePQ(rows, scales, n, d, books)
+	pq, ps, _ := trainPQ(rows, scales, n, d)
+	codes := encodePQ(rows, scales, n, d, pq, ps)
 
 	// One chunk per list: its moments in index order.
 	members := make([][]int32, L)
@@ -416,19 +416,55 @@ func nearest(x, c []float32, sub int) int {
 	return best
 }
 
-// encodePQ returns the PQ code (n, PQM) of every unit row.
-func encodePQ(rows []int8, scales []float32, n, d int, books []float32) []uint8 {
+// encodePQ returns the PQ code (n, PQM) of every unit row: per subspace the
+// codeword c nearest the row's x, argmin |x-c|^2 = argmin |c|^2 - 2 x.c,
+// with x.c an exact int8 dot product (quant.DotsInt8) times the two
+// scales. encodePQRef is the float loop it must agree with.
+func encodePQ(rows []int8, scales []float32, n, d int, pq []int8, ps []float32) []uint8 {
 	sub := d / PQM
+	norms := make([]float64, PQM*pqK) // |c|^2 of the dequantised codewords
+	for c := range norms {
+		var ss float64
+		for _, v := range pq[c*sub : (c+1)*sub] {
+			f := float64(float32(v) * ps[c])
+			ss += f * f
+		}
+		norms[c] = ss
+	}
 	out := make([]uint8, n*PQM)
 	const block = 256
 	quant.Parallel((n+block-1)/block, block*pqK*d, func(b int) {
-		x := make([]float32, d)
+		q := make([]int16, sub)
+		dots := make([]int32, pqK)
 		for r := b * block; r < min(n, (b+1)*block); r++ {
-			dequantize(x, rows[r*d:(r+1)*d], scales[r])
 			for s := range PQM {
-				out[r*PQM+s] = uint8(nearest(x[s*sub:(s+1)*sub], books[s*pqK*sub:(s+1)*pqK*sub], sub))
+				for k, v := range rows[r*d+s*sub : r*d+(s+1)*sub] {
+					q[k] = int16(v)
+				}
+				quant.DotsInt8(dots, pq[s*pqK*sub:(s+1)*pqK*sub], sub, q)
+				best, bd := 0, math.Inf(1)
+				for c, dt := range dots {
+					if dd := norms[s*pqK+c] - 2*float64(scales[r])*float64(ps[s*pqK+c])*float64(dt); dd < bd {
+						best, bd = c, dd
+					}
+				}
+				out[r*PQM+s] = uint8(best)
 			}
 		}
 	})
+	return out
+}
+
+// encodePQRef is encodePQ in float over the dequantised rows and codewords.
+func encodePQRef(rows []int8, scales []float32, n, d int, books []float32) []uint8 {
+	sub := d / PQM
+	out := make([]uint8, n*PQM)
+	x := make([]float32, d)
+	for r := range n {
+		dequantize(x, rows[r*d:(r+1)*d], scales[r])
+		for s := range PQM {
+			out[r*PQM+s] = uint8(nearest(x[s*sub:(s+1)*sub], books[s*pqK*sub:(s+1)*pqK*sub], sub))
+		}
+	}
 	return out
 }
