@@ -283,3 +283,54 @@ func randomModel512(t *testing.T, dir string) ([]byte, string) {
 	}
 	return saved, m.ID()
 }
+
+// TestEmbedAppImportChunked: the app imports a chunked site index from a
+// picked folder (lib/drop.js chunkedFolders, lib/site.js) and finds the
+// example's moment in it, with its thumbnail, as it does in the single file.
+func TestEmbedAppImportChunked(t *testing.T) {
+	chromium(t)
+	x, _ := exampleIndex(t)
+	repoDefaultModel(t)
+	_, videos := loadDemos(t)
+	dir := filepath.Join(t.TempDir(), "demos-site")
+	for name, b := range chunkedFiles(t, x, "") {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base, _ := startServer(t, siteWithDefault(t, bundledModel(t)))
+	bctx, cancel := browser(t)
+	defer cancel()
+	ctx, cancelT := context.WithTimeout(bctx, 3*time.Minute)
+	defer cancelT()
+	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	run("open the app", chromedp.Navigate(base))
+	waitFor(t, ctx, "the default model", `(() => { const s = window.__clip4clip && window.__clip4clip.state(); return s && s.ready && s.model.source === 'default'; })()`, 60*time.Second)
+	run("pick the chunked index's folder", chromedp.SetUploadFiles(chromedp.CSS("#video-folder"), []string{dir}))
+	waitFor(t, ctx, "the site index", `window.__clip4clip.state().sites.length === 1`, 30*time.Second)
+	type siteHit struct {
+		Key, Name, Path string
+		Start, End      float64
+	}
+	hits := eval[[]siteHit](t, ctx, fmt.Sprintf(`(async () => { await window.__clip4clip.timeSearch(%q); return window.__clip4clip.state().results.site; })()`, firstQuery))
+	if len(hits) == 0 {
+		t.Fatalf("the chunked site index's moments are not in the results; messages: %s", messages(t, ctx))
+	}
+	v, ok := demoOf(videos, hits[0].Path)
+	if !ok || !found(v, firstQuery, span{hits[0].Start, hits[0].End}) {
+		t.Errorf("%q: the chunked site index's best moment is %s %.1f-%.1f s", firstQuery, hits[0].Path, hits[0].Start, hits[0].End)
+	}
+	if src := eval[string](t, ctx, `(() => { const img = document.querySelector('#moments li[data-key^="site"] img'); return img ? img.getAttribute('src') || '' : 'no img'; })()`); !strings.HasPrefix(src, "blob:") {
+		t.Errorf("the site moment's thumbnail: %q, want a blob: URL", src)
+	}
+	t.Logf("app import of a chunked folder: %q finds %s %.1f-%.1f s first; %s", firstQuery, hits[0].Name, hits[0].Start, hits[0].End, messages(t, ctx))
+}

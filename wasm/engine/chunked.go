@@ -180,6 +180,7 @@ type ChunkedMoment struct {
 	Path     string  `json:"path"`
 	Title    string  `json:"title"`
 	Duration float64 `json:"duration"`
+	Moments  int     `json:"moments"` // the video's
 	Width    int     `json:"width"`
 	Height   int     `json:"height"`
 	Fragment string  `json:"fragment"`
@@ -223,7 +224,7 @@ func (e *Engine) SearchChunked(text []float32, k, nprobe, nfrag int) (ChunkedRes
 	}
 	for i, h := range hits {
 		vid := h.Fragment.Video
-		cm := ChunkedMoment{MomentHit: h.MomentHit, Path: vid.Path, Title: vid.Title, Duration: vid.Duration, Width: vid.Width, Height: vid.Height,
+		cm := ChunkedMoment{MomentHit: h.MomentHit, Path: vid.Path, Title: vid.Title, Duration: vid.Duration, Moments: h.Fragment.Moments, Width: vid.Width, Height: vid.Height,
 			Fragment: h.Fragment.Name, Thumb: h.Thumb, Weak: ok && float64(h.Score) < v.Threshold}
 		if h.Thumb >= 0 {
 			cm.JPEG = vid.Thumbs[h.Thumb].JPEG
