@@ -40,6 +40,7 @@ const exampleDir = "../web/embed-example"
 // widgetState is what a <clip-search> element's state() returns.
 type widgetState struct {
 	Ready     bool
+	Chunked   bool
 	Videos    int
 	Moments   int
 	Status    string
@@ -50,11 +51,13 @@ type widgetState struct {
 		TextOnly bool
 		EmbedDim int
 	}
-	Timing *struct{ ModelMs, IndexMs, IndexFetchMs, TotalMs float64 }
+	Timing *struct{ ModelMs, IndexMs, IndexFetchMs, IndexBytes, TotalMs float64 }
 	Query  *struct {
 		Text      string
 		Tokens    int
 		Truncated bool
+		Bytes     int // fetched for this query (a chunked index)
+		Files     int
 		Timing    struct{ EncodeMs, RankMs float64 }
 	}
 	Results []widgetResult

@@ -93,6 +93,11 @@ func register(api js.Value) {
 		"decodeIndex":  decodeIndex,  // (Uint8Array) -> index object
 		"loadSite":     loadSite,     // (Uint8Array site index) -> site object (site.go)
 		"searchSite":   searchSite,   // (Float32Array query, k) -> {videos, moments} (site.go)
+		// A chunked site index, searched in steps (site.go):
+		"loadSiteMeta":  loadSiteMeta,  // (Uint8Array index.c4m) -> meta object
+		"siteNeed":      siteNeed,      // (Float32Array query, nprobe, nfrag) -> [{name, list, bytes, have}]
+		"siteAdd":       siteAdd,       // (name, list, Uint8Array) -> true
+		"searchChunked": searchChunked, // (Float32Array query, k, nprobe, nfrag) -> {moments, match}
 		// Calibration (what a weak match is, engine/calibrate.go): a frame
 		// worker draws and embeds the probe clips, the query worker scores them.
 		"calibrationSet": calibrationSet, // () -> {set: JSON string, features: Float32Array}
@@ -150,7 +155,7 @@ func errorKind(err error) string {
 		return "empty"
 	case errors.As(err, &ae):
 		return "argument"
-	case errors.Is(err, errNoModel), errors.Is(err, errNoLoad), errors.Is(err, engine.ErrNoSite), errors.Is(err, errNoConversion):
+	case errors.Is(err, errNoModel), errors.Is(err, errNoLoad), errors.Is(err, engine.ErrNoSite), errors.Is(err, engine.ErrNoChunked), errors.Is(err, errNoConversion):
 		return "state"
 	case errors.Is(err, engine.ErrNoText), errors.Is(err, engine.ErrNoVision):
 		return "part"

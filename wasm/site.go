@@ -5,6 +5,7 @@ package main
 import (
 	"syscall/js"
 
+	"clip4clip/siteindex"
 	"clip4clip/wasm/engine"
 )
 
@@ -73,4 +74,90 @@ func searchSite(a *args) (any, error) {
 		return nil, err
 	}
 	return toJSON(r)
+}
+
+// A chunked site index (clip4clip index -chunked) is searched in steps,
+// the worker fetching the files each names (engine/chunked.go):
+//
+//	loadSiteMeta(Uint8Array index.c4m) -> {chunked: true, modelId, modelName, head, embedDim, fps, window, videos, moments, lists, metaBytes, nprobe, fragments (the defaults)}
+//	siteNeed(Float32Array query, nprobe, nfrag) -> [{name, list, bytes, have}]: nfrag 0 the chunks, else the fragments (nfrag < 0: all)
+//	siteAdd(name, list, Uint8Array) -> true: a chunk (list >= 0) or fragment (list -1), checked
+//	searchChunked(Float32Array query, k, nprobe, nfrag) -> {moments: [{video, moment, start, end, score, path, title, duration, width, height, fragment, thumb, jpeg, weak}], match}
+
+func loadSiteMeta(a *args) (any, error) {
+	data := a.bytes(0)
+	e, err := a.engine()
+	if err != nil {
+		return nil, err
+	}
+	m, err := e.LoadChunkedSite(data)
+	if err != nil {
+		return nil, err
+	}
+	o := jsObject.New()
+	for k, val := range map[string]any{
+		"chunked": true, "modelId": m.ModelID, "modelName": m.ModelName, "head": m.Head, "embedDim": m.EmbedDim,
+		"fps": m.FPS, "window": m.Window, "videos": m.Videos, "moments": m.Moments, "lists": m.Lists, "metaBytes": m.Size,
+		"nprobe": siteindex.DefaultNProbe, "fragments": siteindex.DefaultFragments,
+	} {
+		o.Set(k, val)
+	}
+	return o, nil
+}
+
+func siteNeed(a *args) (any, error) {
+	q, nprobe, nfrag := a.float32s(0), a.int(1), a.int(2)
+	e, err := a.engine()
+	if err != nil {
+		return nil, err
+	}
+	need, err := e.ChunkedNeed(q, nprobe, nfrag)
+	if err != nil {
+		return nil, err
+	}
+	return toJSON(need)
+}
+
+func siteAdd(a *args) (any, error) {
+	name, list, data := a.string(0), a.int(1), a.bytes(2)
+	e, err := a.engine()
+	if err != nil {
+		return nil, err
+	}
+	if list >= 0 {
+		err = e.AddChunk(list, data)
+	} else {
+		err = e.AddFragment(name, data)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return true, nil
+}
+
+func searchChunked(a *args) (any, error) {
+	q, k, nprobe, nfrag := a.float32s(0), a.int(1), a.int(2), a.int(3)
+	e, err := a.engine()
+	if err != nil {
+		return nil, err
+	}
+	r, err := e.SearchChunked(q, k, nprobe, nfrag)
+	if err != nil {
+		return nil, err
+	}
+	o, err := toJSON(r)
+	if err != nil {
+		return nil, err
+	}
+	ms := o.Get("moments")
+	for i, m := range r.Moments {
+		if m.JPEG == nil {
+			ms.Index(i).Set("jpeg", js.Null())
+			continue
+		}
+		u := jsUint8Array.New(len(m.JPEG))
+		js.CopyBytesToJS(u, m.JPEG)
+		ms.Index(i).Set("jpeg", u)
+	}
+	return o, nil
 }

@@ -44,6 +44,7 @@ func runIndex(args []string) error {
 	shard := fs.String("shard", "", "i/n: index only this share of the inputs (sorted, input k goes to shard k mod n, i from 0); join the shards with clip4clip merge")
 	baseURL := fs.String("base-url", "", "URL the video paths are under (default: paths relative to the index file's directory)")
 	thumbEvery := fs.Duration("thumb-every", time.Duration(siteindex.ThumbEvery*float64(time.Second)), "one thumbnail per this much video (at least one per video)")
+	chunked := fs.Bool("chunked", false, "write the index as a folder (-o DIR) that a visitor's browser loads only a few megabytes of, however many videos: a meta file, content-hashed chunks of moments grouped by k-means and per-video fragments (see siteindex/chunked.go)")
 	jobs := fs.Int("j", runtime.GOMAXPROCS(0), "frames embedded at once (one encoder each)")
 	inputs, err := parse(fs, args)
 	if err != nil {
@@ -65,7 +66,11 @@ func runIndex(args []string) error {
 	}
 	// Before any video is embedded, which takes minutes: a bad -o would
 	// only fail at the end.
-	if err := checkOutput(*out); err != nil {
+	checkOut := checkOutput
+	if *chunked {
+		checkOut = checkChunkedOutput
+	}
+	if err := checkOut(*out); err != nil {
 		return err
 	}
 	if err := needFFmpeg(); err != nil {
@@ -96,7 +101,11 @@ func runIndex(args []string) error {
 		if k%sn != si {
 			continue
 		}
-		p, err := videoURL(f, filepath.Dir(absOut), *baseURL)
+		indexDir := filepath.Dir(absOut)
+		if *chunked {
+			indexDir = absOut // the page resolves video paths against the folder's meta file
+		}
+		p, err := videoURL(f, indexDir, *baseURL)
 		if err != nil {
 			return err
 		}
@@ -135,6 +144,17 @@ func runIndex(args []string) error {
 	videos, failed := ix.run(embed)
 	x.Videos = append(x.Videos, videos...)
 	slices.SortFunc(x.Videos, func(a, b siteindex.Video) int { return strings.Compare(a.Path, b.Path) })
+	if *chunked {
+		w, err := writeChunked(*out, x)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "%s; kept %d videos, embedded %d, dropped %d, failed %d\n", describeChunked(*out, x, w), kept, len(videos), removed, failed)
+		if failed > 0 {
+			return fmt.Errorf("%d of %d videos could not be indexed (see above); the index holds the others", failed, len(embed))
+		}
+		return nil
+	}
 	if err := writeIndex(*out, x); err != nil {
 		return err
 	}
@@ -265,14 +285,14 @@ func modelName(path string) string {
 // refuses one that another model, sampling or window made, rather than mix
 // features.
 func readOld(path string, x *siteindex.Index) (map[string]siteindex.Video, error) {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return map[string]siteindex.Video{}, nil
+	st, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) || (err == nil && st.IsDir() && !isChunked(path)) {
+		return map[string]siteindex.Video{}, nil // new, or an empty folder checkChunkedOutput let through
 	}
 	if err != nil {
 		return nil, err
 	}
-	old, err := siteindex.Read(data)
+	old, err := readAnyIndex(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s exists and cannot be updated: %w; remove it or choose another -o", path, err)
 	}

@@ -13,7 +13,8 @@ import (
 
 func runMerge(args []string) error {
 	fs := flag.NewFlagSet("merge", flag.ContinueOnError)
-	out := fs.String("o", "", "index file to write")
+	out := fs.String("o", "", "index file to write (a folder with -chunked)")
+	chunked := fs.Bool("chunked", false, "write a chunked index folder (as index -chunked); the inputs may be files or chunked folders either way")
 	ins, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -21,16 +22,16 @@ func runMerge(args []string) error {
 	if *out == "" || len(ins) == 0 {
 		return errors.New("need -o OUT and the indexes to merge (see -h)")
 	}
-	if err := checkOutput(*out); err != nil {
+	checkOut := checkOutput
+	if *chunked {
+		checkOut = checkChunkedOutput
+	}
+	if err := checkOut(*out); err != nil {
 		return err
 	}
 	var parts []*siteindex.Index
 	for _, in := range ins {
-		data, err := os.ReadFile(in)
-		if err != nil {
-			return err
-		}
-		x, err := siteindex.Read(data)
+		x, err := readAnyIndex(in)
 		if err != nil {
 			return fmt.Errorf("%s: %w", in, err)
 		}
@@ -43,6 +44,14 @@ func runMerge(args []string) error {
 	// Sorted by path, as `clip4clip index` writes them: merged shards give
 	// the file one run over all the videos would.
 	slices.SortStableFunc(x.Videos, func(a, b siteindex.Video) int { return strings.Compare(a.Path, b.Path) })
+	if *chunked {
+		w, err := writeChunked(*out, x)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "%s; from %s\n", describeChunked(*out, x, w), count(len(ins), "index"))
+		return nil
+	}
 	if err := writeIndex(*out, x); err != nil {
 		return err
 	}

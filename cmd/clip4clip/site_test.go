@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"image/jpeg"
 	"os"
 	"os/exec"
@@ -397,4 +398,99 @@ func TestIndexRotatedVideo(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, siteindex.ThumbSize, img.Bounds().Dy(), "the longer side")
 	require.Equal(t, 72, img.Bounds().Dx())
+}
+
+// readDir reads every file of a chunked index folder: name -> bytes.
+func readDir(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	require.NoError(t, filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		b, err := os.ReadFile(p)
+		out[filepath.ToSlash(rel)] = b
+		return err
+	}))
+	return out
+}
+
+// TestIndexChunked: index -chunked writes a folder holding what the single
+// file does; shards merged with merge -chunked give one run's folder; a
+// re-run rewrites only the meta; a changed video rewrites its fragments
+// and removes the stale files.
+func TestIndexChunked(t *testing.T) {
+	needFFmpegT(t)
+	dir := siteDir(t)
+	vids := filepath.Join(dir, "videos")
+	one := filepath.Join(dir, "one")
+	log := mustRunErr(t, "index", "-chunked", "-model", "default", "-o", one, vids)
+	require.Contains(t, log, "3 videos")
+	require.FileExists(t, filepath.Join(one, siteindex.MetaName))
+	x, _, err := siteindex.ReadChunked(dirFetch(one))
+	require.NoError(t, err)
+	require.Len(t, x.Videos, 3)
+	require.Equal(t, "../videos/demo0.webm", x.Videos[0].Path, "paths are relative to the folder")
+
+	// The single file of the same videos, converted with merge -chunked,
+	// reads back as that file.
+	single := filepath.Join(dir, "single.c4s")
+	mustRunErr(t, "index", "-model", "default", "-o", single, vids)
+	conv := filepath.Join(dir, "conv")
+	mustRunErr(t, "merge", "-chunked", "-o", conv, single)
+	back, _, err := siteindex.ReadChunked(dirFetch(conv))
+	require.NoError(t, err)
+	sb, err := back.MarshalBinary()
+	require.NoError(t, err)
+	want, err := os.ReadFile(single)
+	require.NoError(t, err)
+	require.Equal(t, want, sb, "the chunked folder does not hold the single file's index")
+	// And back: merge of a folder into one file.
+	again := filepath.Join(dir, "again.c4s")
+	mustRunErr(t, "merge", "-o", again, conv)
+	ab, err := os.ReadFile(again)
+	require.NoError(t, err)
+	require.Equal(t, want, ab)
+
+	// Shards, merged, equal one run, file for file.
+	var shards []string
+	for i, sh := range []string{"0/2", "1/2"} {
+		out := filepath.Join(dir, "shard"+strconv.Itoa(i))
+		mustRunErr(t, "index", "-chunked", "-model", "default", "-o", out, "-shard", sh, vids)
+		shards = append(shards, out)
+	}
+	merged := filepath.Join(dir, "merged")
+	mustRunErr(t, append([]string{"merge", "-chunked", "-o", merged}, shards...)...)
+	require.Equal(t, readDir(t, one), readDir(t, merged), "merged shards differ from one run")
+
+	// A re-run keeps every file but rewrites the meta.
+	before := readDir(t, one)
+	log = mustRunErr(t, "index", "-chunked", "-model", "default", "-o", one, vids)
+	require.Contains(t, log, "kept 3 unchanged, embedding 0")
+	require.Contains(t, log, fmt.Sprintf("1 files written, %d kept, 0 removed", len(before)-1))
+	require.Equal(t, before, readDir(t, one))
+
+	// A removed video: its fragments and the stale chunks go.
+	require.NoError(t, os.Remove(filepath.Join(vids, "demo2.webm")))
+	mustRunErr(t, "index", "-chunked", "-model", "default", "-o", one, vids)
+	after := readDir(t, one)
+	x, _, err = siteindex.ReadChunked(dirFetch(one))
+	require.NoError(t, err)
+	require.Len(t, x.Videos, 2)
+	for name := range after {
+		if strings.HasPrefix(name, "f/") {
+			f, err := siteindex.ReadFragment(name, after[name], x.EmbedDim)
+			require.NoError(t, err)
+			require.NotEqual(t, "../videos/demo2.webm", f.Video.Path, "a stale fragment is left")
+		}
+	}
+
+	// A file where the folder should be, and a folder of other files, are refused.
+	log, err = runErr(t, "index", "-chunked", "-model", "default", "-o", single, vids)
+	require.Error(t, err)
+	require.Contains(t, log, "is a file: a chunked index is a folder")
+	log, err = runErr(t, "merge", "-chunked", "-o", vids, single)
+	require.Error(t, err)
+	require.Contains(t, log, "holds other files and no index.c4m")
 }

@@ -51,7 +51,8 @@ type Engine struct {
 	videos map[string]*entry // pooled features by video key
 	keys   []string          // video keys in the order they were added
 
-	site *siteindex.Index // the site index SearchSite ranks, or nil
+	site    *siteindex.Index // the site index SearchSite ranks, or nil
+	chunked *chunkedSite     // the chunked site index SearchChunked ranks, or nil
 
 	cal       *model.Calibration // what scores are weak (calibrate.go), or nil
 	calSource string             // where cal came from: "file", "computed" or "given"

@@ -39,7 +39,8 @@ export function snapshot(dt) {
  * found makes what collect and fromFolderInput return: files ({file,
  * handle, path}) at the top level (any kind: the page decides what they
  * are); videos, those inside folders; skipped, the paths of the folders'
- * other files; folders, how many folders there were.
+ * other files; folders, how many folders there were; sites, the chunked
+ * site indexes among the folders (chunkedFolders).
  */
 function found() {
   return { files: [], videos: [], skipped: [], folders: 0 };
@@ -64,18 +65,29 @@ export async function collect(items) {
       }
       out.videos.push(...sub.videos);
       out.skipped.push(...sub.skipped);
+      out.others = [...(out.others || []), ...(sub.others || [])];
       continue;
     }
     const file = it.file || (h ? await h.getFile() : null);
     if (file) out.files.push({ file, handle: h, path: file.name });
   }
-  return out;
+  return sites(out);
 }
 
 function keep(out, file, handle, path) {
   if (hidden(file.name)) return;
   if (isVideo(file)) out.videos.push({ file, handle, path });
-  else out.skipped.push(path);
+  else {
+    out.skipped.push(path);
+    (out.others || (out.others = [])).push({ file, path });
+  }
+}
+
+// sites moves the chunked site indexes among out's other files to out.sites.
+function sites(out) {
+  out.sites = chunkedFolders(out, out.others || []);
+  delete out.others;
+  return out;
 }
 
 // walkHandle lists a FileSystemDirectoryHandle to the bottom, in name order.
@@ -113,6 +125,31 @@ export async function walkEntry(dir, out = found()) {
   return out;
 }
 
+// CHUNKED names the files of a chunked site index's folder (clip4clip index
+// -chunked), relative to it.
+const CHUNKED = /^(index\.c4m|[cf]\/[0-9a-f]{16}\.bin|videos-[0-9a-f]{16}\.json)$/;
+
+/**
+ * chunkedFolders takes out of out.skipped, the other files found, the
+ * folders that are chunked site indexes (they hold index.c4m) and returns
+ * them as [{name, files: Map name in the folder -> File}]. files is
+ * [{file, path}] for every file out.skipped lists.
+ */
+export function chunkedFolders(out, files) {
+  const roots = files.filter((f) => f.path === 'index.c4m' || f.path.endsWith('/index.c4m')).map((f) => f.path.slice(0, -'index.c4m'.length));
+  const sites = [];
+  for (const root of roots) {
+    const m = new Map();
+    for (const f of files) {
+      if (f.path.startsWith(root) && CHUNKED.test(f.path.slice(root.length))) m.set(f.path.slice(root.length), f.file);
+    }
+    sites.push({ name: root.replace(/\/$/, '').split('/').pop() || 'index.c4m', files: m });
+  }
+  const taken = new Set(sites.flatMap((s) => [...s.files.values()]));
+  out.skipped = files.filter((f) => !taken.has(f.file)).map((f) => f.path);
+  return sites;
+}
+
 /**
  * fromFolderInput sorts the files of an <input webkitdirectory> pick
  * (each with its webkitRelativePath, folder/sub/name) as collect does.
@@ -128,7 +165,7 @@ export function fromFolderInput(files) {
     keep(out, file, null, path);
   }
   out.folders = Math.max(1, tops.size);
-  return out;
+  return sites(out);
 }
 
 /**

@@ -11,7 +11,12 @@
 // no special headers, no SharedArrayBuffer.
 //
 // Attributes (URLs relative to the page):
-//   index        the site index file (required)
+//   index        the site index file (required), or a chunked index's folder
+//                (`clip4clip index -chunked`: its URL ending in /, or its index.c4m),
+//                of which a query fetches only the chunks and fragments it needs
+//   nprobe       chunked index: lists probed a query (default: the index's; more
+//                finds more of the exact results, fetching more)
+//   fragments    chunked index: stretches of video re-ranked a query (default: the index's)
 //   model        the text-only model file (required); the index must have
 //                been built with the model it was cut from
 //   k            how many moments to list (default 8)
@@ -41,6 +46,10 @@
 // Keyboard: type to search (or Enter); Down arrow moves into the results,
 // Up/Down/Home/End move through them, Enter or Space plays the moment,
 // Escape goes back to the search box.
+//
+// The model and the index (for a chunked one, its small meta file) load
+// while the page is idle (requestIdleCallback), not in the way of its own
+// loading.
 //
 // Events: clip-search-ready {videos, moments}, clip-search-results
 // {query, results}, clip-search-error {message, kind}, clip-search-play
@@ -241,7 +250,11 @@ export class ClipSearch extends HTMLElement {
 
   connectedCallback() {
     this.input.placeholder = this.getAttribute('placeholder') || 'Describe a scene…';
-    if (!this.loading) this.load();
+    if (this.loading) return;
+    // Preload while the page idles (at most a second later).
+    const idle = self.requestIdleCallback || ((f) => setTimeout(f, 1));
+    this.loading = new Promise((resolve) => idle(resolve, { timeout: 1000 }))
+      .then(() => (this.isConnected && !this.engine ? this.load() : this.loading));
   }
 
   disconnectedCallback() {
@@ -304,14 +317,18 @@ export class ClipSearch extends HTMLElement {
     this.setStatus('Loading the model…');
     const m = await engine.call('loadModel', { url: modelURL });
     this.setStatus('Loading the video index…');
-    const x = await engine.call('loadIndex', { url: indexURL });
+    const opt = (name) => {
+      const n = Number(this.getAttribute(name));
+      return Number.isInteger(n) && n > 0 ? n : undefined;
+    };
+    const x = await engine.call('loadIndex', { url: indexURL, nprobe: opt('nprobe'), fragments: opt('fragments') });
     if (engine !== this.engine) return;
     this.model = m.info;
     this.site = x.site;
     this.indexURL = indexURL;
-    this.timing = { modelMs: m.ms, indexMs: x.ms, indexFetchMs: x.fetchMs, totalMs: performance.now() - t0 };
+    this.timing = { modelMs: m.ms, indexMs: x.ms, indexFetchMs: x.fetchMs, indexBytes: x.bytes, totalMs: performance.now() - t0 };
     this.input.disabled = false;
-    const nv = this.site.videos.length;
+    const nv = this.videoCount();
     this.setStatus(`Search ${nv} ${nv === 1 ? 'video' : 'videos'} by describing a scene.`);
     this.emit('clip-search-ready', { videos: nv, moments: this.site.moments });
     if (this.input.value.trim()) this.searchNow(this.input.value);
@@ -356,6 +373,14 @@ export class ClipSearch extends HTMLElement {
         this.lastQuery = { ...r.query, timing: r.timing };
         this.showError(null);
         this.show(r.results);
+        this.lastQuery.bytes = r.results.bytes;
+        this.lastQuery.files = r.results.files;
+        const problems = r.results.problems || [];
+        if (problems.length) {
+          // Part of a chunked index is missing or corrupt: say so, show the rest.
+          const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : '';
+          this.showError(new ClipSearchError(`${problems[0]}${more}`, 'chunk'), false);
+        }
         const n = r.results.moments.length;
         let note = n ? '' : 'No matching moments.';
         if (r.query.truncated) {
@@ -399,6 +424,22 @@ export class ClipSearch extends HTMLElement {
 
   // ------------------------------------------------------------ results
 
+  videoCount() {
+    return this.site.chunked ? this.site.videos : this.site.videos.length;
+  }
+
+  // momentURL is a chunked result's thumbnail (the JPEG comes with it).
+  momentThumb(m) {
+    if (!m.jpeg) return null;
+    const key = `${m.fragment}/${m.thumb}`;
+    let u = this.thumbURLs.get(key);
+    if (!u) {
+      u = URL.createObjectURL(new Blob([m.jpeg], { type: 'image/jpeg' }));
+      this.thumbURLs.set(key, u);
+    }
+    return u;
+  }
+
   thumbURL(vi, ti) {
     const v = this.site.videos[vi];
     if (!v || !v.thumbs || ti < 0 || ti >= v.thumbs.length) return null;
@@ -411,8 +452,8 @@ export class ClipSearch extends HTMLElement {
     return u;
   }
 
-  videoURL(vi) {
-    return new URL(this.site.videos[vi].path, this.indexURL).href;
+  videoURL(path) {
+    return new URL(path, this.indexURL).href;
   }
 
   show(results) {
@@ -422,7 +463,7 @@ export class ClipSearch extends HTMLElement {
     const moments = results.moments.slice(0, this.k);
     const top = moments.length ? Math.max(moments[0].score, 1e-6) : 1;
     moments.forEach((m, rank) => {
-      const v = this.site.videos[m.video];
+      const v = this.site.chunked ? m : this.site.videos[m.video];
       const title = v.title || v.path.split('/').pop();
       const li = document.createElement('li');
       li.setAttribute('role', 'option');
@@ -430,13 +471,13 @@ export class ClipSearch extends HTMLElement {
       li.setAttribute('aria-selected', 'false');
       li.tabIndex = rank === 0 ? 0 : -1;
       li.id = `clip-search-${this.uid}-r${rank}`;
-      Object.assign(li.dataset, { rank, video: m.video, moment: m.moment, start: m.start, end: m.end, src: this.videoURL(m.video) });
+      Object.assign(li.dataset, { rank, video: m.video, moment: m.moment, start: m.start, end: m.end, src: this.videoURL(v.path) });
       const pct = Math.round(100 * Math.min(1, Math.max(0, m.score / top)));
       li.setAttribute('aria-label', `${title}, ${time(m.start)} to ${time(m.end)}, score ${m.score.toFixed(2)}`);
       const img = document.createElement('img');
       img.className = 'thumb';
       img.alt = '';
-      const u = this.thumbURL(m.video, m.thumb);
+      const u = this.site.chunked ? this.momentThumb(m) : this.thumbURL(m.video, m.thumb);
       if (u) img.src = u;
       const meta = document.createElement('div');
       meta.className = 'meta';
@@ -561,7 +602,8 @@ export class ClipSearch extends HTMLElement {
   state() {
     return {
       ready: !!this.site && !this.input.disabled,
-      videos: this.site ? this.site.videos.length : 0,
+      videos: this.site ? this.videoCount() : 0,
+      chunked: !!(this.site && this.site.chunked),
       moments: this.site ? this.site.moments : 0,
       model: this.model || null,
       timing: this.timing || null,
@@ -599,6 +641,7 @@ function message(err) {
     case 'format': return `Search is unavailable: the model file could not be read: ${text}`;
     case 'site': return `Search is unavailable: the video index could not be read: ${text}`;
     case 'mismatch': return `Search is unavailable: ${text}`;
+    case 'chunk': return `Part of the video index could not be loaded, so some matches may be missing: ${text}`;
     case 'worker': return `Search is unavailable: ${text}. Check the wasm attribute (the folder with clip4clip.wasm).`;
     default: return `Search failed: ${text}`;
   }
