@@ -181,4 +181,3 @@ func TestLook(t *testing.T) {
 		}
 	}
 }
-
