@@ -148,11 +148,7 @@ func (g *gen) avx512(t string) {
 	g.i("ADDQ x+16(FP), AX")
 	g.i("MOVQ kmain+64(FP), BX")
 	g.i("LEAQ (AX)(BX*%d), AX", xsize)
-	for r := 1; r < mx; r++ {
-		g.i("LEAQ (%s)(SI*1), %s", xreg[r-1], xreg[r])
-		g.i("CMPQ DI, $%d", r)
-		g.i("CMOVQLE %s, %s", xreg[r-1], xreg[r])
-	}
+	g.xRows(xreg[:mx], "SI")
 	for a := 0; a < mx*mw; a++ {
 		g.i("VPXORD Z%d, Z%d, Z%d", a, a, a)
 	}
@@ -293,11 +289,7 @@ func (g *gen) avx512i8p() {
 	g.i("MOVQ R11, AX")
 	g.i("IMULQ R14, AX")
 	g.i("ADDQ x+16(FP), AX")
-	for r := 1; r < mx; r++ {
-		g.i("LEAQ (%s)(R11*1), %s", xreg[r-1], xreg[r])
-		g.i("CMPQ DI, $%d", r)
-		g.i("CMOVQLE %s, %s", xreg[r-1], xreg[r])
-	}
+	g.xRows(xreg[:mx], "R11")
 	for a := 0; a < mx*mw; a++ {
 		g.i("VPXORD Z%d, Z%d, Z%d", a, a, a)
 	}
@@ -356,6 +348,16 @@ func (g *gen) avx512i8p() {
 	g.i("VZEROUPPER")
 	g.i("RET")
 	g.b.WriteString("\n")
+}
+
+// xRows sets xreg[1:] to the x rows after xreg[0] (row stride in the
+// register stride, rows left in DI), each past the last row repeating it.
+func (g *gen) xRows(xreg []string, stride string) {
+	for r := 1; r < len(xreg); r++ {
+		g.i("LEAQ (%s)(%s*1), %s", xreg[r-1], stride, xreg[r])
+		g.i("CMPQ DI, $%d", r)
+		g.i("CMOVQLE %s, %s", xreg[r-1], xreg[r])
+	}
 }
 
 // pfInit sets the locals of the software prefetch: each tile of x rows
@@ -569,11 +571,7 @@ func (g *gen) avx2(t string) {
 	g.i("ADDQ x+16(FP), AX")
 	g.i("MOVQ kmain+64(FP), BX")
 	g.i("LEAQ (AX)(BX*4), AX")
-	for r := 1; r < mx; r++ {
-		g.i("LEAQ (%s)(SI*1), %s", xreg[r-1], xreg[r])
-		g.i("CMPQ DI, $%d", r)
-		g.i("CMOVQLE %s, %s", xreg[r-1], xreg[r])
-	}
+	g.xRows(xreg[:mx], "SI")
 	for a := 0; a < mx*mw; a++ {
 		g.i("VXORPS Y%d, Y%d, Y%d", a, a, a)
 	}
@@ -805,11 +803,7 @@ func (g *gen) avxvnni() {
 	g.i("IMULQ R14, AX")
 	g.i("ADDQ x+16(FP), AX")
 	g.i("ADDQ kmain+64(FP), AX")
-	for r := 1; r < mx; r++ {
-		g.i("LEAQ (%s)(SI*1), %s", xreg[r-1], xreg[r])
-		g.i("CMPQ DI, $%d", r)
-		g.i("CMOVQLE %s, %s", xreg[r-1], xreg[r])
-	}
+	g.xRows(xreg[:mx], "SI")
 	for a := 0; a < mx*mw; a++ {
 		g.i("VPXOR Y%d, Y%d, Y%d", a, a, a)
 	}
