@@ -5,141 +5,28 @@
 import * as db from './lib/db.js';
 import * as drop from './lib/drop.js';
 import * as fmt from './lib/format.js';
-import { plain } from './lib/words.js';
-import * as handles from './lib/handles.js';
-import * as picker from './lib/picker.js';
-import { toast } from './lib/toast.js';
 import * as getmodel from './lib/getmodel.js';
+import * as handles from './lib/handles.js';
 import * as match from './lib/match.js';
-import * as searchkeys from './lib/searchkeys.js';
 import * as models from './lib/models.js';
+import * as picker from './lib/picker.js';
 import * as reembed from './lib/reembed.js';
-import { Indexer } from './lib/indexer.js';
-import { EngineError, Pool, autoWorkers } from './lib/pool.js';
-import { Site } from './lib/site.js';
+import * as searchkeys from './lib/searchkeys.js';
 import { describeBackend } from './lib/gpu/describe.js';
-
-const $ = (sel, root = document) => root.querySelector(sel);
-const params = new URLSearchParams(location.search);
-const debug = params.has('debug') || localStorage.getItem('clip4clip.debug') === '1';
+import { Indexer } from './lib/indexer.js';
+import { errorText, foldMessages, say } from './lib/messages.js';
+import { $, debug, params, pool, state } from './lib/page.js';
+import { EngineError, autoWorkers } from './lib/pool.js';
+import { Site } from './lib/site.js';
+import { toast } from './lib/toast.js';
 
 const SEARCH_DELAY = 200; // ms of quiet typing before a search
 const MOMENTS_SHOWN = 12;
 const MOMENTS_PER_VIDEO = 3;
 const UNDO_MS = 6000; // a removed video can be brought back this long
 
-const state = {
-  model: null, // {id, name, size, source, info, origin}
-  ready: false, // the model, its workers and its saved index are loaded
-  loading: null, // a promise while a model loads
-  videos: new Map(), // key -> video (see newVideo)
-  order: [], // keys, oldest first
-  results: null, // the last search's answer
-  query: '',
-  searchSeq: 0,
-  lastSearch: null, // timing of the last search, for the debug hook
-  reused: 0,
-  sites: [], // site indexes imported for this visit (lib/site.js), searched beside the videos
-  fps: Number(params.get('fps') || localStorage.getItem('clip4clip.fps')) || 1,
-  workers: params.get('workers') || localStorage.getItem('clip4clip.workers') || 'auto',
-};
-
-const pool = new Pool({ backend: params.get('backend') || 'auto', simd: params.get('simd') || '' }); // auto, webgpu or wasm; ?simd= for measuring
 let indexer = null;
 let getter = null; // the "Get a real model" downloads (lib/getmodel.js), made in wire()
-
-// ---------------------------------------------------------------- messages
-
-/**
- * say shows a message: kind is "error", "warning" or "info"; details, the
- * technical text behind it, goes behind a "details" toggle.
- */
-function say(text, kind = 'info', { timeout = kind === 'info' ? 8000 : 0, details = '' } = {}) {
-  const box = $('#messages');
-  const el = document.createElement('div');
-  el.className = `message ${kind}`;
-  if (kind === 'error') el.setAttribute('role', 'alert');
-  const p = document.createElement('p');
-  const words = plain(text);
-  p.textContent = words.text;
-  if (words.changed || details) {
-    // The original, for a bug report or the command line.
-    const toggle = document.createElement('details');
-    toggle.className = 'message-details';
-    const summary = document.createElement('summary');
-    summary.textContent = 'details';
-    const code = document.createElement('code');
-    code.textContent = details || text;
-    toggle.append(summary, code);
-    p.append(' ', toggle);
-  }
-  const close = document.createElement('button');
-  close.type = 'button';
-  close.className = 'icon-button';
-  close.setAttribute('aria-label', 'Dismiss');
-  close.textContent = '✕';
-  close.onclick = () => {
-    el.remove();
-    foldMessages();
-  };
-  el.append(p, close);
-  box.prepend(el);
-  for (let ms = box.querySelectorAll('.message'); ms.length > 20; ms = box.querySelectorAll('.message')) ms[ms.length - 1].remove();
-  foldMessages();
-  if (timeout) {
-    setTimeout(() => {
-      el.remove();
-      foldMessages();
-    }, timeout);
-  }
-  if (kind === 'error') console.warn('clip4clip:', text);
-  return el;
-}
-
-const SHOWN_MESSAGES = 2; // newest messages shown; the rest fold into one line
-
-// foldMessages shows the newest messages and folds the others into one
-// line that can show them or clear them all.
-function foldMessages() {
-  const box = $('#messages');
-  const all = [...box.querySelectorAll('.message')];
-  let fold = $('.message-fold', box);
-  all.forEach((m, i) => m.classList.toggle('folded', i >= SHOWN_MESSAGES && !box.classList.contains('unfolded')));
-  if (all.length <= 1) {
-    if (fold) fold.remove();
-    box.classList.remove('unfolded');
-    return;
-  }
-  if (!fold) {
-    fold = document.createElement('div');
-    fold.className = 'message-fold';
-    const more = document.createElement('button');
-    more.type = 'button';
-    more.className = 'button ghost small more';
-    more.onclick = () => {
-      box.classList.toggle('unfolded');
-      foldMessages();
-    };
-    const clear = document.createElement('button');
-    clear.type = 'button';
-    clear.className = 'button ghost small clear';
-    clear.onclick = () => {
-      for (const m of box.querySelectorAll('.message')) m.remove();
-      foldMessages();
-    };
-    fold.append(more, clear);
-  }
-  box.append(fold); // always last
-  const hidden = all.length - SHOWN_MESSAGES;
-  const more = $('.more', fold);
-  more.hidden = hidden <= 0;
-  more.textContent = box.classList.contains('unfolded') ? 'Show fewer' : `${fmt.plural(hidden, 'earlier message')}: show`;
-  $('.clear', fold).textContent = `Clear all ${all.length}`;
-}
-
-function errorText(err) {
-  return (err && err.message) || String(err);
-}
 
 // ------------------------------------------------------------------- model
 
@@ -683,7 +570,6 @@ function beforeChoosing(e) {
   $('p', box).textContent = reembed.keepSentence(n, state.model.name);
   box.hidden = false;
 }
-
 
 // ------------------------------------------------------------------ videos
 
