@@ -27,7 +27,6 @@ export let getter = null; // the "Get a real model" downloads (lib/getmodel.js),
 export function initGetter() {
   getter = new getmodel.Getter({ say, onResult: useConverted, retries: params.has('retries') ? Number(params.get('retries')) : 4 });
 }
-// ------------------------------------------------------------------- model
 
 export function workerCount(modelBytes) {
   const auto = autoWorkers(modelBytes);

@@ -16,7 +16,6 @@ import { toast } from './toast.js';
 import { importIndex, updateStorageNote } from './transfer.js';
 
 const UNDO_MS = 6000; // a removed video can be brought back this long
-// ------------------------------------------------------------------ videos
 
 export function newVideo(fields) {
   return {

@@ -15,7 +15,6 @@ import { searchSites } from './sites.js';
 const SEARCH_DELAY = 200; // ms of quiet typing before a search
 export const MOMENTS_SHOWN = 12;
 const MOMENTS_PER_VIDEO = 3;
-// ------------------------------------------------------------------ search
 
 export let searchTimer = 0;
 let typedAt = 0; // when the search shown next was asked for
