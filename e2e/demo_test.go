@@ -213,7 +213,7 @@ func frameTimes(duration, fps float64) []float64 {
 }
 
 // momentSpan is the time range the page shows for frames [first, last]
-// (app.js: times[first] to times[last+1], or the duration).
+// (web/lib/cards.js momentEnd: times[first] to times[last+1], or the duration).
 func momentSpan(times []float64, duration float64, first, last int) span {
 	end := duration
 	if last+1 < len(times) {

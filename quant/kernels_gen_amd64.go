@@ -529,118 +529,46 @@ func (g *gen) quantAVX512() {
 	g.b.WriteString("\n")
 }
 
+// dot256 describes one of the 256-bit (AVX2-class) dot kernels, which
+// dot256 writes: the same tile walk, prefetch, reduction and store for all,
+// the instructions that load W and x and multiply-add them being the
+// parameters. The registers follow from the tile: Y(mw*r+c) accumulates
+// acc(r, c), W rows are R8.., x rows AX, BX, CX, DX, the wrows-lane mask
+// is the register after the W rows, and the reduction uses the two Y
+// registers after the accumulators.
+type dot256 struct {
+	name         string
+	mx, mw       int  // x rows and W rows (dst columns) per tile; mw is 3 or 4
+	wsize, xsize int  // bytes per element of W and of x
+	integer      bool // int32 accumulators, scaled by xs[i]*ws[j] in the reduction; args xs, ws after accum
+	corr         bool // integer, x is q+128: subtract corr[j] before scaling; arg corr after ws
+	consts       []string
+	// step writes one k step: 32 bytes of every x row against its W.
+	step func(g *gen, k *dot256, wreg, xreg []string)
+	// loadW, loadX and madd are step's instructions for stepWX.
+	loadW, loadX string
+	madd         func(acc, x, w int) string
+}
+
 // avx2 writes the 4x3 AVX2+FMA kernel for f32 or f16 weights:
 //
-//	func {t}AVX2(dst *float32, ldd int, x *float32, ldx, n int, w unsafe.Pointer, ldw, wrows, kmain int, bias *float32, accum int)
+//	func {t}AVX2(dst *float32, ldd int, x *float32, ldx, n int, w unsafe.Pointer, ldw, wrows, kmain int, bias *float32, accum int, pf unsafe.Pointer)
 //
 // kmain is a multiple of 8; the caller adds the k tail. Y0..Y11 accumulate
 // acc(r, c) = Y(3r+c), Y12..Y14 hold W, Y15 x.
 func (g *gen) avx2(t string) {
-	const mx, mw = 4, 3
-	name := t + "AVX2"
-	g.b.WriteString(fmt.Sprintf("// func %s(...): see kernels_amd64.go.\nTEXT ·%s(SB), NOSPLIT, $24-96\n", name, name))
-	wsize := 4
+	k := dot256{name: t + "AVX2", mx: 4, mw: 3, wsize: 4, xsize: 4, step: stepWX,
+		loadW: "VMOVUPS", loadX: "VMOVUPS",
+		madd: func(acc, x, w int) string { return fmt.Sprintf("VFMADD231PS Y%d, Y%d, Y%d", w, x, acc) }}
 	if t == "f16" {
-		wsize = 2
+		k.wsize, k.loadW = 2, "VCVTPH2PS"
 	}
-	wreg := []string{"R8", "R9", "R10"}
-	xreg := []string{"AX", "BX", "CX", "DX"}
-	g.i("MOVQ w+40(FP), R8")
-	g.i("MOVQ kmain+64(FP), SI")
-	g.i("LEAQ (R8)(SI*%d), R8", wsize)
-	g.i("MOVQ ldw+48(FP), AX")
-	g.i("SHLQ $%d, AX", map[int]int{2: 1, 4: 2}[wsize])
-	g.i("MOVQ wrows+56(FP), BX")
-	for c := 1; c < mw; c++ {
-		g.i("LEAQ (%s)(AX*1), %s", wreg[c-1], wreg[c])
-		g.i("CMPQ BX, $%d", c)
-		g.i("CMOVQLE %s, %s", wreg[c-1], wreg[c])
-	}
-	g.i("SHLQ $4, BX")
-	g.i("LEAQ mask4<>(SB), R11")
-	g.i("ADDQ BX, R11") // R11: the wrows-lane mask
-	g.pfInit("pf+88(FP)", wsize)
-	g.i("XORQ R14, R14")
-	g.label(name + "_tile")
-	g.i("MOVQ n+32(FP), DI")
-	g.i("SUBQ R14, DI")
-	g.i("MOVQ ldx+24(FP), SI")
-	g.i("SHLQ $2, SI")
-	g.i("MOVQ SI, AX")
-	g.i("IMULQ R14, AX")
-	g.i("ADDQ x+16(FP), AX")
-	g.i("MOVQ kmain+64(FP), BX")
-	g.i("LEAQ (AX)(BX*4), AX")
-	g.xRows(xreg[:mx], "SI")
-	for a := 0; a < mx*mw; a++ {
-		g.i("VXORPS Y%d, Y%d, Y%d", a, a, a)
-	}
-	g.pfTile(name, mw, wsize)
-	g.i("MOVQ kmain+64(FP), SI")
-	g.i("NEGQ SI")
-	g.i("JZ %s_reduce", name)
-	g.label(name + "_k")
-	g.i("PREFETCHT1 (DI)(SI*%d)", wsize)
-	for c := 0; c < mw; c++ {
-		if t == "f16" {
-			g.i("VCVTPH2PS (%s)(SI*2), Y%d", wreg[c], 12+c)
-		} else {
-			g.i("VMOVUPS (%s)(SI*4), Y%d", wreg[c], 12+c)
-		}
-	}
-	for r := 0; r < mx; r++ {
-		g.i("VMOVUPS (%s)(SI*4), Y15", xreg[r])
-		for c := 0; c < mw; c++ {
-			g.i("VFMADD231PS Y%d, Y15, Y%d", 12+c, mw*r+c)
-		}
-	}
-	g.i("ADDQ $8, SI")
-	g.i("JNZ %s_k", name)
-	g.label(name + "_reduce")
-	g.i("MOVQ n+32(FP), DI")
-	g.i("SUBQ R14, DI")
-	g.i("MOVQ ldd+8(FP), AX")
-	g.i("SHLQ $2, AX")
-	g.i("MOVQ AX, SI")
-	g.i("IMULQ R14, SI")
-	g.i("ADDQ dst+0(FP), SI")
-	g.i("VMOVDQU (R11), X15")
-	for r := 0; r < mx; r++ {
-		if r > 0 {
-			g.i("CMPQ DI, $%d", r)
-			g.i("JLE %s_next", name)
-		}
-		a := mw * r
-		// [a0 a1 a2 a2] pairwise sums per 128-bit lane, then the two lanes.
-		g.i("VHADDPS Y%d, Y%d, Y12", a+1, a)
-		g.i("VHADDPS Y%d, Y%d, Y13", a+2, a+2)
-		g.i("VHADDPS Y13, Y12, Y12")
-		g.i("VEXTRACTF128 $1, Y12, X13")
-		g.i("VADDPS X13, X12, X12")
-		g.i("CMPQ accum+80(FP), $0")
-		g.i("JNE %s_acc%d", name, r)
-		g.i("MOVQ bias+72(FP), BX")
-		g.i("VMASKMOVPS (BX), X15, X13")
-		g.i("JMP %s_store%d", name, r)
-		g.label(fmt.Sprintf("%s_acc%d", name, r))
-		g.i("VMASKMOVPS (SI), X15, X13")
-		g.label(fmt.Sprintf("%s_store%d", name, r))
-		g.i("VADDPS X13, X12, X12")
-		g.i("VMASKMOVPS X12, X15, (SI)")
-		g.i("ADDQ AX, SI")
-	}
-	g.label(name + "_next")
-	g.i("ADDQ $%d, R14", mx)
-	g.i("CMPQ R14, n+32(FP)")
-	g.i("JLT %s_tile", name)
-	g.i("VZEROUPPER")
-	g.i("RET")
-	g.b.WriteString("\n")
+	g.dot256(&k)
 }
 
 // avx2i8 writes the 2x4 AVX2 int8 kernel:
 //
-//	func i8AVX2(dst *float32, ldd int, x *int8, ldx, n int, w *int8, ldw, wrows, kmain int, bias *float32, accum int, xs, ws *float32)
+//	func i8AVX2(dst *float32, ldd int, x *int8, ldx, n int, w *int8, ldw, wrows, kmain int, bias *float32, accum int, xs, ws *float32, pf unsafe.Pointer)
 //
 // x holds signed q; with no u8 x s8 product in AVX2 but VPMADDUBSW, which
 // saturates at 2*255*127, it multiplies |q| by w with q's sign (at most
@@ -648,108 +576,42 @@ func (g *gen) avx2(t string) {
 // Y0..Y7: acc(r, c) = Y(4r+c); Y8, Y9: q; Y10, Y11: |q|; Y12: ones (i16);
 // Y13: W; Y14: product.
 func (g *gen) avx2i8() {
-	const mx, mw = 2, 4
-	name := "i8AVX2"
-	g.b.WriteString(fmt.Sprintf("// func %s(...): see kernels_amd64.go.\nTEXT ·%s(SB), NOSPLIT, $24-112\n", name, name))
-	wreg := []string{"R8", "R9", "R10", "R11"}
-	xreg := []string{"AX", "BX"}
-	g.i("MOVQ w+40(FP), R8")
-	g.i("ADDQ kmain+64(FP), R8")
-	g.i("MOVQ ldw+48(FP), AX")
-	g.i("MOVQ wrows+56(FP), BX")
-	for c := 1; c < mw; c++ {
-		g.i("LEAQ (%s)(AX*1), %s", wreg[c-1], wreg[c])
-		g.i("CMPQ BX, $%d", c)
-		g.i("CMOVQLE %s, %s", wreg[c-1], wreg[c])
-	}
-	g.i("SHLQ $4, BX")
-	g.i("LEAQ mask4<>(SB), R12")
-	g.i("ADDQ BX, R12")
-	g.i("VPBROADCASTD ones16<>(SB), Y12")
-	g.pfInit("pf+104(FP)", 1)
-	g.i("XORQ R14, R14")
-	g.label(name + "_tile")
-	g.i("MOVQ n+32(FP), DI")
-	g.i("SUBQ R14, DI")
-	g.i("MOVQ ldx+24(FP), SI")
-	g.i("MOVQ SI, AX")
-	g.i("IMULQ R14, AX")
-	g.i("ADDQ x+16(FP), AX")
-	g.i("ADDQ kmain+64(FP), AX")
-	g.i("LEAQ (AX)(SI*1), BX")
-	g.i("CMPQ DI, $1")
-	g.i("CMOVQLE AX, BX")
-	for a := 0; a < mx*mw; a++ {
-		g.i("VPXOR Y%d, Y%d, Y%d", a, a, a)
-	}
-	g.pfTile(name, mw, 1)
-	g.i("MOVQ kmain+64(FP), SI")
-	g.i("NEGQ SI")
-	g.i("JZ %s_reduce", name)
-	g.label(name + "_k")
-	g.i("PREFETCHT1 (DI)(SI*1)")
-	for r := 0; r < mx; r++ {
+	g.dot256(&dot256{name: "i8AVX2", mx: 2, mw: 4, wsize: 1, xsize: 1, integer: true,
+		consts: []string{"VPBROADCASTD ones16<>(SB), Y12"}, step: stepSignI8})
+}
+
+// stepSignI8 is i8AVX2's k step: q and |q| of each x row in Y8.. and
+// Y10.., then per W row |q| * (w with q's sign) in i16 pairs, summed to i32
+// against the ones in Y12.
+func stepSignI8(g *gen, k *dot256, wreg, xreg []string) {
+	for r := 0; r < k.mx; r++ {
 		g.i("VMOVDQU (%s)(SI*1), Y%d", xreg[r], 8+r)
 		g.i("VPABSB Y%d, Y%d", 8+r, 10+r)
 	}
-	for c := 0; c < mw; c++ {
+	for c := 0; c < k.mw; c++ {
 		g.i("VMOVDQU (%s)(SI*1), Y13", wreg[c])
-		for r := 0; r < mx; r++ {
+		for r := 0; r < k.mx; r++ {
 			g.i("VPSIGNB Y%d, Y13, Y14", 8+r)
 			g.i("VPMADDUBSW Y14, Y%d, Y14", 10+r)
 			g.i("VPMADDWD Y12, Y14, Y14")
-			g.i("VPADDD Y14, Y%d, Y%d", mw*r+c, mw*r+c)
+			g.i("VPADDD Y14, Y%d, Y%d", k.mw*r+c, k.mw*r+c)
 		}
 	}
-	g.i("ADDQ $32, SI")
-	g.i("JNZ %s_k", name)
-	g.label(name + "_reduce")
-	g.i("MOVQ n+32(FP), DI")
-	g.i("SUBQ R14, DI")
-	g.i("MOVQ ldd+8(FP), AX")
-	g.i("SHLQ $2, AX")
-	g.i("MOVQ AX, SI")
-	g.i("IMULQ R14, SI")
-	g.i("ADDQ dst+0(FP), SI")
-	g.i("MOVQ xs+88(FP), DX")
-	g.i("LEAQ (DX)(R14*4), DX")
-	g.i("MOVQ ws+96(FP), CX")
-	g.i("VMOVDQU (R12), X15")
-	for r := 0; r < mx; r++ {
-		if r > 0 {
-			g.i("CMPQ DI, $%d", r)
-			g.i("JLE %s_next", name)
-		}
-		a := mw * r
-		g.i("VPHADDD Y%d, Y%d, Y8", a+1, a)
-		g.i("VPHADDD Y%d, Y%d, Y9", a+3, a+2)
-		g.i("VPHADDD Y9, Y8, Y8")
-		g.i("VEXTRACTI128 $1, Y8, X9")
-		g.i("VPADDD X9, X8, X8")
-		g.i("VCVTDQ2PS X8, X8")
-		g.i("VMASKMOVPS (CX), X15, X9")
-		g.i("VMULPS X9, X8, X8")
-		g.i("VBROADCASTSS %d(DX), X9", 4*r)
-		g.i("VMULPS X9, X8, X8")
-		g.i("CMPQ accum+80(FP), $0")
-		g.i("JNE %s_acc%d", name, r)
-		g.i("MOVQ bias+72(FP), BX")
-		g.i("VMASKMOVPS (BX), X15, X9")
-		g.i("JMP %s_store%d", name, r)
-		g.label(fmt.Sprintf("%s_acc%d", name, r))
-		g.i("VMASKMOVPS (SI), X15, X9")
-		g.label(fmt.Sprintf("%s_store%d", name, r))
-		g.i("VADDPS X9, X8, X8")
-		g.i("VMASKMOVPS X8, X15, (SI)")
-		g.i("ADDQ AX, SI")
+}
+
+// stepWX is the k step of a 4x3 kernel: the three W rows in Y12..Y14 (by
+// loadW), then each x row in Y15 (by loadX) multiplied into its three
+// accumulators (by madd).
+func stepWX(g *gen, k *dot256, wreg, xreg []string) {
+	for c := 0; c < k.mw; c++ {
+		g.i("%s (%s)(SI*%d), Y%d", k.loadW, wreg[c], k.wsize, 12+c)
 	}
-	g.label(name + "_next")
-	g.i("ADDQ $%d, R14", mx)
-	g.i("CMPQ R14, n+32(FP)")
-	g.i("JLT %s_tile", name)
-	g.i("VZEROUPPER")
-	g.i("RET")
-	g.b.WriteString("\n")
+	for r := 0; r < k.mx; r++ {
+		g.i("%s (%s)(SI*%d), Y15", k.loadX, xreg[r], k.xsize)
+		for c := 0; c < k.mw; c++ {
+			g.i("%s", k.madd(k.mw*r+c, 15, 12+c))
+		}
+	}
 }
 
 // vexDPBUSD encodes the AVX-VNNI (VEX) VPDPBUSD Y(acc), Y(u), Y(w), which
@@ -776,14 +638,50 @@ func vexDPBUSD(acc, u, w int) string {
 // x holds q+128 as i8AVX512's; kmain is a multiple of 32 and the caller adds
 // the tail. Y0..Y11 accumulate acc(r, c) = Y(3r+c), Y12..Y14 hold W, Y15 x.
 func (g *gen) avxvnni() {
-	const mx, mw = 4, 3
-	name := "i8AVXVNNI"
-	g.b.WriteString(fmt.Sprintf("// func %s(...): see kernels_amd64.go.\nTEXT ·%s(SB), NOSPLIT, $24-120\n", name, name))
-	wreg := []string{"R8", "R9", "R10"}
-	xreg := []string{"AX", "BX", "CX", "DX"}
+	g.dot256(&dot256{name: "i8AVXVNNI", mx: 4, mw: 3, wsize: 1, xsize: 1, integer: true, corr: true,
+		step: stepWX, loadW: "VMOVDQU", loadX: "VMOVDQU", madd: vexDPBUSD})
+}
+
+// advance adds kmain elements of size bytes to the pointer in reg, through
+// tmp when size > 1.
+func (g *gen) advance(reg, tmp string, size int) {
+	if size == 1 {
+		g.i("ADDQ kmain+64(FP), %s", reg)
+		return
+	}
+	g.i("MOVQ kmain+64(FP), %s", tmp)
+	g.i("LEAQ (%s)(%s*%d), %s", reg, tmp, size, reg)
+}
+
+// dot256 writes the kernel k describes (see the file comment for the dot
+// form): W and x pointers at kmain, the loop walking k from -kmain up to 0,
+// then per x row the mw accumulators summed across lanes into one vector,
+// scaled (integer kernels), added to bias or dst and stored under the
+// wrows-lane mask.
+func (g *gen) dot256(k *dot256) {
+	if k.mw != 3 && k.mw != 4 {
+		panic(fmt.Sprintf("dot256 %s: mw %d, want 3 or 4", k.name, k.mw))
+	}
+	name, mx, mw := k.name, k.mx, k.mw
+	shift := map[int]int{2: 1, 4: 2}
+	wreg := []string{"R8", "R9", "R10", "R11"}[:mw]
+	xreg := []string{"AX", "BX", "CX", "DX"}[:mx]
+	mask := fmt.Sprintf("R%d", 8+mw)
+	// The arguments after accum+80: xs, ws and corr when there are, then pf.
+	xsArg, wsArg, corrArg, pfArg := 88, 96, 104, 88
+	if k.integer {
+		pfArg += 16
+	}
+	if k.corr {
+		pfArg += 8
+	}
+	g.b.WriteString(fmt.Sprintf("// func %s(...): see kernels_amd64.go.\nTEXT ·%s(SB), NOSPLIT, $24-%d\n", name, name, pfArg+8))
 	g.i("MOVQ w+40(FP), R8")
-	g.i("ADDQ kmain+64(FP), R8")
+	g.advance("R8", "SI", k.wsize)
 	g.i("MOVQ ldw+48(FP), AX")
+	if k.wsize > 1 {
+		g.i("SHLQ $%d, AX", shift[k.wsize])
+	}
 	g.i("MOVQ wrows+56(FP), BX")
 	for c := 1; c < mw; c++ {
 		g.i("LEAQ (%s)(AX*1), %s", wreg[c-1], wreg[c])
@@ -791,38 +689,40 @@ func (g *gen) avxvnni() {
 		g.i("CMOVQLE %s, %s", wreg[c-1], wreg[c])
 	}
 	g.i("SHLQ $4, BX")
-	g.i("LEAQ mask4<>(SB), R11")
-	g.i("ADDQ BX, R11")
-	g.pfInit("pf+112(FP)", 1)
+	g.i("LEAQ mask4<>(SB), %s", mask)
+	g.i("ADDQ BX, %s", mask)
+	for _, c := range k.consts {
+		g.i("%s", c)
+	}
+	g.pfInit(fmt.Sprintf("pf+%d(FP)", pfArg), k.wsize)
 	g.i("XORQ R14, R14")
 	g.label(name + "_tile")
 	g.i("MOVQ n+32(FP), DI")
 	g.i("SUBQ R14, DI")
 	g.i("MOVQ ldx+24(FP), SI")
+	if k.xsize > 1 {
+		g.i("SHLQ $%d, SI", shift[k.xsize])
+	}
 	g.i("MOVQ SI, AX")
 	g.i("IMULQ R14, AX")
 	g.i("ADDQ x+16(FP), AX")
-	g.i("ADDQ kmain+64(FP), AX")
+	g.advance("AX", "BX", k.xsize)
 	g.xRows(xreg[:mx], "SI")
-	for a := 0; a < mx*mw; a++ {
-		g.i("VPXOR Y%d, Y%d, Y%d", a, a, a)
+	zero := "VXORPS"
+	if k.integer {
+		zero = "VPXOR"
 	}
-	g.pfTile(name, mw, 1)
+	for a := 0; a < mx*mw; a++ {
+		g.i("%s Y%d, Y%d, Y%d", zero, a, a, a)
+	}
+	g.pfTile(name, mw, k.wsize)
 	g.i("MOVQ kmain+64(FP), SI")
 	g.i("NEGQ SI")
 	g.i("JZ %s_reduce", name)
 	g.label(name + "_k")
-	g.i("PREFETCHT1 (DI)(SI*1)")
-	for c := 0; c < mw; c++ {
-		g.i("VMOVDQU (%s)(SI*1), Y%d", wreg[c], 12+c)
-	}
-	for r := 0; r < mx; r++ {
-		g.i("VMOVDQU (%s)(SI*1), Y15", xreg[r])
-		for c := 0; c < mw; c++ {
-			g.i("%s", vexDPBUSD(mw*r+c, 15, 12+c))
-		}
-	}
-	g.i("ADDQ $32, SI")
+	g.i("PREFETCHT1 (DI)(SI*%d)", k.wsize)
+	k.step(g, k, wreg, xreg)
+	g.i("ADDQ $%d, SI", 32/k.xsize)
 	g.i("JNZ %s_k", name)
 	g.label(name + "_reduce")
 	g.i("MOVQ n+32(FP), DI")
@@ -832,39 +732,52 @@ func (g *gen) avxvnni() {
 	g.i("MOVQ AX, SI")
 	g.i("IMULQ R14, SI")
 	g.i("ADDQ dst+0(FP), SI")
-	g.i("MOVQ xs+88(FP), DX")
-	g.i("LEAQ (DX)(R14*4), DX")
-	g.i("MOVQ ws+96(FP), CX")
-	g.i("VMOVDQU (R11), X15")
+	if k.integer {
+		g.i("MOVQ xs+%d(FP), DX", xsArg)
+		g.i("LEAQ (DX)(R14*4), DX")
+		g.i("MOVQ ws+%d(FP), CX", wsArg)
+	}
+	g.i("VMOVDQU (%s), X15", mask)
+	hadd, extract, add := "VHADDPS", "VEXTRACTF128", "VADDPS"
+	if k.integer {
+		hadd, extract, add = "VPHADDD", "VEXTRACTI128", "VPADDD"
+	}
+	s, t := mx*mw, mx*mw+1 // free after the k loop
 	for r := 0; r < mx; r++ {
 		if r > 0 {
 			g.i("CMPQ DI, $%d", r)
 			g.i("JLE %s_next", name)
 		}
 		a := mw * r
-		g.i("VPHADDD Y%d, Y%d, Y12", a+1, a)
-		g.i("VPHADDD Y%d, Y%d, Y13", a+2, a+2)
-		g.i("VPHADDD Y13, Y12, Y12")
-		g.i("VEXTRACTI128 $1, Y12, X13")
-		g.i("VPADDD X13, X12, X12")
-		g.i("MOVQ corr+104(FP), BX")
-		g.i("VPMASKMOVD (BX), X15, X13")
-		g.i("VPSUBD X13, X12, X12")
-		g.i("VCVTDQ2PS X12, X12")
-		g.i("VMASKMOVPS (CX), X15, X13")
-		g.i("VMULPS X13, X12, X12")
-		g.i("VBROADCASTSS %d(DX), X13", 4*r)
-		g.i("VMULPS X13, X12, X12")
+		// [a0 a1 a2 a3] pairwise sums per 128-bit lane (a2 twice when mw
+		// is 3), then the two lanes.
+		g.i("%s Y%d, Y%d, Y%d", hadd, a+1, a, s)
+		g.i("%s Y%d, Y%d, Y%d", hadd, a+mw-1, a+2, t)
+		g.i("%s Y%d, Y%d, Y%d", hadd, t, s, s)
+		g.i("%s $1, Y%d, X%d", extract, s, t)
+		g.i("%s X%d, X%d, X%d", add, t, s, s)
+		if k.corr {
+			g.i("MOVQ corr+%d(FP), BX", corrArg)
+			g.i("VPMASKMOVD (BX), X15, X%d", t)
+			g.i("VPSUBD X%d, X%d, X%d", t, s, s)
+		}
+		if k.integer {
+			g.i("VCVTDQ2PS X%d, X%d", s, s)
+			g.i("VMASKMOVPS (CX), X15, X%d", t)
+			g.i("VMULPS X%d, X%d, X%d", t, s, s)
+			g.i("VBROADCASTSS %d(DX), X%d", 4*r, t)
+			g.i("VMULPS X%d, X%d, X%d", t, s, s)
+		}
 		g.i("CMPQ accum+80(FP), $0")
 		g.i("JNE %s_acc%d", name, r)
 		g.i("MOVQ bias+72(FP), BX")
-		g.i("VMASKMOVPS (BX), X15, X13")
+		g.i("VMASKMOVPS (BX), X15, X%d", t)
 		g.i("JMP %s_store%d", name, r)
 		g.label(fmt.Sprintf("%s_acc%d", name, r))
-		g.i("VMASKMOVPS (SI), X15, X13")
+		g.i("VMASKMOVPS (SI), X15, X%d", t)
 		g.label(fmt.Sprintf("%s_store%d", name, r))
-		g.i("VADDPS X13, X12, X12")
-		g.i("VMASKMOVPS X12, X15, (SI)")
+		g.i("VADDPS X%d, X%d, X%d", t, s, s)
+		g.i("VMASKMOVPS X%d, X15, (SI)", s)
 		g.i("ADDQ AX, SI")
 	}
 	g.label(name + "_next")
