@@ -38,6 +38,7 @@ async function explained(file, err) {
 }
 
 const SEEK_TIMEOUT = 15000;
+const SEEK_SETTLE_MS = 10; // after a seek, before the frame is drawn (see seek)
 
 /** mediaErrorReason explains a MediaError in words. */
 export function mediaErrorReason(err) {
@@ -200,6 +201,12 @@ export class Sampler {
     v.currentTime = t;
     await seeked;
     if (v.readyState < 2) await waitEvent(v, 'loadeddata', ['error'], SEEK_TIMEOUT, `decoding the frame at ${t.toFixed(2)} s`);
+    // Chromium fires 'seeked' before the element's current frame is always
+    // the new one: drawn at once, 2 of 720 seeks gave the frame before
+    // (two draws at once agree, so it cannot be caught by reading twice);
+    // drawn 5 ms or 30 ms later, none did. requestVideoFrameCallback would
+    // say when, but it does not fire for an element that is not on screen.
+    await new Promise((r) => setTimeout(r, SEEK_SETTLE_MS));
   }
 
   /**
