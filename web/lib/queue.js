@@ -12,6 +12,7 @@ import { convertFiles, indexer, useModel } from './modelpanel.js';
 import { $, debug, pool, state } from './page.js';
 import { clearNote, note } from './player.js';
 import { renderResults, search } from './search.js';
+import { importSiteIndex } from './sites.js';
 import { toast } from './toast.js';
 import { importIndex, updateStorageNote } from './transfer.js';
 
@@ -176,7 +177,8 @@ export async function addDropped(found) {
   const handleOf = new Map();
   for (const f of [...found.files, ...found.videos]) if (f.handle && f.handle.kind === 'file') handleOf.set(f.file, f.handle);
   const files = [...found.files.map((f) => f.file), ...found.videos.map((f) => f.file)];
-  if (found.folders) {
+  for (const s of found.sites || []) await importSiteIndex(s.files, s.name); // chunked site indexes (lib/site.js)
+  if (found.folders && (found.videos.length || found.skipped.length || !(found.sites || []).length)) {
     say(drop.summary(found), found.videos.length ? 'info' : 'warning', { timeout: found.skipped.length || !found.videos.length ? 0 : 8000 });
   }
   if (files.length) await addFiles(files, { handleOf });

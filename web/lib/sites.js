@@ -23,45 +23,52 @@ export async function isSiteIndex(file) {
 // <clip-search> widget) in a worker of its own, with this page's model,
 // and searches its moments beside the videos for this visit. Its videos
 // live on the site; they play once their files are chosen.
-export async function importSiteIndex(file) {
+export async function importSiteIndex(file, name = file.name) {
   const widget = 'Publish it on your site beside a text-only model (clip4clip convert -text-only) with the search widget (widget/clip-search.js; see embed-example/).';
   if (!state.model) {
-    say(`“${file.name}” is a site index for the embeddable search widget. To search it here, load the model it was built with first. ${widget}`, 'error');
+    say(`“${name}” is a site index for the embeddable search widget. To search it here, load the model it was built with first. ${widget}`, 'error');
     return { added: 0, skipped: 0, error: 'model' };
   }
   let site;
   try {
-    site = await Site.open(file, file.name, pool.blob);
+    site = await Site.open(file, name, pool.blob);
   } catch (err) {
-    say(`The site index “${file.name}” could not be imported: ${errorText(err).replace(/^siteindex: /, '')}`, 'error');
+    say(`The site index “${name}” could not be imported: ${errorText(err).replace(/^siteindex: /, '')}`, 'error');
     return { added: 0, skipped: 0, error: err.kind };
   }
   for (const old of state.sites.filter((s) => s.name === site.name)) dropSite(old);
   const x = site.site;
-  site.videos = x.videos.map((sv, i) => newVideo({
+  if (!x.chunked) site.videos = x.videos.map((sv, i) => newVideo({
     key: `${site.key}|${i}`, name: sv.title, path: sv.path, site,
     duration: sv.duration, width: sv.width, height: sv.height, fps: 1 / x.window, window: 1,
     times: Array.from({ length: sv.moments }, (_, j) => j * x.window),
     thumbs: sv.thumbs.map((t) => t.jpeg), status: 'indexed',
   }));
   state.sites.push(site);
-  say(`Imported the site index “${file.name}”: ${fmt.plural(x.videos.length, 'video')}, ${fmt.plural(x.moments, 'moment')} of ${x.window} s, searched beside your videos until you leave this page. Its videos stay on the site: to play one, choose its file when asked. ${widget}`, 'info', { timeout: 15000 });
+  say(`Imported the site index “${name}”: ${fmt.plural(site.videoCount, 'video')}, ${fmt.plural(x.moments, 'moment')} of ${x.window} s, searched beside your videos until you leave this page. Its videos stay on the site: to play one, choose its file when asked. ${widget}`, 'info', { timeout: 15000 });
   if (state.query) search(state.query, { quiet: true });
-  return { added: x.videos.length, skipped: 0, site: true };
+  return { added: site.videoCount, skipped: 0, site: true };
 }
 
 // searchSites asks every imported site index for its best moments, as
 // {v, m} entries for the Moments list (m in the app's frame terms: one
 // "frame" per moment, the thumbnail nearest it, the score scaled as the
-// engine's logits are).
+// engine's logits are). A chunked index's files that could not be used
+// are said as a warning; the moments of the rest are shown.
 export async function searchSites(text) {
   const out = [];
   const scale = state.model.info.logitScale;
   for (const site of state.sites) {
     try {
-      for (const m of await site.search(text, MOMENTS_SHOWN)) {
-        out.push({ v: site.videos[m.video], m: { frame: m.thumb, first: m.moment, last: m.moment, score: scale * m.score } });
+      const moments = await site.search(text, MOMENTS_SHOWN);
+      for (const m of moments) {
+        const { v, frame } = site.hitVideo(m, (h) => newVideo({
+          key: `${site.key}|${h.video}`, name: h.title, path: h.path, site, duration: h.duration, width: h.width, height: h.height,
+          fps: 1 / site.site.window, window: 1, times: Array.from({ length: h.moments }, (_, j) => j * site.site.window), thumbs: [], status: 'indexed',
+        }));
+        out.push({ v, m: { frame, first: m.moment, last: m.moment, score: scale * m.score } });
       }
+      if (moments.problems.length) say(`Part of the site index “${site.name}” could not be loaded, so some matches may be missing: ${moments.problems[0]}${moments.problems.length > 1 ? ` (and ${moments.problems.length - 1} more)` : ''}`, 'warning');
     } catch (err) {
       if (err.kind !== 'empty') say(`Searching the site index “${site.name}” failed: ${errorText(err)}`, 'error');
     }
