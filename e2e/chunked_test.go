@@ -302,19 +302,7 @@ func TestEmbedAppImportChunked(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	base, _ := startServer(t, siteWithDefault(t, bundledModel(t)))
-	bctx, cancel := browser(t)
-	defer cancel()
-	ctx, cancelT := context.WithTimeout(bctx, 3*time.Minute)
-	defer cancelT()
-	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	run("open the app", chromedp.Navigate(base))
-	waitFor(t, ctx, "the default model", `(() => { const s = window.__clip4clip && window.__clip4clip.state(); return s && s.ready && s.model.source === 'default'; })()`, 60*time.Second)
+	ctx, run := openApp(t, 3*time.Minute)
 	run("pick the chunked index's folder", chromedp.SetUploadFiles(chromedp.CSS("#video-folder"), []string{dir}))
 	waitFor(t, ctx, "the site index", `window.__clip4clip.state().sites.length === 1`, 30*time.Second)
 	type siteHit struct {
