@@ -144,10 +144,10 @@ func TestEmbedChunked(t *testing.T) {
 		t.Fatalf("bad files: no report: %+v", st)
 	}
 	t.Logf("bad files: %s", *st.Error)
-	for _, name := range []string{missing} {
-		if !strings.Contains(*st.Error, name) {
-			t.Errorf("the report does not name %s: %s", name, *st.Error)
-		}
+	// The worker fetches the chunks in parallel (the fragments after), so
+	// the problem named first is the bad chunk whose answer came first.
+	if !strings.Contains(*st.Error, missing) && !strings.Contains(*st.Error, truncated) {
+		t.Errorf("the report names neither %s nor %s: %s", missing, truncated, *st.Error)
 	}
 	if !strings.Contains(*st.Error, "2 more") {
 		t.Errorf("the report does not count the truncated chunk and the altered fragment: %s", *st.Error)
@@ -385,8 +385,9 @@ func TestEmbedAppImportChunked(t *testing.T) {
 		t.Errorf("%d site indexes after the bad copy replaced the good one, want 1", n)
 	}
 	report := eval[string](t, ctx, `[...document.querySelectorAll('.message')].map(m => m.textContent).filter(t => t.includes('Part of the site index')).pop() || ''`)
-	if !strings.Contains(report, missing) && !strings.Contains(report, altered) || !strings.Contains(report, "(and 1 more)") {
-		t.Errorf("the report names neither %s nor %s, or not the other: %s", missing, altered, report)
+	// The chunks are fetched before the fragments: the missing chunk is named, the altered fragment counted.
+	if !strings.Contains(report, missing) || !strings.Contains(report, "(and 1 more)") {
+		t.Errorf("the report does not name %s and count %s: %s", missing, altered, report)
 	}
 	if len(hits) == 0 {
 		t.Fatalf("with a chunk missing and a fragment altered, no moment is shown; messages: %s", messages(t, ctx))
