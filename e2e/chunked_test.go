@@ -144,10 +144,10 @@ func TestEmbedChunked(t *testing.T) {
 		t.Fatalf("bad files: no report: %+v", st)
 	}
 	t.Logf("bad files: %s", *st.Error)
-	for _, name := range []string{missing} {
-		if !strings.Contains(*st.Error, name) {
-			t.Errorf("the report does not name %s: %s", name, *st.Error)
-		}
+	// The worker fetches the chunks in parallel (the fragments after), so
+	// the problem named first is the bad chunk whose answer came first.
+	if !strings.Contains(*st.Error, missing) && !strings.Contains(*st.Error, truncated) {
+		t.Errorf("the report names neither %s nor %s: %s", missing, truncated, *st.Error)
 	}
 	if !strings.Contains(*st.Error, "2 more") {
 		t.Errorf("the report does not count the truncated chunk and the altered fragment: %s", *st.Error)
@@ -286,35 +286,76 @@ func randomModel512(t *testing.T, dir string) ([]byte, string) {
 
 // TestEmbedAppImportChunked: the app imports a chunked site index from a
 // picked folder (lib/drop.js chunkedFolders, lib/site.js) and finds the
-// example's moment in it, with its thumbnail, as it does in the single file.
+// example's moment in it, with its thumbnail, as it does in the single file;
+// a folder of another model's index is refused by name; a copy with a
+// chunk missing and a fragment altered is reported by name and its other
+// moments still shown.
 func TestEmbedAppImportChunked(t *testing.T) {
 	chromium(t)
 	x, _ := exampleIndex(t)
 	repoDefaultModel(t)
 	_, videos := loadDemos(t)
-	dir := filepath.Join(t.TempDir(), "demos-site")
-	for name, b := range chunkedFiles(t, x, "") {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	files := chunkedFiles(t, x, "")
+	meta, err := siteindex.ReadMeta(files[siteindex.MetaName])
+	if err != nil {
+		t.Fatal(err)
 	}
-	base, _ := startServer(t, siteWithDefault(t, bundledModel(t)))
-	bctx, cancel := browser(t)
-	defer cancel()
-	ctx, cancelT := context.WithTimeout(bctx, 3*time.Minute)
-	defer cancelT()
-	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+	writeFolder := func(dir string, files map[string][]byte) string {
 		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", what, err)
+		for name, b := range files {
+			p := filepath.Join(dir, filepath.FromSlash(name))
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return dir
+	}
+	work := t.TempDir()
+	dir := writeFolder(filepath.Join(work, "demos-site"), files)
+	other := &siteindex.Index{ModelID: "f00d" + strings.Repeat("0", 60), ModelName: "another-model.c4c", Head: x.Head, EmbedDim: x.EmbedDim, FPS: x.FPS, Window: x.Window, Videos: x.Videos}
+	foreignDir := writeFolder(filepath.Join(work, "foreign-site"), chunkedFiles(t, other, ""))
+
+	// The bad copy, under the same folder name (so it replaces the good
+	// one): the first list's chunk missing, a fragment of the second's
+	// altered (a byte of its thumbnail).
+	var lists []int
+	for l := range meta.Lists {
+		if meta.ChunkSize[l] > 0 {
+			lists = append(lists, l)
 		}
 	}
-	run("open the app", chromedp.Navigate(base))
-	waitFor(t, ctx, "the default model", `(() => { const s = window.__clip4clip && window.__clip4clip.state(); return s && s.ready && s.model.source === 'default'; })()`, 60*time.Second)
+	if len(lists) < 2 {
+		t.Fatalf("the example's chunked index has %d lists with moments; the test needs 2", len(lists))
+	}
+	bad := map[string][]byte{}
+	for name, b := range files {
+		bad[name] = b
+	}
+	missing := meta.ChunkName(lists[0])
+	delete(bad, missing)
+	c1, err := meta.ReadChunk(lists[1], files[meta.ChunkName(lists[1])])
+	if err != nil {
+		t.Fatal(err)
+	}
+	altered := c1.FragmentName(0)
+	ab := bytes.Clone(bad[altered])
+	ab[len(ab)-1] ^= 0x40
+	bad[altered] = ab
+	badDir := writeFolder(filepath.Join(work, "bad", "demos-site"), bad)
+
+	ctx, run := openApp(t, 3*time.Minute)
+	run("pick another model's chunked index", chromedp.SetUploadFiles(chromedp.CSS("#video-folder"), []string{foreignDir}))
+	waitFor(t, ctx, "the mismatch message", `[...document.querySelectorAll('.message')].some(m => m.textContent.includes('could not be imported'))`, 30*time.Second)
+	if msg := messages(t, ctx); !strings.Contains(msg, "another-model.c4c") || !strings.Contains(msg, "foreign-site") {
+		t.Errorf("picking another model's chunked index says: %s", msg)
+	}
+	if n := eval[int](t, ctx, `window.__clip4clip.state().sites.length`); n != 0 {
+		t.Errorf("another model's chunked index was imported (%d site indexes)", n)
+	}
+
 	run("pick the chunked index's folder", chromedp.SetUploadFiles(chromedp.CSS("#video-folder"), []string{dir}))
 	waitFor(t, ctx, "the site index", `window.__clip4clip.state().sites.length === 1`, 30*time.Second)
 	type siteHit struct {
@@ -332,5 +373,24 @@ func TestEmbedAppImportChunked(t *testing.T) {
 	if src := eval[string](t, ctx, `(() => { const img = document.querySelector('#moments li[data-key^="site"] img'); return img ? img.getAttribute('src') || '' : 'no img'; })()`); !strings.HasPrefix(src, "blob:") {
 		t.Errorf("the site moment's thumbnail: %q, want a blob: URL", src)
 	}
+	if msg := messages(t, ctx); strings.Contains(msg, "could not be loaded") {
+		t.Errorf("the whole chunked index reports a problem: %s", msg)
+	}
 	t.Logf("app import of a chunked folder: %q finds %s %.1f-%.1f s first; %s", firstQuery, hits[0].Name, hits[0].Start, hits[0].End, messages(t, ctx))
+
+	run("pick the bad copy", chromedp.SetUploadFiles(chromedp.CSS("#video-folder"), []string{badDir}))
+	waitFor(t, ctx, "the bad copy's report", `[...document.querySelectorAll('.message')].some(m => m.textContent.includes('Part of the site index “demos-site” could not be loaded'))`, 30*time.Second)
+	hits = eval[[]siteHit](t, ctx, fmt.Sprintf(`(async () => { await window.__clip4clip.timeSearch(%q); return window.__clip4clip.state().results.site; })()`, firstQuery))
+	if n := eval[int](t, ctx, `window.__clip4clip.state().sites.length`); n != 1 {
+		t.Errorf("%d site indexes after the bad copy replaced the good one, want 1", n)
+	}
+	report := eval[string](t, ctx, `[...document.querySelectorAll('.message')].map(m => m.textContent).filter(t => t.includes('Part of the site index')).pop() || ''`)
+	// The chunks are fetched before the fragments: the missing chunk is named, the altered fragment counted.
+	if !strings.Contains(report, missing) || !strings.Contains(report, "(and 1 more)") {
+		t.Errorf("the report does not name %s and count %s: %s", missing, altered, report)
+	}
+	if len(hits) == 0 {
+		t.Fatalf("with a chunk missing and a fragment altered, no moment is shown; messages: %s", messages(t, ctx))
+	}
+	t.Logf("bad copy: %d moments still shown; %s", len(hits), report)
 }

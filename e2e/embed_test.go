@@ -627,19 +627,7 @@ func TestEmbedAppImport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base, _ := startServer(t, siteWithDefault(t, bundledModel(t)))
-	bctx, cancel := browser(t)
-	defer cancel()
-	ctx, cancelT := context.WithTimeout(bctx, 3*time.Minute)
-	defer cancelT()
-	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	run("open the app", chromedp.Navigate(base))
-	waitFor(t, ctx, "the default model", `(() => { const s = window.__clip4clip && window.__clip4clip.state(); return s && s.ready && s.model.source === 'default'; })()`, 60*time.Second)
+	ctx, run := openApp(t, 3*time.Minute)
 
 	run("import an index of another model", chromedp.SetUploadFiles(chromedp.CSS("#import-file"), []string{foreignPath}))
 	waitFor(t, ctx, "the mismatch message", `[...document.querySelectorAll('.message')].some(m => m.textContent.includes('could not be imported'))`, 30*time.Second)

@@ -397,3 +397,34 @@ func screenshot(t testing.TB, ctx context.Context, name string) {
 	}
 	t.Logf("screenshot: %s", p)
 }
+
+// runner runs chromedp actions in a tab, failing the test with what on an
+// error.
+type runner func(what string, actions ...chromedp.Action[chromedp.Void])
+
+func runIn(t testing.TB, ctx context.Context) runner {
+	return func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+}
+
+// openApp serves the app with its bundled default model (siteWithDefault,
+// startServer), opens it in a fresh headless Chromium tab after the
+// actions before (a viewport, say) and waits until the default model is
+// ready. It returns the tab's context, which ends after timeout or with
+// the test, and a runner of actions in it.
+func openApp(t testing.TB, timeout time.Duration, before ...chromedp.Action[chromedp.Void]) (context.Context, runner) {
+	t.Helper()
+	base, _ := startServer(t, siteWithDefault(t, bundledModel(t)))
+	bctx, cancel := browser(t)
+	t.Cleanup(cancel)
+	ctx, cancelT := context.WithTimeout(bctx, timeout)
+	t.Cleanup(cancelT)
+	run := runIn(t, ctx)
+	run("open the app", append(before, chromedp.Navigate(base))...)
+	waitFor(t, ctx, "the default model", `(() => { const s = window.__clip4clip && window.__clip4clip.state(); return s && s.ready && s.model.source === 'default'; })()`, 60*time.Second)
+	return ctx, run
+}

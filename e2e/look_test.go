@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -101,23 +100,11 @@ const readFocus = `(() => {
 // saves a screenshot of each scheme to look at.
 func TestLook(t *testing.T) {
 	chromium(t)
-	base, _ := startServer(t, siteWithDefault(t, bundledModel(t)))
-	bctx, cancel := browser(t)
-	defer cancel()
-	ctx, cancelT := context.WithTimeout(bctx, 3*time.Minute)
-	defer cancelT()
-	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
+	ctx, run := openApp(t, 3*time.Minute, chromedp.EmulateViewport(1280, 800))
 	frames := func() {
 		t.Helper()
 		eval[bool](t, ctx, `new Promise((ok) => requestAnimationFrame(() => requestAnimationFrame(() => ok(true))))`)
 	}
-	run("open the page", chromedp.EmulateViewport(1280, 800), chromedp.Navigate(base))
-	waitFor(t, ctx, "the default model", `(() => { const s = window.__clip4clip && window.__clip4clip.state(); return s && s.ready && s.model.source === 'default'; })()`, 60*time.Second)
 
 	look := func(scheme, when string) {
 		t.Helper()

@@ -169,6 +169,79 @@ func TestChunkedBadFiles(t *testing.T) {
 	for _, h := range r.Moments {
 		require.NotEqual(t, fr, h.Fragment.Name)
 	}
+
+	// A fragment missing (404) or truncated, the chunks whole: reported,
+	// and the moments of the others ranked as exact search ranks them.
+	bad = folder{}
+	for k, v := range f {
+		bad[k] = v
+	}
+	f0, f1 := good.Frags[0], good.Frags[1]
+	delete(bad, f0)
+	bad[f1] = bad[f1][:len(bad[f1])/2]
+	r = m.ChunkedSearch(q, 10, all, bad.fetch)
+	require.Len(t, r.Problems, 2)
+	require.Contains(t, r.Problems[0].Error(), f0)
+	require.True(t, errors.Is(r.Problems[0], fs.ErrNotExist))
+	require.Contains(t, r.Problems[1].Error(), f1)
+	var fe *FormatError
+	require.ErrorAs(t, r.Problems[1], &fe)
+	gone := func(h MomentHit) bool { // in f0 or f1
+		for _, name := range []string{f0, f1} {
+			fr, err := ReadFragment(name, f[name], m.EmbedDim)
+			require.NoError(t, err)
+			if h.Video == fr.Index && h.Moment >= fr.First && h.Moment < fr.First+fr.Count {
+				return true
+			}
+		}
+		return false
+	}
+	var want []MomentHit
+	for _, h := range x.Search(q, 10+2*FragMoments).Moments {
+		if !gone(h) && len(want) < 10 {
+			want = append(want, h)
+		}
+	}
+	require.Len(t, r.Moments, len(want))
+	for i, w := range want {
+		require.Equal(t, [2]int{w.Video, w.Moment}, [2]int{r.Moments[i].Video, r.Moments[i].Moment}, "rank %d", i)
+		require.Equal(t, w.Score, r.Moments[i].Score, "rank %d", i)
+	}
+}
+
+// TestReadChunkedBadFiles: reading a folder back (for merge and updates)
+// stops at the first missing or corrupt file with an error naming it.
+func TestReadChunkedBadFiles(t *testing.T) {
+	x := randomIndex(14, 8, 70, 64)
+	f, m := writeChunked(t, x)
+	var frag string
+	for name := range f {
+		if strings.HasPrefix(name, "f/") {
+			frag = name
+			break
+		}
+	}
+	for _, c := range []struct {
+		what, name string
+		change     func(folder)
+		want       string
+	}{
+		{"meta missing", MetaName, func(b folder) { delete(b, MetaName) }, MetaName},
+		{"catalog missing", m.Catalog, func(b folder) { delete(b, m.Catalog) }, "could not be loaded"},
+		{"catalog altered", m.Catalog, func(b folder) { b[m.Catalog] = append(bytes.Clone(b[m.Catalog]), ' ') }, "does not match its name"},
+		{"fragment missing", frag, func(b folder) { delete(b, frag) }, "could not be loaded"},
+		{"fragment truncated", frag, func(b folder) { b[frag] = b[frag][:len(b[frag])-1] }, "does not match its name"},
+	} {
+		bad := folder{}
+		for k, v := range f {
+			bad[k] = v
+		}
+		c.change(bad)
+		_, _, err := ReadChunked(bad.fetch)
+		require.Error(t, err, c.what)
+		require.Contains(t, err.Error(), c.name, c.what)
+		require.Contains(t, err.Error(), c.want, c.what)
+	}
 }
 
 // TestChunkedMetaErrors: another model is refused by name; other files

@@ -53,7 +53,8 @@ export async function importSiteIndex(file, name = file.name) {
 // searchSites asks every imported site index for its best moments, as
 // {v, m} entries for the Moments list (m in the app's frame terms: one
 // "frame" per moment, the thumbnail nearest it, the score scaled as the
-// engine's logits are).
+// engine's logits are). A chunked index's files that could not be used
+// are said as a warning; the moments of the rest are shown.
 export async function searchSites(text) {
   const out = [];
   const scale = state.model.info.logitScale;
