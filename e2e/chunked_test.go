@@ -53,12 +53,7 @@ func TestEmbedChunked(t *testing.T) {
 	for name, b := range files {
 		bad["test/bad/"+strings.TrimPrefix(name, "embed-example/")] = b
 	}
-	var lists []int
-	for l := range meta.Lists {
-		if meta.ChunkSize[l] > 0 {
-			lists = append(lists, l)
-		}
-	}
+	lists := listsWithMoments(meta)
 	if len(lists) < 3 {
 		t.Fatalf("the example's chunked index has %d lists with moments; the test needs 3", len(lists))
 	}
@@ -321,12 +316,7 @@ func TestEmbedAppImportChunked(t *testing.T) {
 	// The bad copy, under the same folder name (so it replaces the good
 	// one): the first list's chunk missing, a fragment of the second's
 	// altered (a byte of its thumbnail).
-	var lists []int
-	for l := range meta.Lists {
-		if meta.ChunkSize[l] > 0 {
-			lists = append(lists, l)
-		}
-	}
+	lists := listsWithMoments(meta)
 	if len(lists) < 2 {
 		t.Fatalf("the example's chunked index has %d lists with moments; the test needs 2", len(lists))
 	}
@@ -393,4 +383,16 @@ func TestEmbedAppImportChunked(t *testing.T) {
 		t.Fatalf("with a chunk missing and a fragment altered, no moment is shown; messages: %s", messages(t, ctx))
 	}
 	t.Logf("bad copy: %d moments still shown; %s", len(hits), report)
+}
+
+// listsWithMoments is the lists of a chunked index that have a chunk (in
+// list order).
+func listsWithMoments(meta *siteindex.Meta) []int {
+	var lists []int
+	for l := range meta.Lists {
+		if meta.ChunkSize[l] > 0 {
+			lists = append(lists, l)
+		}
+	}
+	return lists
 }

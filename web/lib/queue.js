@@ -383,11 +383,8 @@ async function commitRemove(v, modelId) {
 
 /** undoRemove brings a video removed a moment ago back, as it was. */
 async function undoRemove(key) {
-  const p = pendingDeletes.get(key);
+  const p = dropPendingRemove(key);
   if (!p) return;
-  pendingDeletes.delete(key);
-  p.toast.dismiss();
-  notePending();
   const { v } = p;
   if (state.videos.has(key) || !state.model || state.model.id !== p.modelId) return;
   state.videos.set(key, v);
@@ -406,14 +403,16 @@ async function undoRemove(key) {
   if (state.query) search(state.query, { quiet: true });
 }
 
-// dropPendingRemove forgets a removal without deleting anything: the
-// video comes back another way (an imported index writes its record).
+// dropPendingRemove forgets a removal without deleting anything, and
+// returns it (undefined if there was none): the video comes back another
+// way (undoRemove, or an imported index that writes its record).
 export function dropPendingRemove(key) {
   const p = pendingDeletes.get(key);
-  if (!p) return;
+  if (!p) return undefined;
   pendingDeletes.delete(key);
   p.toast.dismiss();
   notePending();
+  return p;
 }
 
 // commitStaleDeletes finishes the removals an earlier visit left pending
