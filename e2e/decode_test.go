@@ -56,6 +56,9 @@ func TestWebCodecsFrames(t *testing.T) {
 		codec string // in the sampler's decodeWith: WebCodecs used, or the reason it is not
 	}{
 		{"h264-bframes.mp4", "10", x264, "WebCodecs (mp4, avc1."},
+		// B-frames forced, two of each three referred to by no frame (x264
+		// leaves them out of this content on its own).
+		{"h264-bpyramid.mp4", "10", append(append([]string{}, x264...), "-x264-params", "bframes=3:b-adapt=0:b-pyramid=normal"), "WebCodecs (mp4, avc1."},
 		{"h264-2997.mp4", "30000/1001", x264, "WebCodecs (mp4, avc1."},
 		{"h264-bt709.mp4", "10", append(append([]string{}, x264...), "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709"), "WebCodecs (mp4, avc1."},
 		{"h264-faststart.mp4", "10", append(append([]string{}, x264...), "-bf", "0", "-movflags", "+faststart"), "WebCodecs (mp4, avc1."},
@@ -111,6 +114,9 @@ func TestWebCodecsFrames(t *testing.T) {
 		Worst         float64
 		Width, Height int
 		Error         string
+
+		Decoded, Skipped, Dropped int // WebCodecs' frames
+		Disposable                int // frames no frame refers to (H.264 in MP4)
 	}
 	for _, c := range cases {
 		for _, fps := range []float64{1, 3} {
@@ -123,6 +129,7 @@ func TestWebCodecsFrames(t *testing.T) {
 					a = await Sampler.open(file, { decode: 'auto' });
 					b = await Sampler.open(file, { decode: 'seek' });
 					const times = frameTimes(a.duration, %v);
+					a.plan(times); // as the indexer does: WebCodecs skips and drops frames no time shows
 					let max = 0, sum = 0, count = 0, worst = -1; const notes = [];
 					for (const t of times) {
 						const fa = await a.grab(t), fb = await b.grab(t);
@@ -148,7 +155,11 @@ func TestWebCodecsFrames(t *testing.T) {
 						}
 						if (m > max) { max = m; worst = t; }
 					}
-					return { decodeWith: a.decodeWith, notes, frames: times.length, maxDiff: max, meanDiff: sum / count, worst, width: a.width, height: a.height };
+					const d = a.decoder || { decoded: 0, skipped: 0, dropped: 0 };
+					let disposable = 0;
+					const dm = await (await import('./lib/demux.js')).openDemuxer(file);
+					if (dm.frames) for await (const f of dm.frames()) if (f.disposable) disposable++;
+					return { decodeWith: a.decodeWith, notes, frames: times.length, maxDiff: max, meanDiff: sum / count, worst, width: a.width, height: a.height, decoded: d.decoded, skipped: d.skipped, dropped: d.dropped, disposable };
 				} catch (err) {
 					return { error: String(err && err.message || err), decodeWith: a ? a.decodeWith : '' };
 				} finally {
@@ -156,7 +167,7 @@ func TestWebCodecsFrames(t *testing.T) {
 					if (b) b.close();
 				}
 			})()`, c.name, c.name, fps))
-			t.Logf("%s at %v frames/s: %s; %d frames, %dx%d, largest difference %d (at %.2f s), mean %.3f", c.name, fps, r.DecodeWith, r.Frames, r.Width, r.Height, r.MaxDiff, r.Worst, r.MeanDiff)
+			t.Logf("%s at %v frames/s: %s; %d frames, %dx%d, largest difference %d (at %.2f s), mean %.3f; WebCodecs decoded %d frames, skipped %d (of %d disposable), dropped %d", c.name, fps, r.DecodeWith, r.Frames, r.Width, r.Height, r.MaxDiff, r.Worst, r.MeanDiff, r.Decoded, r.Skipped, r.Disposable, r.Dropped)
 			for _, n := range r.Notes {
 				t.Logf("%s: %s", c.name, n)
 			}
@@ -166,6 +177,15 @@ func TestWebCodecsFrames(t *testing.T) {
 			}
 			if !strings.Contains(r.DecodeWith, c.codec) {
 				t.Errorf("%s: the sampler decodes by %q, want %q in it", c.name, r.DecodeWith, c.codec)
+			}
+			// Sampled at 1 or 3 of 10 frames a second, most frames are shown
+			// at no time: those no frame refers to are not decoded, the
+			// others are let go once decoded.
+			if strings.HasPrefix(c.name, "h264-bpyramid") && (r.Disposable == 0 || r.Skipped == 0) {
+				t.Errorf("%s at %v frames/s: WebCodecs skipped %d of %d disposable frames; a plan should spare some", c.name, fps, r.Skipped, r.Disposable)
+			}
+			if strings.Contains(r.DecodeWith, "WebCodecs (") && r.Dropped == 0 {
+				t.Errorf("%s at %v frames/s: WebCodecs let go of no frame at once; a plan should", c.name, fps)
 			}
 			if r.Frames < 2 {
 				t.Errorf("%s: %d frames sampled", c.name, r.Frames)

@@ -38,7 +38,7 @@ window.__clip4clip = {
       ready: state.ready,
       workers: pool.frames.length,
       frameModel: pool.frameInfo && { part: pool.frameInfo.part, weightBytes: pool.frameInfo.weightBytes, simd: pool.frameInfo.simd, backend: pool.frameInfo.backend },
-      indexing: !!(indexer && indexer.busy),
+      indexing: !!(indexer && indexer.busy) || state.finishing > 0,
       stats: indexer ? indexer.stats() : null,
       reused: state.reused,
       embedded: indexer ? indexer.totalDone : 0, // frames embedded in this visit
@@ -264,8 +264,8 @@ function wire() {
   // Indexing keeps its place: the page asks before closing while it runs
   // (the frames embedded so far are kept every few frames, and now).
   window.addEventListener('beforeunload', (e) => {
-    if (!indexer || !indexer.busy) return;
-    for (const j of indexer.active()) savePartial(j);
+    if (!(indexer && indexer.busy) && !state.finishing) return;
+    if (indexer) for (const j of indexer.active()) savePartial(j);
     e.preventDefault();
     e.returnValue = '';
   });

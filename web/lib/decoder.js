@@ -5,10 +5,16 @@
 // element instead decodes again from the previous keyframe for every
 // sampled frame, which for a 1080p H.264 file with a keyframe every 10 s
 // is about a hundred decoded frames per sampled one.
+//
+// Given the times it will be asked for (plan), it decodes less and ahead:
+// an H.264 frame no other frame refers to is not decoded unless it is
+// shown at one of those times (a third of the frames of x264's default
+// stream), a decoded frame shown at none of them is let go at once, and
+// between calls the decoder goes on filling up to AHEAD wanted frames.
 
 import { openDemuxer } from './demux.js';
 
-const AHEAD = 8; // decoded frames held at most
+const AHEAD = 8; // decoded frames held at most (with a plan: wanted frames)
 const QUEUE = 6; // encoded frames waiting in the decoder at most
 const STALL_MS = 15000; // no output for this long: give up (the sampler seeks)
 
@@ -49,11 +55,21 @@ export class FrameDecoder {
     this.flushed = false;
     this.started = false; // the first keyframe sent
     this.decoded = 0;
+    this.skipped = 0; // frames not decoded: disposable and not wanted
+    this.dropped = 0; // frames decoded and let go at once: not wanted
+    this.targets = null; // with a plan: the µs times asked for, increasing
+    this.untilOf = new Map(); // timestamp -> until, of frames sent
+    this.curUntil = -Infinity;
+    this.filling = null;
     this.decoder = new VideoDecoder({
       output: (f) => {
         this.decoded++;
         if (this.closed) f.close();
-        else this.ready.push(f);
+        else if (this.targets && !this.wanted(f.timestamp, this.untilOf.get(f.timestamp))) {
+          this.untilOf.delete(f.timestamp);
+          this.dropped++;
+          f.close();
+        } else this.ready.push(f);
         this.poke();
       },
       error: (e) => {
@@ -62,8 +78,35 @@ export class FrameDecoder {
       },
     });
     this.decoder.configure(d.config);
-    this.decoder.addEventListener('dequeue', () => this.poke());
+    this.decoder.addEventListener('dequeue', () => {
+      this.poke();
+      if (this.targets) this.fill();
+    });
     this.frames = d.frames()[Symbol.asyncIterator]();
+  }
+
+  /**
+   * plan says the times (seconds, increasing) frameAt will be asked for
+   * from now on; asked for another, it throws.
+   */
+  plan(times) {
+    this.targets = Float64Array.from(times, (t) => Math.round(t * 1e6) + 1).filter((t) => t >= this.last);
+    this.fill();
+  }
+
+  // wanted reports whether a frame shown from ts up to until (µs; unknown:
+  // to the end) is shown at a planned time, or whether there is no plan.
+  wanted(ts, until = Infinity) {
+    const a = this.targets;
+    if (!a) return true;
+    let lo = 0;
+    let hi = a.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (a[mid] < ts) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < a.length && a[lo] < until;
   }
 
   poke() {
@@ -80,27 +123,41 @@ export class FrameDecoder {
   async frameAt(t) {
     const target = Math.round(t * 1e6) + 1; // µs; the demuxer rounds times to whole µs
     if (target < this.last) throw new Error('times must increase');
+    if (this.targets && !this.wanted(target, target + 1)) throw new Error(`${t} s is not a time planned`);
     this.last = target;
     for (;;) {
       if (this.error) throw this.error;
       while (this.ready.length && (!this.cur || this.ready[0].timestamp <= target)) {
         if (this.cur) this.cur.close();
         this.cur = this.ready.shift();
+        this.curUntil = this.untilOf.get(this.cur.timestamp) ?? Infinity;
+        this.untilOf.delete(this.cur.timestamp);
       }
-      // A later frame is waiting, or there are no more: cur is shown at t.
-      if (this.ready.length || this.flushed) {
-        if (!this.cur) throw new Error('the video track decoded to no frames');
+      // A later frame is waiting, there are no more, or the demuxer said
+      // that the next one starts after t: cur is shown at t.
+      if (this.cur && (this.ready.length || this.flushed || (this.targets && this.curUntil < Infinity && target < this.curUntil))) {
+        if (this.targets) this.fill();
         return this.cur;
       }
+      if (this.flushed) throw new Error('the video track decoded to no frames');
       await this.feed();
     }
   }
 
-  // feed keeps the decoder's queue a few frames deep, then waits for it
-  // to output, take a frame, finish flushing or fail.
-  async feed() {
-    const seen = this.events;
-    while (!this.fed && this.decoder.decodeQueueSize < QUEUE && this.ready.length < AHEAD) {
+  // fill keeps the decoder's queue a few frames deep, one filler at a time
+  // (frames must reach the decoder in order).
+  fill() {
+    if (!this.filling) {
+      this.filling = this.fillOnce().catch((e) => {
+        this.error = this.error || e;
+        this.poke();
+      }).finally(() => { this.filling = null; });
+    }
+    return this.filling;
+  }
+
+  async fillOnce() {
+    while (!this.fed && !this.closed && !this.error && this.decoder.decodeQueueSize < QUEUE && this.ready.length < AHEAD) {
       const { value, done } = await this.frames.next();
       if (this.closed) return;
       if (done) {
@@ -112,9 +169,22 @@ export class FrameDecoder {
         break;
       }
       if (!this.started && value.type !== 'key') continue; // decoding starts at a keyframe
+      if (value.disposable && this.targets && !this.wanted(value.timestamp, value.until)) {
+        this.skipped++;
+        continue;
+      }
       this.started = true;
+      if (value.until !== undefined) this.untilOf.set(value.timestamp, value.until);
       this.decoder.decode(new EncodedVideoChunk(value));
     }
+  }
+
+  // feed fills the decoder's queue, then waits for it to output, take a
+  // frame, finish flushing or fail.
+  async feed() {
+    const seen = this.events;
+    await this.fill();
+    if (this.closed) return;
     if (this.events !== seen || this.flushed || this.error) return;
     await new Promise((resolve, reject) => {
       const timer = setTimeout(() => {

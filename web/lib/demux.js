@@ -275,16 +275,44 @@ function mp4Track(m) {
   throw new Unsupported('no video track');
 }
 
+/**
+ * avcDisposable reports whether an H.264 access unit (NAL units, each
+ * after a lenSize-byte length, as MP4 stores them) is a picture no other
+ * picture refers to: every slice has nal_ref_idc 0 (ITU-T H.264 7.4.1),
+ * so a decoder may skip it and decode the rest to the same pixels.
+ */
+export function avcDisposable(b, lenSize) {
+  let slices = 0;
+  for (let i = 0; i + lenSize < b.length;) {
+    let len = 0;
+    for (let k = 0; k < lenSize; k++) len = len * 256 + b[i + k];
+    const h = b[i + lenSize];
+    const type = h & 31;
+    if (type === 1 || type === 5) {
+      if (h & 0x60) return false;
+      slices++;
+    }
+    i += lenSize + len;
+  }
+  return slices > 0;
+}
+
 async function openMP4(r) {
   const track = mp4Track(await findMoov(r));
   for (const s of track.samples) r.goesTo(s.offset + s.size);
+  // until: the next presentation time, up to which a frame is shown.
+  const order = track.samples.map((s) => s.timestamp).sort((a, b) => a - b);
+  const next = new Map();
+  for (let k = 0; k < order.length; k++) next.set(order[k], k + 1 < order.length ? order[k + 1] : Infinity);
+  const avc = track.codec.startsWith('avc') && track.description && track.description.length > 4;
+  const lenSize = avc ? (track.description[4] & 3) + 1 : 0;
   return {
     container: 'mp4',
     config: { codec: track.codec, codedWidth: track.width, codedHeight: track.height, ...(track.description ? { description: track.description } : {}) },
     async *frames() {
       for (const s of track.samples) {
         const data = (await r.bytes(s.offset, s.size)).slice();
-        yield { type: s.key ? 'key' : 'delta', timestamp: s.timestamp, data };
+        yield { type: s.key ? 'key' : 'delta', timestamp: s.timestamp, data, until: next.get(s.timestamp), disposable: avc && !s.key && avcDisposable(data, lenSize) };
       }
     },
   };
@@ -461,7 +489,8 @@ async function openWebM(r) {
 /**
  * openDemuxer returns {container, config, frames()} for the video track
  * of an MP4 or WebM file, frames() yielding {type, timestamp (µs), data}
- * in decode order; or, for anything else, {reason} and what was learnt on
+ * in decode order (from an MP4 also until, the µs up to which the frame is
+ * shown, and disposable, whether no other frame refers to it); or, for anything else, {reason} and what was learnt on
  * the way: container ('mp4' or 'webm' when its signature was read) and
  * codec (when the track's codec is the reason). Either way, end is the
  * bytes the file's structure says it holds when that is more than its

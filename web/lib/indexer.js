@@ -65,13 +65,14 @@ export class Indexer extends EventTarget {
     this.paused = false;
     this.concurrentVideos = concurrentVideos;
     this.debug = debug;
-    this.decode = decode; // auto (WebCodecs where it can) or seek
+    this.decode = decode; // auto (WebCodecs where it can, told the times), all (WebCodecs decoding every frame) or seek
     this.waiters = [];
     this.stamps = [];
     this.totalDone = 0;
-    // Where the time goes: reading frames here, embedding them in workers
-    // (round trip, queueing excluded).
-    this.timing = { grabs: 0, grabMs: 0, embeds: 0, embedMs: 0 };
+    // Where the time goes: reading frames here (waiting for the decoded
+    // or seeked frame, reading its pixels, the thumbnail: the samplers add
+    // those), embedding them in workers (round trip, queueing excluded).
+    this.timing = { grabs: 0, grabMs: 0, frameMs: 0, pixelsMs: 0, thumbMs: 0, decoded: 0, skipped: 0, dropped: 0, embeds: 0, embedMs: 0 };
   }
 
   // maxQueue is the frames read ahead: two per worker, or a batch and one
@@ -116,6 +117,8 @@ export class Indexer extends EventTarget {
     return {
       done, total, rate, eta: rate > 0 ? left / rate : Infinity, videos: this.active().length, paused: this.paused,
       msPerGrab: tm.grabs ? tm.grabMs / tm.grabs : null, msPerEmbed: tm.embeds ? tm.embedMs / tm.embeds : null,
+      msPerFrame: tm.grabs ? tm.frameMs / tm.grabs : null, msPerPixels: tm.grabs ? tm.pixelsMs / tm.grabs : null, msPerThumb: tm.grabs ? tm.thumbMs / tm.grabs : null,
+      decoded: tm.decoded, skipped: tm.skipped, dropped: tm.dropped,
     };
   }
 
@@ -183,7 +186,7 @@ export class Indexer extends EventTarget {
   async sample(job) {
     let s;
     try {
-      s = await Sampler.open(job.file, { decode: this.decode });
+      s = await Sampler.open(job.file, { decode: this.decode, timing: this.timing });
       job.decodeWith = s.decodeWith;
       job.width = s.width;
       job.height = s.height;
@@ -201,6 +204,7 @@ export class Indexer extends EventTarget {
         job.start = job.done = job.prefix = job.checkpointed = r.done;
       }
       job.resume = null;
+      if (this.decode !== 'all') s.plan(job.times.subarray(job.start));
       this.emit('progress', job);
       for (let i = job.start; i < job.total; i++) {
         while ((this.paused || this.queue.length >= this.maxQueue) && job.status === 'reading') await this.sleep();

@@ -130,7 +130,7 @@ async function loadModel(blob, name, source, origin) {
     if (db.isQuotaError(err)) say('Storage is full: the model could not be kept in this browser, so you will need to choose it again next visit. Free some space or remove videos from the index.', 'warning');
     else console.warn('clip4clip: caching the model failed', err);
   }
-  indexer = new Indexer(pool, { debug, decode: params.get('decode') || 'auto' }); // ?decode=seek: no WebCodecs
+  indexer = new Indexer(pool, { debug, decode: params.get('decode') || 'auto' }); // ?decode=seek: no WebCodecs; ?decode=all: WebCodecs decodes every frame (for measuring)
   indexer.addEventListener('progress', (e) => onProgress(e.detail));
   indexer.addEventListener('done', (e) => onJobDone(e.detail));
   indexer.addEventListener('failed', (e) => onJobFailed(e.detail));

@@ -18,6 +18,7 @@ export const state = {
   searchSeq: 0,
   lastSearch: null, // timing of the last search, for the debug hook
   reused: 0,
+  finishing: 0, // videos embedded whose features are going into the search index and storage
   sites: [], // site indexes imported for this visit (lib/site.js), searched beside the videos
   fps: Number(params.get('fps') || localStorage.getItem('clip4clip.fps')) || 1,
   workers: params.get('workers') || localStorage.getItem('clip4clip.workers') || 'auto',

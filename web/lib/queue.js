@@ -251,22 +251,31 @@ export async function onJobDone(job) {
     times: job.times, thumbs: job.thumbs, features: job.features, fps: job.fps,
   });
   if (job.debugFrames) v.debugFrames = job.debugFrames;
+  // Every frame is embedded, but until the query worker holds the features
+  // and storage has them the page is still indexing: the card stays
+  // active, state().indexing and the leave-page guard stay on.
+  v.status = 'embedding';
+  state.finishing++;
   try {
-    await pool.query.call('addVideo', { key: v.key, features: job.features, frames: job.total });
-  } catch (err) {
-    say(`“${v.name}” was embedded but cannot be searched: ${errorText(err)}`, 'error');
-  }
-  // Indexed once the query worker holds it: a search from now on finds it.
-  v.status = 'indexed';
-  try {
-    await db.put(record(v));
-    v.persisted = true;
-    if (!debug) v.features = null; // it lives in IndexedDB now
-    forgetPartial(v.key, job);
-  } catch (err) {
-    v.persisted = false;
-    if (db.isQuotaError(err)) say(`Storage is full: the index of “${v.name}” could not be saved in this browser. It stays searchable until you close this page; free space (or remove videos) and add it again to keep it.`, 'error');
-    else say(`The index of “${v.name}” could not be saved: ${errorText(err)}`, 'error');
+    try {
+      await pool.query.call('addVideo', { key: v.key, features: job.features, frames: job.total });
+    } catch (err) {
+      say(`“${v.name}” was embedded but cannot be searched: ${errorText(err)}`, 'error');
+    }
+    // Indexed once the query worker holds it: a search from now on finds it.
+    v.status = 'indexed';
+    try {
+      await db.put(record(v));
+      v.persisted = true;
+      if (!debug) v.features = null; // it lives in IndexedDB now
+      forgetPartial(v.key, job);
+    } catch (err) {
+      v.persisted = false;
+      if (db.isQuotaError(err)) say(`Storage is full: the index of “${v.name}” could not be saved in this browser. It stays searchable until you close this page; free space (or remove videos) and add it again to keep it.`, 'error');
+      else say(`The index of “${v.name}” could not be saved: ${errorText(err)}`, 'error');
+    }
+  } finally {
+    state.finishing--;
   }
   renderVideo(v);
   scheduleRender();

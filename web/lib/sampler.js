@@ -97,14 +97,22 @@ export function frameTimes(duration, fps) {
 
 /** Sampler reads frames of one video file. */
 export class Sampler {
+  // Where a grab's time goes, in ms summed over grabs: waiting for the
+  // frame (decoding or seeking), drawing it and reading its pixels, making
+  // the thumbnail; and the frames WebCodecs decoded, skipped (not decoded)
+  // and dropped (decoded, not wanted), added when the sampler closes.
+  // open's timing option shares one object between samplers.
+  timing = { frameMs: 0, pixelsMs: 0, thumbMs: 0, decoded: 0, skipped: 0, dropped: 0 };
+
   /**
    * open loads the file's metadata; it throws VideoError for a file it
    * cannot use. decode is 'auto' (WebCodecs where it can, else seeking) or
    * 'seek'; the sampler's decodeWith says which it uses and why.
    */
-  static async open(file, { thumbWidth = 160, decode = 'auto' } = {}) {
+  static async open(file, { thumbWidth = 160, decode = 'auto', timing = null } = {}) {
     if (file.size === 0) throw await explained(file, new VideoError('the file is empty (0 bytes)'));
     const s = new Sampler();
+    if (timing) s.timing = timing;
     const v = document.createElement('video');
     v.muted = true;
     v.playsInline = true;
@@ -210,22 +218,31 @@ export class Sampler {
   }
 
   /**
+   * plan says the times (seconds, increasing) grab will be asked for, so
+   * that WebCodecs decodes only what they need, and ahead.
+   */
+  plan(times) {
+    if (this.decoder) this.decoder.plan(times);
+  }
+
+  /**
    * grab reads the frame shown at t seconds (times increasing) and returns {rgba: Uint8ClampedArray,
    * width, height, thumb: ArrayBuffer (JPEG)}.
    */
   async grab(t) {
+    const t0 = performance.now();
     if (this.decoder) {
       try {
         const f = await this.decoder.frameAt(t);
         if (f.displayWidth !== this.width || f.displayHeight !== this.height) {
           throw new Error(`decoded frames are ${f.displayWidth}x${f.displayHeight}, the video plays at ${this.width}x${this.height}`);
         }
+        this.timing.frameMs += performance.now() - t0;
         return await this.read(f);
       } catch (err) {
         // Seek from here on: the file still indexes, only slower.
         this.decodeWith = `seeking the <video> element (WebCodecs stopped at ${t.toFixed(2)} s: ${err.message})`;
-        this.decoder.close();
-        this.decoder = null;
+        this.closeDecoder();
       }
     }
     try {
@@ -233,22 +250,37 @@ export class Sampler {
     } catch (err) {
       throw await explained(this.file, err);
     }
+    this.timing.frameMs += performance.now() - t0;
     return this.read(this.video);
   }
 
   // read draws a frame (the <video> element or a VideoFrame) and takes its
   // pixels and a thumbnail.
   async read(v) {
+    const t0 = performance.now();
     this.ctx.drawImage(v, 0, 0, this.width, this.height);
     const img = this.ctx.getImageData(0, 0, this.width, this.height, { colorSpace: 'srgb' });
+    const t1 = performance.now();
     this.thumbCtx.drawImage(v, 0, 0, this.thumb.width, this.thumb.height);
     const blob = await this.thumb.convertToBlob({ type: 'image/jpeg', quality: 0.7 });
-    return { rgba: img.data, width: this.width, height: this.height, thumb: await blob.arrayBuffer() };
+    const thumb = await blob.arrayBuffer();
+    this.timing.pixelsMs += t1 - t0;
+    this.timing.thumbMs += performance.now() - t1;
+    return { rgba: img.data, width: this.width, height: this.height, thumb };
+  }
+
+  closeDecoder() {
+    const d = this.decoder;
+    if (!d) return;
+    d.close();
+    this.timing.decoded += d.decoded;
+    this.timing.skipped += d.skipped;
+    this.timing.dropped += d.dropped;
+    this.decoder = null;
   }
 
   close() {
-    if (this.decoder) this.decoder.close();
-    this.decoder = null;
+    this.closeDecoder();
     if (this.video) {
       this.video.removeAttribute('src');
       this.video.load();
