@@ -23,6 +23,12 @@ import { addIndex, encodeIndex, exportIndex, importIndex } from './lib/transfer.
 
 // -------------------------------------------------------------- debug hook
 
+// indexingNow: frames are being read or embedded, or an embedded video is
+// still going into the search index and storage.
+function indexingNow() {
+  return !!(indexer && indexer.busy) || state.finishing > 0;
+}
+
 // window.__clip4clip is for tests and measurements; debugEmbeddings has
 // the RGBA bytes of each frame only with ?debug=1.
 window.__clip4clip = {
@@ -38,7 +44,7 @@ window.__clip4clip = {
       ready: state.ready,
       workers: pool.frames.length,
       frameModel: pool.frameInfo && { part: pool.frameInfo.part, weightBytes: pool.frameInfo.weightBytes, simd: pool.frameInfo.simd, backend: pool.frameInfo.backend },
-      indexing: !!(indexer && indexer.busy) || state.finishing > 0,
+      indexing: indexingNow(),
       stats: indexer ? indexer.stats() : null,
       reused: state.reused,
       embedded: indexer ? indexer.totalDone : 0, // frames embedded in this visit
@@ -264,7 +270,7 @@ function wire() {
   // Indexing keeps its place: the page asks before closing while it runs
   // (the frames embedded so far are kept every few frames, and now).
   window.addEventListener('beforeunload', (e) => {
-    if (!(indexer && indexer.busy) && !state.finishing) return;
+    if (!indexingNow()) return;
     if (indexer) for (const j of indexer.active()) savePartial(j);
     e.preventDefault();
     e.returnValue = '';

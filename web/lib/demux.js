@@ -281,7 +281,7 @@ function mp4Track(m) {
  * picture refers to: every slice has nal_ref_idc 0 (ITU-T H.264 7.4.1),
  * so a decoder may skip it and decode the rest to the same pixels.
  */
-export function avcDisposable(b, lenSize) {
+function avcDisposable(b, lenSize) {
   let slices = 0;
   for (let i = 0; i + lenSize < b.length;) {
     let len = 0;

@@ -114,10 +114,11 @@ export class Indexer extends EventTarget {
     const rate = rateOf(this.stamps, now);
     const left = total - done;
     const tm = this.timing;
+    const per = (ms, n) => (n ? ms / n : null);
     return {
       done, total, rate, eta: rate > 0 ? left / rate : Infinity, videos: this.active().length, paused: this.paused,
-      msPerGrab: tm.grabs ? tm.grabMs / tm.grabs : null, msPerEmbed: tm.embeds ? tm.embedMs / tm.embeds : null,
-      msPerFrame: tm.grabs ? tm.frameMs / tm.grabs : null, msPerPixels: tm.grabs ? tm.pixelsMs / tm.grabs : null, msPerThumb: tm.grabs ? tm.thumbMs / tm.grabs : null,
+      msPerGrab: per(tm.grabMs, tm.grabs), msPerEmbed: per(tm.embedMs, tm.embeds),
+      msPerFrame: per(tm.frameMs, tm.grabs), msPerPixels: per(tm.pixelsMs, tm.grabs), msPerThumb: per(tm.thumbMs, tm.grabs),
       decoded: tm.decoded, skipped: tm.skipped, dropped: tm.dropped,
     };
   }
